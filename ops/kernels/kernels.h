@@ -1,0 +1,132 @@
+/* kernels.h - the kernel layer under tapegrad's ops (internal, not installed).
+ *
+ * Two families:
+ *   - f64 reference kernels (tg_ref_*): scalar, obviously correct, double
+ *     accumulation. They are the oracle for parity tests and what gradient
+ *     checking runs through. Not dispatched.
+ *   - f32 optimized kernels, one table (tg_kern) per CPU variant: "avx512",
+ *     "avx2" (AVX2+FMA) and "portable" (plain C, any architecture). Each variant
+ *     is compiled as its own static library with its own -m flags; the variant
+ *     is picked at run time from CPUID (tg_kern_best). SLEEF is called only in
+ *     the SIMD variants.
+ *
+ * Dimension legend: B batch rows, N columns (features), M,N,K GEMM dims.
+ * All matrices are row-major. "acc" kernels accumulate (+=) into their output,
+ * the others overwrite. Backward kernels always accumulate into dx.
+ *
+ * Determinism contract (every variant): the value written to any output
+ * element depends only on the inputs, never on how the caller splits the
+ * work into ranges, so results are bit-identical across thread counts.
+ */
+#ifndef TG_KERNELS_H
+#define TG_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Element-wise activations, shared by the activation ops and GEMM epilogues. */
+typedef enum {
+    TG_ACT_NONE = 0, /* y = x */
+    TG_ACT_RELU,     /* y = max(x, 0) */
+    TG_ACT_LEAKY,    /* y = x > 0 ? x : slope * x */
+    TG_ACT_SIGMOID,  /* y = 1 / (1 + exp(-x)) */
+    TG_ACT_TANH,     /* y = tanh(x) */
+    TG_ACT_SOFTPLUS, /* y = log(1 + exp(x)) = max(x,0) + log1p(exp(-|x|)) */
+    TG_ACT_COUNT
+} tg_act;
+
+/* C = op(A) op(B) (+ C if beta) (+ bias) then act, on columns [n0, n1).
+ *   op(A) is (M,K): A stored (M,K) with row stride lda, or if transA stored (K,M).
+ *   op(B) is (K,N): B stored (K,N) with row stride ldb, or if transB stored (N,K).
+ *   C is (M,N) with row stride ldc.
+ * bias (N) may be NULL; act applies after bias. beta != 0 with act != NONE
+ * is not allowed (callers never ask for it). */
+typedef struct tg_gemm_desc {
+    int M, N, K;
+    const float *A; int lda; int transA;
+    const float *B; int ldb; int transB;
+    float *C; int ldc;
+    int beta;          /* 0: overwrite C, 1: accumulate into C */
+    const float *bias; /* (N) or NULL */
+    tg_act act; float slope;
+} tg_gemm_desc;
+
+typedef struct tg_kern {
+    const char *name; /* "avx512", "avx2", "portable" */
+    int nr;           /* column granularity callers should split GEMM work on */
+
+    /* ---- GEMM ---- */
+    /* floats of per-thread workspace needed for a call on any column range */
+    size_t (*sgemm_ws)(const tg_gemm_desc *d);
+    /* compute columns [n0, n1) of C; ws has sgemm_ws(d) floats, 64-byte aligned */
+    void (*sgemm)(const tg_gemm_desc *d, int n0, int n1, float *ws);
+
+    /* ---- element-wise, all over n contiguous elements ---- */
+    /* y = act(x) */
+    void (*act_fwd)(tg_act act, float slope, const float *x, float *y, size_t n);
+    /* dx += dy * act'(x); x or y may be used (both are given, both valid) */
+    void (*act_bwd)(tg_act act, float slope, const float *x, const float *y,
+                    const float *dy, float *dx, size_t n);
+    /* y = a + s*b  (add: s=1, sub: s=-1) */
+    void (*add)(const float *a, const float *b, float s, float *y, size_t n);
+    /* y = a * b */
+    void (*mul)(const float *a, const float *b, float *y, size_t n);
+    /* y = s * x */
+    void (*scale)(const float *x, float s, float *y, size_t n);
+    /* dx += s * dy */
+    void (*axpy)(const float *dy, float s, float *dx, size_t n);
+    /* dx += dy * b */
+    void (*mul_acc)(const float *dy, const float *b, float *dx, size_t n);
+
+    /* ---- row broadcast (x is (B,N), b is (N)) ---- */
+    /* y = x + b per row, optionally followed by act */
+    void (*bias_act)(const float *x, const float *b, tg_act act, float slope,
+                     float *y, int B, int N);
+    /* db[j] += sum_i dy[i,j] for j in [j0, j1) (summed in row order i = 0..B-1) */
+    void (*colsum_acc)(const float *dy, float *db, int B, int N, int j0, int j1);
+
+    /* ---- fused losses ---- */
+    /* sum_i [max(x,0) - x*t + log1p(exp(-|x|))], t = tv ? tv[i] : tc; double accumulation */
+    double (*bce_sum)(const float *x, const float *tv, float tc, size_t n);
+    /* dx += s * (sigmoid(x) - t);  dt (if non-NULL) += -s * x */
+    void (*bce_bwd)(const float *x, const float *tv, float tc, float s,
+                    float *dx, float *dt, size_t n);
+
+    /* sum of x in double (fixed order, independent of any split) */
+    double (*sum)(const float *x, size_t n);
+    /* Softmax cross-entropy over B rows of C logits: writes p = softmax(x)
+     * row-wise (B,C) and returns sum_i -log p[i, label_i] (double), computed
+     * as logsumexp(x_i) - x_i[label_i] (stable for any finite logits).
+     * Labels must be in [0, C): the caller validates them. */
+    double (*softmax_xent)(const float *x, const int32_t *labels, float *p, int B, int C);
+
+    /* ---- optimizer ---- */
+    /* Adam, PyTorch semantics, in place over n elements:
+     *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+     *   w -= lr * (m / bc1) / (sqrt(v / bc2) + eps)
+     * bc1 = 1 - b1^t, bc2 = 1 - b2^t computed by the caller. */
+    void (*adam)(float *w, const float *g, float *m, float *v, size_t n,
+                 float lr, float b1, float b2, float eps, float bc1, float bc2);
+} tg_kern;
+
+/* Variants. Those not compiled for this architecture are NULL-returning stubs. */
+const tg_kern *tg_kern_portable(void);
+const tg_kern *tg_kern_avx2(void);   /* NULL if not built (non-x86) */
+const tg_kern *tg_kern_avx512(void); /* NULL if not built (non-x86) */
+/* What this CPU supports, best first; fills out[] (at most 3), returns count. */
+int tg_kern_available(const tg_kern **out);
+/* The best variant for this CPU; TG_KERNEL=portable|avx2|avx512 in the
+ * environment overrides it (ignored if the CPU lacks that variant). */
+const tg_kern *tg_kern_best(void);
+
+/* ---- f64 reference kernels (the oracle) ---- */
+void tg_ref_gemm(int M, int N, int K, const double *A, int lda, int transA,
+                 const double *B, int ldb, int transB, double *C, int ldc, int beta);
+double tg_ref_act(tg_act act, double slope, double x);
+/* derivative of act at x, given y = act(x) */
+double tg_ref_dact(tg_act act, double slope, double x, double y);
+double tg_ref_softplus(double x);            /* log(1+e^x), stable */
+double tg_ref_sigmoid(double x);             /* stable for any finite x */
+double tg_ref_bce(double x, double t);       /* max(x,0) - x t + log1p(exp(-|x|)) */
+
+#endif
