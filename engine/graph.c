@@ -1,0 +1,169 @@
+/* graph.c - the tape: node records, the sticky error, queries. */
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tg_graph *tg_graph_new(tg_params *ps)
+{
+    tg_graph *g = tg_zalloc(sizeof *g);
+    if (!g) return NULL;
+    g->ps = ps;
+    g->seed = 0x7467u; /* "tg"; tg_graph_set_seed changes it */
+    return g;
+}
+
+void tg_graph_free(tg_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->count; i++) tg_free(g->n[i].kept);
+    tg_free(g->n);
+    tg_free(g);
+}
+
+tg_status tg_graph_status(const tg_graph *g) { return g ? g->err : TG_ERR_ARG; }
+const char *tg_graph_error(const tg_graph *g) { return g ? g->msg : "no graph"; }
+int tg_graph_nodes(const tg_graph *g) { return g ? g->count : 0; }
+tg_params *tg_graph_params(const tg_graph *g) { return g ? g->ps : NULL; }
+
+tg_node tg_graph_fail(tg_graph *g, tg_status code, const char *msg)
+{
+    if (!g) return (tg_node){-1};
+    return tg_fail(g, code == TG_OK ? TG_ERR_ARG : code, "%s", msg ? msg : "error");
+}
+
+void tg_graph_set_seed(tg_graph *g, uint64_t seed)
+{
+    if (!g) return;
+    g->seed = seed;
+    g->dstep = 0;
+}
+uint64_t tg_graph_dropout_step(const tg_graph *g) { return g ? g->dstep : 0; }
+void tg_graph_set_dropout_step(tg_graph *g, uint64_t step) { if (g) g->dstep = step; }
+
+void tg_graph_failv(tg_graph *g, tg_status code, const char *fmt, va_list ap)
+{
+    if (g->err != TG_OK) return; /* the first error sticks */
+    g->err = code;
+    vsnprintf(g->msg, sizeof g->msg, fmt, ap);
+}
+
+tg_node tg_fail(tg_graph *g, tg_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tg_graph_failv(g, code, fmt, ap);
+    va_end(ap);
+    return (tg_node){-1};
+}
+
+int tg_node_valid(const tg_graph *g, tg_node n)
+{
+    return g && n.id >= 0 && n.id < g->count;
+}
+
+int tg_check_inputs(tg_graph *g, const char *op, const tg_node *in, int nin)
+{
+    if (!g || g->err != TG_OK) return 0;
+    for (int k = 0; k < nin; k++) {
+        if (!tg_node_valid(g, in[k])) {
+            tg_fail(g, TG_ERR_NODE, "%s: input %d is not a valid node of this graph", op, k);
+            return 0;
+        }
+        if (g->n[in[k].id].dtype != TG_DT_F32) {
+            tg_fail(g, TG_ERR_ARG, "%s: input %d holds integer labels, not floats", op, k);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = 0; k < n->ndim && o < len; k++) {
+        int w = snprintf(buf + o, len - o, k ? "x%d" : "%d", n->d[k]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    return buf;
+}
+
+tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, const int *dims)
+{
+    if (g->err != TG_OK) return (tg_node){-1};
+    if (ndim < 1 || ndim > TG_MAX_DIMS)
+        return tg_fail(g, TG_ERR_SHAPE, "%s: %d dimensions (1..%d allowed)",
+                       tg_optab[op]->name, ndim, TG_MAX_DIMS);
+    size_t numel = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] <= 0)
+            return tg_fail(g, TG_ERR_SHAPE, "%s: dimension %d is %d (must be > 0)",
+                           tg_optab[op]->name, k, dims[k]);
+        if (numel > ((size_t)1 << 40) / (size_t)dims[k])
+            return tg_fail(g, TG_ERR_SHAPE, "%s: tensor too large", tg_optab[op]->name);
+        numel *= (size_t)dims[k];
+    }
+    if (g->count == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 64;
+        tg_nrec *nn = tg_zalloc((size_t)cap * sizeof *nn);
+        if (!nn) return tg_fail(g, TG_ERR_NOMEM, "%s: out of memory", tg_optab[op]->name);
+        if (g->count) memcpy(nn, g->n, (size_t)g->count * sizeof *nn);
+        tg_free(g->n);
+        g->n = nn;
+        g->cap = cap;
+    }
+    tg_nrec *r = &g->n[g->count];
+    memset(r, 0, sizeof *r);
+    r->op = op;
+    r->dtype = TG_DT_F32;
+    r->ndim = ndim;
+    for (int k = 0; k < ndim; k++) r->d[k] = dims[k];
+    r->numel = numel;
+    r->nin = nin;
+    for (int k = 0; k < nin; k++) r->in[k] = in[k].id;
+    return (tg_node){g->count++};
+}
+
+int tg_node_ndim(const tg_graph *g, tg_node n)
+{
+    return tg_node_valid(g, n) ? g->n[n.id].ndim : 0;
+}
+int tg_node_dim(const tg_graph *g, tg_node n, int axis)
+{
+    if (!tg_node_valid(g, n) || axis < 0 || axis >= g->n[n.id].ndim) return 0;
+    return g->n[n.id].d[axis];
+}
+size_t tg_node_numel(const tg_graph *g, tg_node n)
+{
+    return tg_node_valid(g, n) ? g->n[n.id].numel : 0;
+}
+const char *tg_node_op(const tg_graph *g, tg_node n)
+{
+    return tg_node_valid(g, n) ? tg_optab[g->n[n.id].op]->name : NULL;
+}
+
+const char *tg_status_str(tg_status s)
+{
+    switch (s) {
+    case TG_OK: return "ok";
+    case TG_ERR_SHAPE: return "shape mismatch";
+    case TG_ERR_ARG: return "bad argument";
+    case TG_ERR_NODE: return "invalid node";
+    case TG_ERR_NOMEM: return "out of memory";
+    case TG_ERR_STATE: return "invalid state";
+    case TG_ERR_NONFINITE: return "non-finite value";
+    case TG_ERR_IO: return "i/o error";
+    case TG_ERR_FORMAT: return "bad file format";
+    }
+    return "unknown status";
+}
+
+/* The op table, built from the one list. */
+const tg_opdesc *const tg_optab[TG_OP_COUNT] = {
+#define TG_OP_ENTRY(U, l) [TG_OP_##U] = &tg_op_##l,
+    TG_OPS(TG_OP_ENTRY)
+#undef TG_OP_ENTRY
+};

@@ -1,0 +1,96 @@
+/* internal.h - engine internals shared by engine/, ops/ and models/ (not
+ * installed). */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tapegrad.h"
+#include "kernels.h"
+#include "oplist.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define TG_MAX_IN 3
+#define TG_MSG_LEN 256
+#define TG_NAME_LEN 64
+
+typedef enum { TG_DT_F32 = 0, TG_DT_I32 = 1 } tg_dtype;
+
+/* node flags */
+#define TG_NF_KEPT 1u      /* value stored in graph-owned memory */
+
+/* One recorded node. */
+typedef struct tg_nrec {
+    tg_op op;
+    tg_dtype dtype;
+    unsigned flags;
+    int ndim;
+    int d[TG_MAX_DIMS];
+    size_t numel;
+    int nin;
+    int in[TG_MAX_IN];
+    float f[2];          /* float attributes (slope, scale, p, target) */
+    int i[2];            /* int attributes (transposes) */
+    tg_param *param;     /* TG_OP_PARAM */
+    char name[TG_NAME_LEN]; /* inputs */
+    const void *bound;   /* TG_OP_INPUT: caller data */
+    float *kept;         /* TG_NF_KEPT: graph-owned value */
+    uint64_t dstep;      /* dropout: step of this node's last forward */
+} tg_nrec;
+
+struct tg_graph {
+    tg_params *ps;
+    tg_nrec *n;
+    int count, cap;
+    tg_status err;
+    char msg[TG_MSG_LEN];
+    uint64_t seed;        /* dropout */
+    uint64_t dstep;       /* dropout step counter */
+};
+
+/* Execution context handed to ops: kernel table, pool, per-thread GEMM
+ * workspaces. */
+typedef struct tg_exec {
+    const tg_kern *k;
+    tg_pool *pool;       /* may be NULL */
+    int nthreads;
+    float **ws;          /* nthreads workspaces */
+    size_t ws_floats;    /* floats in each */
+} tg_exec;
+
+/* f32 GEMM split over the pool by column blocks (engine/plan.c). */
+void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
+/* f32 GEMM workspace a descriptor needs (floats per thread). */
+size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);
+
+/* Thread pool (engine/pool.c): run fn(ctx, task) for task in [0, ntasks);
+ * task t always runs whole on one thread; returns when all are done. */
+typedef void (*tg_task_fn)(void *ctx, int task, int thread);
+void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks);
+
+/* Allocation (engine/alloc.c): 64-byte aligned, zeroed. */
+void *tg_zalloc(size_t bytes);
+void tg_free(void *ptr);
+
+/* Error helpers */
+void tg_graph_failv(tg_graph *g, tg_status code, const char *fmt, va_list ap);
+int tg_node_valid(const tg_graph *g, tg_node n);
+static inline const tg_nrec *tg_rec(const tg_graph *g, tg_node n) { return &g->n[n.id]; }
+
+/* Parameters (engine/params.c) */
+int tg_group_match(const char *groups, const char *group);
+
+/* The kernel table every f32 plan uses (engine/plan.c). */
+const tg_kern *tg_kern_current(void);
+
+/* Plan internals used by gradient checking (engine/plan.c). */
+typedef struct tg_plan tg_plan;
+/* f64 plans: copy parameter and input values into the plan's double buffers */
+void tg_plan_load64(tg_plan *p);
+/* run forward without loading and without advancing the dropout step */
+tg_status tg_plan_forward_raw(tg_plan *p);
+/* double buffers of an f64 plan: value and gradient of a node (or NULL) */
+double *tg_plan_value64(tg_plan *p, tg_node n);
+double *tg_plan_grad64(tg_plan *p, tg_node n);
+
+#endif

@@ -1,0 +1,82 @@
+/* optim.c - Adam over one parameter group, PyTorch semantics. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct tg_adam {
+    tg_params *ps;
+    char group[TG_NAME_LEN];
+    float lr, b1, b2, eps;
+    int64_t t;
+    int np;
+    tg_param **p;   /* the group's parameters */
+    float **m, **v; /* moments, one buffer per parameter */
+};
+
+tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float b2, float eps)
+{
+    if (!ps || !group || strlen(group) >= TG_NAME_LEN || !(lr > 0) || !(b1 >= 0 && b1 < 1) ||
+        !(b2 >= 0 && b2 < 1) || !(eps > 0))
+        return NULL;
+    int np = 0;
+    for (int i = 0; i < tg_params_count(ps); i++)
+        np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    if (!np) return NULL;
+    tg_adam *a = tg_zalloc(sizeof *a);
+    if (!a) return NULL;
+    a->p = tg_zalloc((size_t)np * sizeof *a->p);
+    a->m = tg_zalloc((size_t)np * sizeof *a->m);
+    a->v = tg_zalloc((size_t)np * sizeof *a->v);
+    if (!a->p || !a->m || !a->v) {
+        tg_adam_free(a);
+        return NULL;
+    }
+    a->ps = ps;
+    strcpy(a->group, group);
+    a->lr = lr;
+    a->b1 = b1;
+    a->b2 = b2;
+    a->eps = eps;
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        tg_param *p = tg_params_at(ps, i);
+        if (strcmp(tg_param_group(p), group)) continue;
+        a->p[a->np] = p;
+        a->m[a->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
+        a->v[a->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
+        a->np++;
+        if (!a->m[a->np - 1] || !a->v[a->np - 1]) {
+            tg_adam_free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void tg_adam_free(tg_adam *a)
+{
+    if (!a) return;
+    for (int i = 0; i < a->np; i++) {
+        tg_free(a->m[i]);
+        tg_free(a->v[i]);
+    }
+    tg_free(a->p);
+    tg_free(a->m);
+    tg_free(a->v);
+    tg_free(a);
+}
+
+tg_status tg_adam_step(tg_adam *a)
+{
+    if (!a) return TG_ERR_ARG;
+    const tg_kern *k = tg_kern_current();
+    a->t++;
+    float bc1 = (float)(1.0 - pow((double)a->b1, (double)a->t));
+    float bc2 = (float)(1.0 - pow((double)a->b2, (double)a->t));
+    for (int i = 0; i < a->np; i++)
+        k->adam(tg_param_data(a->p[i]), tg_param_grad(a->p[i]), a->m[i], a->v[i],
+                tg_param_numel(a->p[i]), a->lr, a->b1, a->b2, a->eps, bc1, bc2);
+    return TG_OK;
+}
+
+int64_t tg_adam_steps(const tg_adam *a) { return a ? a->t : 0; }

@@ -1,0 +1,534 @@
+/* plan.c - compile a graph into forward/backward schedules over one arena,
+ * and run them.
+ *
+ * Compile, for an output node `out`:
+ *   1. anc[i]:  i is behind `out` (ignoring reuse).
+ *   2. fwd[i]:  i must be computed by this plan's forward: behind `out`
+ *               through nodes that are not reused.
+ *   3. req[i]:  a gradient of i is wanted: a parameter of a requested group,
+ *               a float input when input_grads, or an op with a req input.
+ *   4. flow[i]: a gradient reaches i from `out` through differentiable ops.
+ *      A node gets a gradient buffer iff req && flow; an op is in the backward
+ *      schedule iff it has one and passes it to at least one input.
+ *   5. Lifetimes on one time line (forward steps, then backward steps) for
+ *      every value, gradient and saved buffer; a greedy best-fit placement
+ *      packs them into one arena, largest first.
+ */
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T_END 0x7fffffff
+
+struct tg_plan {
+    tg_graph *g;
+    int n;                  /* graph nodes at compile time */
+    tg_node out;
+    int f64, eval, forward_only;
+    uint8_t *fwdn, *hasg, *readable;
+    void **val, **grad, **saved;
+    int *gstart;            /* backward step that first writes grad[i] */
+    int *fwd, nfwd, *bwd, nbwd;
+    unsigned char *arena;
+    size_t arena_bytes, naive_bytes;
+    tg_exec ex;
+    uint64_t step;          /* dropout step of the last forward */
+    double loss;
+    int ran_forward;
+};
+
+/* ------------------------------------------------------------ arena plan */
+typedef struct buf { size_t size, off; int start, end; void **slot; } buf;
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const buf *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->start - y->start;
+}
+static int by_off(const void *a, const void *b)
+{
+    const buf *x = *(buf *const *)a, *y = *(buf *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Place each buffer at the lowest offset that does not collide with an
+ * already placed buffer whose lifetime overlaps. Returns the arena size. */
+static size_t place(buf *b, int nb, buf **tmp)
+{
+    size_t total = 0;
+    qsort(b, (size_t)nb, sizeof *b, by_size_desc);
+    for (int i = 0; i < nb; i++) {
+        int nt = 0;
+        for (int j = 0; j < i; j++)
+            if (b[j].start <= b[i].end && b[i].start <= b[j].end) tmp[nt++] = &b[j];
+        qsort(tmp, (size_t)nt, sizeof *tmp, by_off);
+        size_t off = 0;
+        for (int j = 0; j < nt; j++) {
+            if (tmp[j]->off >= off + b[i].size) break;
+            if (tmp[j]->off + tmp[j]->size > off) off = tmp[j]->off + tmp[j]->size;
+        }
+        b[i].off = off;
+        if (off + b[i].size > total) total = off + b[i].size;
+    }
+    return total;
+}
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* ------------------------------------------------------------- compile */
+static tg_plan *compile_fail(tg_plan *p, tg_graph *g, tg_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tg_graph_failv(g, code, fmt, ap);
+    va_end(ap);
+    tg_plan_free(p);
+    return NULL;
+}
+
+static int is_leaf(tg_op op) { return op == TG_OP_INPUT || op == TG_OP_PARAM; }
+
+tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
+{
+    static const tg_plan_opts defaults = {0};
+    if (!g) return NULL;
+    if (g->err != TG_OK) return NULL;
+    if (!opts) opts = &defaults;
+    if (!tg_node_valid(g, out)) return compile_fail(NULL, g, TG_ERR_NODE, "plan: invalid output node");
+    const int n = g->count, f64 = opts->precision == TG_F64;
+    if (!opts->forward_only && g->n[out.id].numel != 1) {
+        char s[64];
+        return compile_fail(NULL, g, TG_ERR_SHAPE,
+                            "plan: backward needs a scalar output, but %s node %d is %s",
+                            tg_optab[g->n[out.id].op]->name, out.id, tg_shape_str(&g->n[out.id], s, sizeof s));
+    }
+    if (g->n[out.id].dtype != TG_DT_F32)
+        return compile_fail(NULL, g, TG_ERR_ARG, "plan: output is an integer input");
+    if (opts->n_reuse < 0 || (opts->n_reuse && !opts->reuse) || opts->n_outputs < 0 ||
+        (opts->n_outputs && !opts->outputs))
+        return compile_fail(NULL, g, TG_ERR_ARG, "plan: reuse/outputs arrays are inconsistent");
+    if (f64 && opts->n_reuse)
+        return compile_fail(NULL, g, TG_ERR_ARG, "plan: f64 plans cannot reuse kept values");
+
+    tg_plan *p = tg_zalloc(sizeof *p);
+    if (!p) return compile_fail(NULL, g, TG_ERR_NOMEM, "plan: out of memory");
+    p->g = g;
+    p->n = n;
+    p->out = out;
+    p->f64 = f64;
+    p->eval = opts->eval;
+    p->forward_only = opts->forward_only;
+    uint8_t *anc = tg_zalloc((size_t)n), *reused = tg_zalloc((size_t)n), *req = tg_zalloc((size_t)n),
+            *flow = tg_zalloc((size_t)n);
+    p->fwdn = tg_zalloc((size_t)n);
+    p->hasg = tg_zalloc((size_t)n);
+    p->readable = tg_zalloc((size_t)n);
+    p->val = tg_zalloc((size_t)n * sizeof(void *));
+    p->grad = tg_zalloc((size_t)n * sizeof(void *));
+    p->saved = tg_zalloc((size_t)n * sizeof(void *));
+    p->gstart = tg_zalloc((size_t)n * sizeof(int));
+    p->fwd = tg_zalloc((size_t)n * sizeof(int));
+    p->bwd = tg_zalloc((size_t)n * sizeof(int));
+    int *tfwd = tg_zalloc((size_t)n * sizeof(int)), *tbwd = tg_zalloc((size_t)n * sizeof(int));
+    int *lastuse = tg_zalloc((size_t)n * sizeof(int));
+    buf *bufs = tg_zalloc((size_t)(3 * n + 1) * sizeof(buf));
+    buf **tmp = tg_zalloc((size_t)(3 * n + 1) * sizeof(buf *));
+    tg_plan *ret = NULL;
+    if (!anc || !reused || !req || !flow || !p->fwdn || !p->hasg || !p->readable || !p->val ||
+        !p->grad || !p->saved || !p->gstart || !p->fwd || !p->bwd || !tfwd || !tbwd || !lastuse ||
+        !bufs || !tmp) {
+        compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory");
+        p = NULL;
+        goto done;
+    }
+
+    for (int k = 0; k < opts->n_reuse; k++) {
+        tg_node r = opts->reuse[k];
+        if (!tg_node_valid(g, r) || is_leaf(g->n[r.id].op) || !(g->n[r.id].flags & TG_NF_KEPT)) {
+            compile_fail(p, g, TG_ERR_ARG, "plan: reused node %d is not a kept op node (use tg_keep)", r.id);
+            p = NULL;
+            goto done;
+        }
+        reused[r.id] = 1;
+    }
+
+    /* 1-2: ancestry, and what this forward computes */
+    anc[out.id] = 1;
+    p->fwdn[out.id] = !reused[out.id];
+    for (int i = out.id; i >= 0; i--) {
+        const tg_nrec *r = &g->n[i];
+        for (int k = 0; k < r->nin; k++) {
+            anc[r->in[k]] |= anc[i];
+            if (p->fwdn[i]) p->fwdn[r->in[k]] |= !reused[r->in[k]];
+        }
+    }
+    /* 3: requires-grad, forward over the tape */
+    for (int i = 0; i <= out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        if (r->op == TG_OP_PARAM) req[i] = tg_group_match(opts->groups, tg_param_group(r->param));
+        else if (r->op == TG_OP_INPUT) req[i] = opts->input_grads && r->dtype == TG_DT_F32;
+        else if (tg_optab[r->op]->bwd)
+            for (int k = 0; k < r->nin; k++) req[i] |= req[r->in[k]];
+    }
+    /* 4: where gradient flows */
+    if (!opts->forward_only) {
+        flow[out.id] = 1;
+        for (int i = out.id; i >= 0; i--) {
+            const tg_nrec *r = &g->n[i];
+            if (!flow[i] || !req[i] || !tg_optab[r->op]->bwd) continue;
+            for (int k = 0; k < r->nin; k++) flow[r->in[k]] = 1;
+        }
+        for (int i = 0; i <= out.id; i++) p->hasg[i] = anc[i] && req[i] && flow[i];
+    }
+
+    /* schedules */
+    for (int i = 0; i <= out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        if (p->fwdn[i] && !is_leaf(r->op)) {
+            tfwd[i] = p->nfwd;
+            p->fwd[p->nfwd++] = i;
+        }
+    }
+    for (int i = out.id; i >= 0; i--) {
+        const tg_nrec *r = &g->n[i];
+        if (!p->hasg[i] || is_leaf(r->op)) continue;
+        int any = 0;
+        for (int k = 0; k < r->nin; k++) any |= p->hasg[r->in[k]];
+        if (!any) continue;
+        p->bwd[p->nbwd++] = i;
+    }
+    const int t_bwd0 = p->nfwd;
+    for (int i = 0; i < n; i++) tbwd[i] = -1;
+    for (int j = 0; j < p->nbwd; j++) tbwd[p->bwd[j]] = t_bwd0 + j;
+
+    /* values behind reused nodes that backward reads must be kept */
+    for (int j = 0; j < p->nbwd; j++) {
+        const tg_nrec *r = &g->n[p->bwd[j]];
+        unsigned need = tg_optab[r->op]->bwd_needs;
+        for (int k = 0; k <= r->nin; k++) {
+            int id = k < r->nin ? r->in[k] : p->bwd[j];
+            unsigned bit = k < r->nin ? (1u << k) : TG_NEED_Y;
+            if (!(need & bit) || p->fwdn[id] || is_leaf(g->n[id].op)) continue;
+            if (!(g->n[id].flags & TG_NF_KEPT) || tg_optab[g->n[id].op]->saved_bytes) {
+                compile_fail(p, g, TG_ERR_ARG,
+                             "plan: backward of %s node %d reads node %d, which this plan does not compute and is not kept",
+                             tg_optab[r->op]->name, p->bwd[j], id);
+                p = NULL;
+                goto done;
+            }
+        }
+    }
+
+    /* last use of each value: forward consumers, backward readers */
+    for (int i = 0; i < n; i++) lastuse[i] = -1;
+    for (int t = 0; t < p->nfwd; t++) {
+        const tg_nrec *r = &g->n[p->fwd[t]];
+        for (int k = 0; k < r->nin; k++) lastuse[r->in[k]] = t;
+    }
+    for (int j = 0; j < p->nbwd; j++) {
+        int id = p->bwd[j];
+        const tg_nrec *r = &g->n[id];
+        unsigned need = tg_optab[r->op]->bwd_needs;
+        for (int k = 0; k < r->nin; k++)
+            if (need & (1u << k)) lastuse[r->in[k]] = t_bwd0 + j;
+        if (need & TG_NEED_Y) lastuse[id] = t_bwd0 + j;
+    }
+    lastuse[out.id] = T_END;
+    p->readable[out.id] = 1;
+    for (int k = 0; k < opts->n_outputs; k++) {
+        tg_node o = opts->outputs[k];
+        if (!tg_node_valid(g, o) || !p->fwdn[o.id]) {
+            compile_fail(p, g, TG_ERR_ARG, "plan: output node %d is not computed by this plan", o.id);
+            p = NULL;
+            goto done;
+        }
+        lastuse[o.id] = T_END;
+        p->readable[o.id] = 1;
+    }
+
+    /* first write of each gradient: backward of its latest consumer */
+    for (int i = 0; i < n; i++) p->gstart[i] = -1;
+    for (int j = 0; j < p->nbwd; j++) {
+        const tg_nrec *r = &g->n[p->bwd[j]];
+        for (int k = 0; k < r->nin; k++)
+            if (p->hasg[r->in[k]] && p->gstart[r->in[k]] < 0) p->gstart[r->in[k]] = t_bwd0 + j;
+    }
+    if (p->hasg[out.id]) p->gstart[out.id] = t_bwd0;
+
+    /* buffers */
+    const size_t esz = f64 ? sizeof(double) : sizeof(float);
+    int nb = 0;
+    for (int i = 0; i <= out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        int leaf = is_leaf(r->op);
+        int kept_here = !f64 && (r->flags & TG_NF_KEPT) && !leaf;
+        if (kept_here && anc[i] && !r->kept) {
+            g->n[i].kept = tg_zalloc(r->numel * sizeof(float));
+            if (!g->n[i].kept) {
+                compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory for kept node %d", i);
+                p = NULL;
+                goto done;
+            }
+        }
+        if (kept_here && anc[i]) {
+            p->val[i] = r->kept;
+            p->readable[i] = 1;
+        } else if (leaf) {
+            p->readable[i] = anc[i] && !f64;
+            if (f64 && anc[i] && r->dtype == TG_DT_F32) /* loaded at start, live throughout */
+                bufs[nb++] = (buf){align64(r->numel * esz), 0, 0, T_END, &p->val[i]};
+        } else if (p->fwdn[i]) {
+            bufs[nb++] = (buf){align64(r->numel * esz), 0, tfwd[i],
+                               lastuse[i] > tfwd[i] ? lastuse[i] : tfwd[i], &p->val[i]};
+        }
+        if (p->fwdn[i] && tg_optab[r->op]->saved_bytes) {
+            size_t sb = tg_optab[r->op]->saved_bytes(r, f64);
+            int end = tbwd[i] >= 0 ? tbwd[i] : tfwd[i];
+            if (sb) bufs[nb++] = (buf){align64(sb), 0, tfwd[i], end, &p->saved[i]};
+        }
+        if (p->hasg[i] && p->gstart[i] >= 0) {
+            if (leaf && !f64 && r->op == TG_OP_PARAM) {
+                p->grad[i] = tg_param_grad(r->param);
+            } else {
+                int end = leaf ? T_END : (tbwd[i] >= 0 ? tbwd[i] : p->gstart[i]);
+                if (i == out.id && tbwd[i] < 0) end = T_END;
+                bufs[nb++] = (buf){align64(r->numel * esz), 0, p->gstart[i], end, &p->grad[i]};
+                if (leaf) p->readable[i] = p->readable[i] || !f64;
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) p->naive_bytes += bufs[b].size;
+    p->arena_bytes = place(bufs, nb, tmp);
+
+    /* GEMM workspaces, one per thread, after the shared part */
+    p->ex.k = tg_kern_current();
+    p->ex.pool = opts->pool;
+    p->ex.nthreads = opts->pool ? tg_pool_threads(opts->pool) : 1;
+    size_t wsf = 0;
+    for (int i = 0; i <= out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        if ((p->fwdn[i] || p->hasg[i]) && tg_optab[r->op]->ws_floats && !f64) {
+            size_t w = tg_optab[r->op]->ws_floats(g, r, p->ex.k);
+            if (w > wsf) wsf = w;
+        }
+    }
+    p->ex.ws_floats = align64(wsf * sizeof(float)) / sizeof(float);
+    size_t shared = align64(p->arena_bytes);
+    size_t total = shared + (size_t)p->ex.nthreads * p->ex.ws_floats * sizeof(float);
+    p->ex.ws = tg_zalloc((size_t)p->ex.nthreads * sizeof(float *));
+    p->arena = tg_zalloc(total);
+    if (!p->arena || !p->ex.ws) {
+        compile_fail(p, g, TG_ERR_NOMEM, "plan: cannot allocate a %zu-byte arena", total);
+        p = NULL;
+        goto done;
+    }
+    for (int t = 0; t < p->ex.nthreads; t++)
+        p->ex.ws[t] = (float *)(p->arena + shared) + (size_t)t * p->ex.ws_floats;
+    for (int b = 0; b < nb; b++) *bufs[b].slot = p->arena + bufs[b].off;
+    ret = p;
+
+done:
+    tg_free(anc); tg_free(reused); tg_free(req); tg_free(flow);
+    tg_free(tfwd); tg_free(tbwd); tg_free(lastuse); tg_free(bufs); tg_free(tmp);
+    return ret;
+}
+
+void tg_plan_free(tg_plan *p)
+{
+    if (!p) return;
+    tg_free(p->fwdn); tg_free(p->hasg); tg_free(p->readable);
+    tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->gstart);
+    tg_free(p->fwd); tg_free(p->bwd);
+    tg_free(p->ex.ws);
+    tg_free(p->arena);
+    tg_free(p);
+}
+
+/* ----------------------------------------------------------------- run */
+static tg_status bind_leaves(tg_plan *p)
+{
+    tg_graph *g = p->g;
+    if (g->count < p->n) return TG_ERR_STATE;
+    for (int i = 0; i <= p->out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        if (!is_leaf(r->op)) continue;
+        if (r->op == TG_OP_INPUT) {
+            if (!p->fwdn[i]) continue;
+            if (!r->bound) {
+                tg_fail(g, TG_ERR_STATE, "run: input '%s' is not bound (tg_bind)", r->name);
+                return TG_ERR_STATE;
+            }
+            if (!p->f64 || r->dtype == TG_DT_I32) p->val[i] = (void *)(uintptr_t)r->bound;
+        } else if (!p->f64) {
+            p->val[i] = tg_param_data(r->param);
+        }
+    }
+    return TG_OK;
+}
+
+void tg_plan_load64(tg_plan *p)
+{
+    tg_graph *g = p->g;
+    for (int i = 0; i <= p->out.id; i++) {
+        const tg_nrec *r = &g->n[i];
+        if (!is_leaf(r->op) || r->dtype != TG_DT_F32 || !p->val[i]) continue;
+        const float *src = r->op == TG_OP_INPUT ? r->bound : tg_param_data(r->param);
+        double *dst = p->val[i];
+        if (src)
+            for (size_t e = 0; e < r->numel; e++) dst[e] = src[e];
+    }
+}
+
+static void setup_run(tg_plan *p, tg_run *r, int id)
+{
+    const tg_nrec *n = &p->g->n[id];
+    memset(r, 0, sizeof *r);
+    r->g = p->g;
+    r->n = n;
+    r->y = p->val[id];
+    r->saved = p->saved[id];
+    r->f64 = p->f64;
+    r->ex = &p->ex;
+    r->eval = p->eval;
+    r->step = p->step;
+    for (int k = 0; k < n->nin; k++) {
+        r->in[k] = &p->g->n[n->in[k]];
+        r->x[k] = p->val[n->in[k]];
+    }
+}
+
+tg_status tg_plan_forward_raw(tg_plan *p)
+{
+    tg_status s = bind_leaves(p);
+    if (s != TG_OK) return s;
+    tg_run r;
+    for (int t = 0; t < p->nfwd; t++) {
+        int id = p->fwd[t];
+        setup_run(p, &r, id);
+        p->g->n[id].dstep = p->step;
+        tg_optab[p->g->n[id].op]->fwd(&r);
+        if (r.err) {
+            tg_fail(p->g, TG_ERR_ARG, "%s", r.err);
+            return TG_ERR_ARG;
+        }
+    }
+    const tg_nrec *o = &p->g->n[p->out.id];
+    p->loss = p->f64 ? ((double *)p->val[p->out.id])[0] : ((float *)p->val[p->out.id])[0];
+    p->ran_forward = 1;
+    if (o->numel == 1 && !isfinite(p->loss)) return TG_ERR_NONFINITE; /* not sticky */
+    return TG_OK;
+}
+
+tg_status tg_plan_forward(tg_plan *p)
+{
+    if (!p) return TG_ERR_ARG;
+    if (p->g->err != TG_OK) return TG_ERR_STATE;
+    tg_status s = bind_leaves(p);
+    if (s != TG_OK) return s;
+    if (p->f64) tg_plan_load64(p);
+    if (!p->eval) p->step = p->g->dstep++;
+    return tg_plan_forward_raw(p);
+}
+
+tg_status tg_plan_backward(tg_plan *p)
+{
+    if (!p) return TG_ERR_ARG;
+    if (p->forward_only || !p->ran_forward) return TG_ERR_STATE;
+    tg_graph *g = p->g;
+    const size_t esz = p->f64 ? sizeof(double) : sizeof(float);
+    /* zero parameter gradients held by the store */
+    for (int i = 0; i <= p->out.id; i++)
+        if (p->hasg[i] && !p->f64 && g->n[i].op == TG_OP_PARAM && p->gstart[i] >= 0)
+            memset(p->grad[i], 0, g->n[i].numel * esz);
+    if (p->hasg[p->out.id]) {
+        if (p->f64) ((double *)p->grad[p->out.id])[0] = 1.0;
+        else ((float *)p->grad[p->out.id])[0] = 1.0f;
+    }
+    tg_run r;
+    for (int j = 0; j < p->nbwd; j++) {
+        int id = p->bwd[j], t = p->nfwd + j;
+        setup_run(p, &r, id);
+        r.step = g->n[id].dstep;
+        r.dy = p->grad[id];
+        for (int k = 0; k < r.n->nin; k++) {
+            int in = r.n->in[k];
+            if (!p->hasg[in]) continue;
+            r.dx[k] = p->grad[in];
+            int store_param = g->n[in].op == TG_OP_PARAM && !p->f64;
+            if (p->gstart[in] == t && !store_param) memset(p->grad[in], 0, g->n[in].numel * esz);
+        }
+        tg_optab[r.n->op]->bwd(&r);
+    }
+    return TG_OK;
+}
+
+const float *tg_plan_value(const tg_plan *p, tg_node n)
+{
+    if (!p || p->f64 || n.id < 0 || n.id >= p->n || !p->readable[n.id]) return NULL;
+    return p->val[n.id];
+}
+
+const float *tg_plan_grad(const tg_plan *p, tg_node n)
+{
+    if (!p || p->f64 || n.id < 0 || n.id >= p->n || !p->hasg[n.id]) return NULL;
+    if (p->g->n[n.id].op != TG_OP_INPUT && n.id != p->out.id) return NULL;
+    return p->grad[n.id];
+}
+
+double tg_plan_loss(const tg_plan *p) { return p ? p->loss : NAN; }
+size_t tg_plan_arena_bytes(const tg_plan *p) { return p ? p->arena_bytes : 0; }
+size_t tg_plan_naive_bytes(const tg_plan *p) { return p ? p->naive_bytes : 0; }
+int tg_plan_forward_len(const tg_plan *p) { return p ? p->nfwd : 0; }
+int tg_plan_backward_len(const tg_plan *p) { return p ? p->nbwd : 0; }
+
+int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param)
+{
+    if (!p) return 0;
+    for (int i = 0; i <= p->out.id; i++)
+        if (p->g->n[i].op == TG_OP_PARAM && p->g->n[i].param == param) return p->hasg[i];
+    return 0;
+}
+
+double *tg_plan_value64(tg_plan *p, tg_node n)
+{
+    return p && p->f64 && n.id >= 0 && n.id < p->n ? p->val[n.id] : NULL;
+}
+double *tg_plan_grad64(tg_plan *p, tg_node n)
+{
+    return p && p->f64 && n.id >= 0 && n.id < p->n && p->hasg[n.id] ? p->grad[n.id] : NULL;
+}
+
+/* ------------------------------------------------------------- kernels */
+const tg_kern *tg_kern_current(void) { return tg_kern_best(); }
+const char *tg_kernel_name(void) { return tg_kern_best()->name; }
+
+size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d) { return k->sgemm_ws(d); }
+
+typedef struct gemm_job { tg_exec *ex; const tg_gemm_desc *d; int nblk, per; } gemm_job;
+
+static void gemm_task(void *ctx, int task, int thread)
+{
+    gemm_job *j = ctx;
+    int nr = j->ex->k->nr;
+    int b0 = task * j->per, b1 = b0 + j->per;
+    if (b1 > j->nblk) b1 = j->nblk;
+    int n0 = b0 * nr, n1 = b1 * nr;
+    if (n1 > j->d->N) n1 = j->d->N;
+    if (n0 < n1) j->ex->k->sgemm(j->d, n0, n1, j->ex->ws[thread]);
+}
+
+void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
+{
+    int nr = ex->k->nr;
+    int nblk = (d->N + nr - 1) / nr;
+    int tasks = ex->nthreads < nblk ? ex->nthreads : nblk;
+    if (tasks <= 1 || !ex->pool) {
+        ex->k->sgemm(d, 0, d->N, ex->ws[0]);
+        return;
+    }
+    gemm_job j = {ex, d, nblk, (nblk + tasks - 1) / tasks};
+    tg_pool_run(ex->pool, gemm_task, &j, tasks);
+}

@@ -1,0 +1,327 @@
+/* tapegrad.h - a static, tape-based reverse-mode autodiff engine in C11.
+ *
+ * You build a graph once (inputs, parameters, ops), compile it into plans,
+ * and run those plans many times. The graph is a tape: nodes are recorded in
+ * construction order, which is already topological, so forward runs the tape
+ * front to back and backward runs it back to front.
+ *
+ *   tg_params *ps = tg_params_new();
+ *   tg_param *w = tg_param_new(ps, "D", "w", 2, (int[]){784, 1});
+ *   tg_param *b = tg_param_new(ps, "D", "b", 1, (int[]){1});
+ *   tg_rng r; tg_rng_seed(&r, 42, 0);
+ *   tg_param_init(w, TG_INIT_XAVIER, 784, 1, 0, &r);     // b stays zero
+ *   tg_graph *g = tg_graph_new(ps);
+ *   tg_node x = tg_input(g, "x", 2, (int[]){64, 784});
+ *   tg_node logit = tg_bias_add(g, tg_matmul(g, x, tg_param_ref(g, w)), tg_param_ref(g, b));
+ *   tg_node loss = tg_bce_logits_const(g, logit, 0.9f);
+ *   tg_bind(g, x, images);                                  // caller owns images
+ *   tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "D"});
+ *   tg_adam *opt = tg_adam_new(ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+ *   for (;;) { tg_plan_forward(p); tg_plan_backward(p); tg_adam_step(opt); }
+ *
+ * Memory model. Parameters (values, gradients) live in a tg_params store that
+ * outlives graphs, so one set of weights serves a batch-64 training graph and
+ * a batch-10,000 sampling graph. Each plan owns one arena, sized at compile
+ * time, that holds every activation, gradient and scratch buffer, reusing
+ * memory whose lifetimes do not overlap; forward, backward and optimizer
+ * steps never allocate. Input data is bound by pointer and stays the caller's.
+ * A node marked with tg_keep() stores its value in graph-owned memory instead,
+ * so several plans of one graph can share it (see tg_plan_opts.reuse).
+ *
+ * Errors. Nothing here exits, aborts or prints on bad input. The first error
+ * is kept on the graph (code + message such as "matmul: x is 64x784 but w is
+ * 100x128"); builders called on a failed graph, or given an invalid node,
+ * return an invalid node (id < 0) and do nothing else. Run calls return a
+ * tg_status. Functions returning pointers return NULL on failure.
+ *
+ * Threads. A tg_pool is a set of persistent workers shared by plans; idle
+ * workers block. Work is split so that every output element is computed the
+ * same way whatever the thread count: results are bit-identical run to run
+ * and across thread counts.
+ */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MAX_DIMS 4
+
+/* ---------------------------------------------------------------- status */
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_SHAPE,     /* shapes do not fit the op */
+    TG_ERR_ARG,       /* bad argument (NULL, out of range, bad name) */
+    TG_ERR_NODE,      /* invalid node, or a node from another graph */
+    TG_ERR_NOMEM,     /* allocation failed */
+    TG_ERR_STATE,     /* call not valid now (unbound input, failed graph...) */
+    TG_ERR_NONFINITE, /* a loss or value became NaN or Inf */
+    TG_ERR_IO,        /* file could not be read or written */
+    TG_ERR_FORMAT     /* file contents are invalid */
+} tg_status;
+
+const char *tg_status_str(tg_status s);
+
+/* ------------------------------------------------------------------- rng */
+/* A random stream: plain data, copy it to save it. xoshiro256** inside. */
+typedef struct tg_rng { uint64_t s[4]; } tg_rng;
+
+/* Seed a stream; different `stream` values give independent streams. */
+void tg_rng_seed(tg_rng *r, uint64_t seed, uint64_t stream);
+uint64_t tg_rng_u64(tg_rng *r);
+double tg_rng_uniform(tg_rng *r);              /* [0, 1) */
+double tg_rng_normal(tg_rng *r);               /* N(0, 1) */
+void tg_rng_fill_uniform(tg_rng *r, float *x, size_t n, float lo, float hi);
+void tg_rng_fill_normal(tg_rng *r, float *x, size_t n, float mean, float std);
+
+/* ------------------------------------------------------------ parameters */
+typedef struct tg_params tg_params;
+typedef struct tg_param tg_param;
+
+/* A store of named parameters in named groups ("G", "D"...). The store owns
+ * every parameter's value and gradient buffers until tg_params_free. */
+tg_params *tg_params_new(void);
+void tg_params_free(tg_params *ps);
+/* Add a zero-filled parameter; NULL on a duplicate (group, name), bad shape or
+ * no memory (then tg_params_error says why). */
+tg_param *tg_param_new(tg_params *ps, const char *group, const char *name,
+                       int ndim, const int *dims);
+tg_param *tg_param_find(const tg_params *ps, const char *group, const char *name);
+int tg_params_count(const tg_params *ps);
+tg_param *tg_params_at(const tg_params *ps, int i);   /* in creation order */
+const char *tg_params_error(const tg_params *ps);
+size_t tg_params_numel(const tg_params *ps, const char *group); /* NULL: all */
+
+const char *tg_param_name(const tg_param *p);
+const char *tg_param_group(const tg_param *p);
+int tg_param_ndim(const tg_param *p);
+const int *tg_param_dims(const tg_param *p);
+size_t tg_param_numel(const tg_param *p);
+float *tg_param_data(tg_param *p);   /* owned by the store */
+float *tg_param_grad(tg_param *p);   /* owned by the store; written by plans */
+
+typedef enum tg_init {
+    TG_INIT_ZEROS,
+    TG_INIT_PYTORCH, /* nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    TG_INIT_XAVIER,  /* Glorot uniform: U(-a, a), a = sqrt(6/(fan_in+fan_out)) */
+    TG_INIT_NORMAL   /* N(0, sigma^2) */
+} tg_init;
+tg_status tg_param_init(tg_param *p, tg_init kind, int fan_in, int fan_out,
+                        float sigma, tg_rng *r);
+
+/* ----------------------------------------------------------------- graph */
+typedef struct tg_graph tg_graph;
+/* A node handle; id < 0 means invalid (a builder failed). */
+typedef struct tg_node { int32_t id; } tg_node;
+
+/* New empty graph over a parameter store (may be NULL if no parameters).
+ * The store must outlive the graph. */
+tg_graph *tg_graph_new(tg_params *ps);
+void tg_graph_free(tg_graph *g);
+tg_status tg_graph_status(const tg_graph *g);
+const char *tg_graph_error(const tg_graph *g);   /* "" when no error */
+int tg_graph_nodes(const tg_graph *g);
+tg_params *tg_graph_params(const tg_graph *g);
+/* For builders layered on top (models): record `msg` as the graph's error
+ * (unless one is already set) and return an invalid node. */
+tg_node tg_graph_fail(tg_graph *g, tg_status code, const char *msg);
+
+/* Shape and name queries; return 0 / NULL for invalid nodes. */
+int tg_node_ndim(const tg_graph *g, tg_node n);
+int tg_node_dim(const tg_graph *g, tg_node n, int axis);
+size_t tg_node_numel(const tg_graph *g, tg_node n);
+const char *tg_node_op(const tg_graph *g, tg_node n);   /* "matmul", ... */
+
+/* Seed of the graph's dropout masks, and its step counter (which every
+ * training-mode forward advances). Save both to resume bit-exactly. */
+void tg_graph_set_seed(tg_graph *g, uint64_t seed);
+uint64_t tg_graph_dropout_step(const tg_graph *g);
+void tg_graph_set_dropout_step(tg_graph *g, uint64_t step);
+
+/* Graphviz dot: op names, shapes, parameter names. */
+tg_status tg_graph_to_dot(const tg_graph *g, FILE *out);
+
+/* ---- leaves ---- */
+/* A float32 input of fixed shape (1..4 dims). Bind its data before running. */
+tg_node tg_input(tg_graph *g, const char *name, int ndim, const int *dims);
+/* An int32 vector of n class labels (for tg_softmax_xent). */
+tg_node tg_input_labels(tg_graph *g, const char *name, int n);
+/* Point an input at caller-owned data (float* or int32_t*, numel elements),
+ * which must stay valid while plans run. */
+tg_status tg_bind(tg_graph *g, tg_node input, const void *data);
+/* The node for a parameter of the graph's store (one node per parameter:
+ * asking twice returns the same node). */
+tg_node tg_param_ref(tg_graph *g, tg_param *p);
+/* Keep x's value in graph-owned memory, shared by all plans (tg_plan_opts.reuse). */
+tg_node tg_keep(tg_graph *g, tg_node x);
+/* y = x in forward; no gradient flows back through it. */
+tg_node tg_detach(tg_graph *g, tg_node x);
+
+/* ---- linear algebra ---- */
+/* y = x W;  x:(B,IN) W:(IN,OUT) -> (B,OUT) */
+tg_node tg_matmul(tg_graph *g, tg_node x, tg_node w);
+/* y = op(a) op(b), op = transpose when ta/tb;  op(a):(M,K) op(b):(K,N) -> (M,N) */
+tg_node tg_matmul_t(tg_graph *g, tg_node a, tg_node b, int ta, int tb);
+/* y = x + b per row;  x:(B,N) b:(N) -> (B,N) */
+tg_node tg_bias_add(tg_graph *g, tg_node x, tg_node b);
+/* y = [a b] along the last axis;  a:(B,Na) b:(B,Nb) -> (B,Na+Nb) */
+tg_node tg_concat(tg_graph *g, tg_node a, tg_node b);
+
+/* ---- element-wise (same shapes) ---- */
+tg_node tg_add(tg_graph *g, tg_node a, tg_node b);      /* y = a + b */
+tg_node tg_sub(tg_graph *g, tg_node a, tg_node b);      /* y = a - b */
+tg_node tg_mul(tg_graph *g, tg_node a, tg_node b);      /* y = a * b */
+tg_node tg_scale(tg_graph *g, tg_node x, float s);      /* y = s x */
+tg_node tg_relu(tg_graph *g, tg_node x);                /* y = max(x, 0) */
+tg_node tg_leaky_relu(tg_graph *g, tg_node x, float slope); /* y = x>0 ? x : slope x */
+tg_node tg_sigmoid(tg_graph *g, tg_node x);             /* y = 1/(1+e^-x) */
+tg_node tg_tanh(tg_graph *g, tg_node x);                /* y = tanh x */
+tg_node tg_softplus(tg_graph *g, tg_node x);            /* y = log(1+e^x) */
+/* Inverted dropout: in training plans y = x m / (1-p), m ~ Bernoulli(1-p)
+ * from the graph's seed; in eval plans y = x.  0 <= p < 1. */
+tg_node tg_dropout(tg_graph *g, tg_node x, float p);
+
+/* ---- reductions (-> scalar, shape (1)) ---- */
+tg_node tg_sum(tg_graph *g, tg_node x);                 /* y = sum x */
+tg_node tg_mean(tg_graph *g, tg_node x);                /* y = mean x */
+
+/* ---- losses (mean over elements -> scalar) ---- */
+/* mean[max(x,0) - x t + log1p(exp(-|x|))];  x, t same shape */
+tg_node tg_bce_logits(tg_graph *g, tg_node logits, tg_node target);
+/* the same with a constant target t (0.9 for smoothed real labels) */
+tg_node tg_bce_logits_const(tg_graph *g, tg_node logits, float t);
+/* non-saturating generator loss = BCE with target 1 = mean softplus(-x) */
+tg_node tg_gen_loss(tg_graph *g, tg_node fake_logits);
+/* minimax ("saturating") generator loss = -mean softplus(x) */
+tg_node tg_gen_loss_saturating(tg_graph *g, tg_node fake_logits);
+/* mean over rows of -log softmax(x)[label];  x:(B,C), labels: B int32 in [0,C) */
+tg_node tg_softmax_xent(tg_graph *g, tg_node logits, tg_node labels);
+
+/* ----------------------------------------------------------------- pools */
+typedef struct tg_pool tg_pool;
+/* nthreads >= 1 (the caller's thread counts as one); NULL on failure. */
+tg_pool *tg_pool_new(int nthreads);
+void tg_pool_free(tg_pool *p);
+int tg_pool_threads(const tg_pool *p);
+
+/* ----------------------------------------------------------------- plans */
+typedef struct tg_plan tg_plan;
+
+typedef enum tg_precision {
+    TG_F32 = 0, /* optimized f32 kernels (AVX-512 / AVX2 / portable by CPU) */
+    TG_F64 = 1  /* f64 reference kernels: the oracle, for checking */
+} tg_precision;
+
+typedef struct tg_plan_opts {
+    /* Comma-separated parameter groups whose weight gradients backward
+     * computes, e.g. "D" or "G,D"; "*" for all; NULL or "" for none. Other
+     * parameters get no gradient (and no work is spent on one). */
+    const char *groups;
+    /* Also compute gradients of float inputs (gradient checking). */
+    int input_grads;
+    /* Forward-only: no backward schedule, `out` may be any shape. */
+    int forward_only;
+    /* Nodes whose kept values (tg_keep) were computed by another plan: this
+     * plan's forward skips them and every node only they need. Each must be
+     * kept, and so must every node behind it whose value this plan's
+     * backward reads (tg_keep keeps a node and everything behind it). */
+    const tg_node *reuse;
+    int n_reuse;
+    /* Extra nodes whose values stay readable after a run (tg_plan_value);
+     * other intermediate buffers may be reused by the arena. */
+    const tg_node *outputs;
+    int n_outputs;
+    /* Dropout mode: 0 = training (masks drawn), 1 = eval (identity). */
+    int eval;
+    tg_precision precision;
+    tg_pool *pool;   /* NULL: run on the caller's thread */
+} tg_plan_opts;
+
+/* Compile a plan that computes `out` (a scalar loss unless forward_only) and,
+ * unless forward_only, its gradients. On failure returns NULL and sets the
+ * graph's error. The plan borrows the graph, its store and the pool: free
+ * the plan before them. */
+tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts);
+void tg_plan_free(tg_plan *p);
+
+/* Run forward: TG_ERR_STATE if an input is unbound, TG_ERR_NONFINITE if a
+ * scalar `out` is NaN/Inf. No allocation. */
+tg_status tg_plan_forward(tg_plan *p);
+/* Run backward after forward: zeroes, then writes, the gradients of the
+ * requested groups' parameters (tg_param_grad) and, if asked, of inputs. */
+tg_status tg_plan_backward(tg_plan *p);
+
+/* Value of a node after the last run: `out`, opts.outputs, kept nodes,
+ * inputs and parameters; NULL for other nodes (their memory is reused) and
+ * for f64 plans. Valid until the next run or tg_plan_free. */
+const float *tg_plan_value(const tg_plan *p, tg_node n);
+/* The scalar `out` of the last forward (either precision). */
+double tg_plan_loss(const tg_plan *p);
+/* Gradient of an input computed by the last backward (input_grads), f32 plans. */
+const float *tg_plan_grad(const tg_plan *p, tg_node n);
+
+/* Memory report: the arena this plan uses, and the sum of every buffer it
+ * would need without reuse. */
+size_t tg_plan_arena_bytes(const tg_plan *p);
+size_t tg_plan_naive_bytes(const tg_plan *p);
+int tg_plan_forward_len(const tg_plan *p);   /* nodes in the forward schedule */
+int tg_plan_backward_len(const tg_plan *p);  /* nodes in the backward schedule */
+/* 1 if backward computes a gradient for this parameter. */
+int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param);
+/* Name of the kernel variant f32 plans use ("avx512", "avx2", "portable"). */
+const char *tg_kernel_name(void);
+
+/* ------------------------------------------------------------ optimizers */
+typedef struct tg_adam tg_adam;
+/* Adam over one group with PyTorch semantics (bias-corrected). The optimizer
+ * owns its moment buffers; the store must outlive it. NULL on bad args. */
+tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float beta1,
+                     float beta2, float eps);
+void tg_adam_free(tg_adam *a);
+tg_status tg_adam_step(tg_adam *a);     /* no allocation */
+int64_t tg_adam_steps(const tg_adam *a);
+
+/* ------------------------------------------------------ gradient checking */
+typedef struct tg_gc_entry {
+    char name[136];    /* "G/l0.w" for parameters, "input:x" for inputs */
+    size_t numel;
+    double max_abs;    /* max |analytic - numeric| */
+    double max_rel;    /* max |a-n| / max(|a|, |n|, floor) */
+    size_t worst;      /* flat index of the worst element */
+    double analytic, numeric; /* at the worst element */
+} tg_gc_entry;
+
+typedef struct tg_gc_report {
+    int n;
+    tg_gc_entry *e;    /* n entries, owned by the report */
+    double max_rel;    /* over all entries */
+    int pass;          /* max_rel <= tol */
+} tg_gc_report;
+
+typedef struct tg_gc_opts {
+    double h;          /* central-difference step; 0: 1e-6 */
+    double tol;        /* pass threshold on max_rel; 0: 1e-5 */
+    /* floor of the relative error's denominator, as a fraction of the
+     * tensor's largest numeric gradient; 0: 1e-3 */
+    double floor_frac;
+    const char *groups; /* parameter groups to check; NULL: all ("*") */
+    int skip_inputs;    /* 1: do not check float inputs */
+} tg_gc_opts;
+
+/* Compare analytic gradients of scalar `loss` with central differences, all
+ * in double precision through the f64 reference kernels. Dropout masks are
+ * frozen during the check. Returns TG_OK and fills *rep (free it with
+ * tg_gc_report_free) whether or not the check passes. */
+tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts,
+                       tg_gc_report *rep);
+void tg_gc_report_free(tg_gc_report *rep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

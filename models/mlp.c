@@ -1,0 +1,110 @@
+/* mlp.c - the generic MLP builder. */
+#include "tg_models.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const act_names[] = {"none", "relu", "leaky_relu", "sigmoid", "tanh"};
+
+int tg_mlp_act_parse(const char *s, tg_mlp_act *out)
+{
+    for (int i = 0; s && i < 5; i++)
+        if (!strcmp(s, act_names[i])) {
+            *out = (tg_mlp_act)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *tg_mlp_act_name(tg_mlp_act a) { return a >= 0 && a <= TG_MLP_TANH ? act_names[a] : "?"; }
+
+tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len)
+{
+    if (!s) return TG_ERR_ARG;
+    if (s->n_layers < 1 || s->n_layers > TG_MLP_MAX_LAYERS) {
+        snprintf(msg, len, "mlp: %d layers (1..%d allowed)", s->n_layers, TG_MLP_MAX_LAYERS);
+        return TG_ERR_ARG;
+    }
+    for (int k = 0; k <= s->n_layers; k++)
+        if (s->widths[k] < 1 || s->widths[k] > (1 << 20)) {
+            snprintf(msg, len, "mlp: width %d is %d", k, s->widths[k]);
+            return TG_ERR_ARG;
+        }
+    if (!(s->dropout >= 0 && s->dropout < 1) || !isfinite(s->slope)) {
+        snprintf(msg, len, "mlp: dropout %g must be in [0,1) and slope finite", (double)s->dropout);
+        return TG_ERR_ARG;
+    }
+    if (s->hidden < TG_MLP_NONE || s->hidden > TG_MLP_TANH || s->output < TG_MLP_NONE || s->output > TG_MLP_TANH) {
+        snprintf(msg, len, "mlp: unknown activation");
+        return TG_ERR_ARG;
+    }
+    if (!s->group[0]) {
+        snprintf(msg, len, "mlp: no parameter group");
+        return TG_ERR_ARG;
+    }
+    return TG_OK;
+}
+
+static void pname(char *buf, size_t len, const tg_mlp_spec *s, int k, char what)
+{
+    snprintf(buf, len, "%sl%d.%c", s->prefix, k, what);
+}
+
+tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float sigma, tg_rng *r)
+{
+    char msg[256], name[64];
+    if (!ps || tg_mlp_check(s, msg, sizeof msg) != TG_OK) return TG_ERR_ARG;
+    for (int k = 0; k < s->n_layers; k++) {
+        int in = s->widths[k], out = s->widths[k + 1];
+        pname(name, sizeof name, s, k, 'w');
+        tg_param *w = tg_param_new(ps, s->group, name, 2, (int[]){in, out});
+        pname(name, sizeof name, s, k, 'b');
+        tg_param *b = tg_param_new(ps, s->group, name, 1, (int[]){out});
+        if (!w || !b) return TG_ERR_ARG;
+        tg_status st = tg_param_init(w, init, in, out, sigma, r);
+        if (st == TG_OK && init == TG_INIT_PYTORCH) st = tg_param_init(b, init, in, out, sigma, r);
+        if (st != TG_OK) return st;
+    }
+    return TG_OK;
+}
+
+static tg_node act(tg_graph *g, tg_mlp_act a, float slope, tg_node x)
+{
+    switch (a) {
+    case TG_MLP_RELU: return tg_relu(g, x);
+    case TG_MLP_LEAKY_RELU: return tg_leaky_relu(g, x, slope);
+    case TG_MLP_SIGMOID: return tg_sigmoid(g, x);
+    case TG_MLP_TANH: return tg_tanh(g, x);
+    default: return x;
+    }
+}
+
+tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x)
+{
+    char msg[256], name[64];
+    if (!g || tg_graph_status(g) != TG_OK) return (tg_node){-1};
+    if (tg_mlp_check(s, msg, sizeof msg) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, msg);
+    tg_node h = x;
+    for (int k = 0; k < s->n_layers; k++) {
+        tg_node wb[2];
+        for (int j = 0; j < 2; j++) {
+            pname(name, sizeof name, s, k, j ? 'b' : 'w');
+            tg_param *p = tg_param_find(tg_graph_params(g), s->group, name);
+            if (!p) {
+                snprintf(msg, sizeof msg, "mlp: parameter %s/%s is not in the store (tg_mlp_params creates it)",
+                         s->group, name);
+                return tg_graph_fail(g, TG_ERR_ARG, msg);
+            }
+            wb[j] = tg_param_ref(g, p);
+        }
+        h = tg_bias_add(g, tg_matmul(g, h, wb[0]), wb[1]);
+        if (k + 1 < s->n_layers) {
+            h = act(g, s->hidden, s->slope, h);
+            if (s->dropout > 0) h = tg_dropout(g, h, s->dropout);
+        } else {
+            h = act(g, s->output, s->slope, h);
+        }
+    }
+    return h;
+}

@@ -1,0 +1,70 @@
+/* tg_models.h - graph builders on top of tapegrad.h: a generic MLP, and the
+ * GAN's generator and discriminator with their presets.
+ *
+ * A model is two steps: create its parameters in a store once
+ * (tg_mlp_params), then build it into any number of graphs (tg_mlp) - a
+ * batch-64 training graph and a batch-10,000 sampling graph share weights. */
+#ifndef TG_MODELS_H
+#define TG_MODELS_H
+
+#include "tapegrad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MLP_MAX_LAYERS 8
+
+typedef enum tg_mlp_act {
+    TG_MLP_NONE = 0,
+    TG_MLP_RELU,
+    TG_MLP_LEAKY_RELU,
+    TG_MLP_SIGMOID,
+    TG_MLP_TANH
+} tg_mlp_act;
+
+typedef struct tg_mlp_spec {
+    int n_layers;                        /* linear layers, 1..TG_MLP_MAX_LAYERS */
+    int widths[TG_MLP_MAX_LAYERS + 1];   /* widths[0] input ... widths[n_layers] output */
+    tg_mlp_act hidden;                   /* after every layer but the last */
+    float slope;                         /* for TG_MLP_LEAKY_RELU */
+    float dropout;                       /* after each hidden activation; 0: none */
+    tg_mlp_act output;                   /* after the last layer */
+    char group[32];                      /* parameter group, e.g. "G" */
+    char prefix[32];                     /* parameter names "<prefix>l0.w", "<prefix>l0.b" ... */
+} tg_mlp_spec;
+
+/* Parse/format an activation name: "none", "relu", "leaky_relu", "sigmoid", "tanh". */
+int tg_mlp_act_parse(const char *s, tg_mlp_act *out);
+const char *tg_mlp_act_name(tg_mlp_act a);
+
+/* Check a spec; on error writes a message to msg and returns TG_ERR_ARG. */
+tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len);
+/* Create the spec's parameters in ps ("<prefix>l<k>.w" (in,out) and
+ * "<prefix>l<k>.b" (out)) and initialize them: weights by `init` (sigma for
+ * TG_INIT_NORMAL), biases zero except for TG_INIT_PYTORCH, which draws them
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like nn.Linear. */
+tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float sigma, tg_rng *r);
+/* y = mlp(x), x:(B, widths[0]) -> (B, widths[n_layers]); the parameters must
+ * exist in the graph's store. Errors go to the graph. */
+tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x);
+
+/* ---- GAN presets ---- */
+typedef struct tg_gan_spec {
+    tg_mlp_spec G, D;
+    tg_init init;
+    float sigma;
+} tg_gan_spec;
+
+/* "reference": G 100-128-256-512-784 LeakyReLU(0.2) + tanh, D 784-512-256-128-1
+ * LeakyReLU(0.2) + Dropout(0.3), Xavier init.  "documents": G with ReLU,
+ * D LeakyReLU(0.2) without dropout, PyTorch's default init.  "tiny": a small
+ * G 4-6-8-12 / D 12-8-6-1 for tests and gradient checks. Returns TG_ERR_ARG
+ * for an unknown name. */
+tg_status tg_gan_preset(const char *name, tg_gan_spec *out);
+const char *const *tg_gan_preset_names(void); /* NULL-terminated */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,72 @@
+/* activations.c - relu, leaky_relu, sigmoid, tanh, softplus: y = act(x),
+ * dx += dy act'(x). One pair of functions serves all five; the op table
+ * entries differ only in the activation kind and what backward reads. */
+#include "ops.h"
+
+#include <math.h>
+
+static tg_act act_of(tg_op op)
+{
+    switch (op) {
+    case TG_OP_RELU: return TG_ACT_RELU;
+    case TG_OP_LEAKY_RELU: return TG_ACT_LEAKY;
+    case TG_OP_SIGMOID: return TG_ACT_SIGMOID;
+    case TG_OP_TANH: return TG_ACT_TANH;
+    default: return TG_ACT_SOFTPLUS;
+    }
+}
+
+static void act_fwd(tg_run *r)
+{
+    tg_act act = act_of(r->n->op);
+    float slope = r->n->f[0];
+    size_t n = r->n->numel;
+    if (r->f64) {
+        const double *x = r->x[0];
+        double *y = r->y;
+        for (size_t i = 0; i < n; i++) y[i] = tg_ref_act(act, slope, x[i]);
+    } else {
+        r->ex->k->act_fwd(act, slope, r->x[0], r->y, n);
+    }
+}
+
+static void act_bwd(tg_run *r)
+{
+    tg_act act = act_of(r->n->op);
+    float slope = r->n->f[0];
+    size_t n = r->n->numel;
+    if (r->f64) {
+        const double *x = r->x[0], *y = r->y, *dy = r->dy;
+        double *dx = r->dx[0];
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * tg_ref_dact(act, slope, x[i], y[i]);
+    } else {
+        r->ex->k->act_bwd(act, slope, r->x[0], r->y, r->dy, r->dx[0], n);
+    }
+}
+
+#define ACT_OP(lower, needs) \
+    const tg_opdesc tg_op_##lower = {.name = #lower, .bwd_needs = (needs), .fwd = act_fwd, .bwd = act_bwd};
+/* kernels may read either x or y; we keep both alive for backward */
+ACT_OP(relu, TG_NEED_X0 | TG_NEED_Y)
+ACT_OP(leaky_relu, TG_NEED_X0 | TG_NEED_Y)
+ACT_OP(sigmoid, TG_NEED_X0 | TG_NEED_Y)
+ACT_OP(tanh, TG_NEED_X0 | TG_NEED_Y)
+ACT_OP(softplus, TG_NEED_X0 | TG_NEED_Y)
+#undef ACT_OP
+
+static tg_node unary(tg_graph *g, tg_op op, tg_node x, float slope)
+{
+    if (!tg_check_inputs(g, tg_optab[op]->name, &x, 1)) return (tg_node){-1};
+    if (!isfinite(slope))
+        return tg_fail(g, TG_ERR_ARG, "%s: slope %g is not finite", tg_optab[op]->name, (double)slope);
+    const tg_nrec *a = tg_rec(g, x);
+    tg_node y = tg_push(g, op, &x, 1, a->ndim, a->d);
+    if (y.id >= 0) g->n[y.id].f[0] = slope;
+    return y;
+}
+
+tg_node tg_relu(tg_graph *g, tg_node x) { return unary(g, TG_OP_RELU, x, 0.0f); }
+tg_node tg_leaky_relu(tg_graph *g, tg_node x, float slope) { return unary(g, TG_OP_LEAKY_RELU, x, slope); }
+tg_node tg_sigmoid(tg_graph *g, tg_node x) { return unary(g, TG_OP_SIGMOID, x, 0.0f); }
+tg_node tg_tanh(tg_graph *g, tg_node x) { return unary(g, TG_OP_TANH, x, 0.0f); }
+tg_node tg_softplus(tg_graph *g, tg_node x) { return unary(g, TG_OP_SOFTPLUS, x, 0.0f); }

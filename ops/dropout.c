@@ -1,0 +1,53 @@
+/* dropout.c - inverted dropout with a counter-based mask.
+ * keep_i = hash(seed, node, step, i) >= p * 2^32;  y_i = keep_i ? x_i / (1-p) : 0.
+ * The mask is a pure function of (graph seed, node id, dropout step, index),
+ * so backward recomputes it instead of storing it, any plan can run the
+ * backward of a forward another plan ran, and resuming from a saved step
+ * reproduces the same masks. */
+#include "ops.h"
+
+#include <math.h>
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* scale of element i: 0 or 1/(1-p); eval plans: 1 */
+static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
+{
+    size_t n = r->n->numel;
+    double p = r->n->f[0], inv = 1.0 / (1.0 - p);
+    uint64_t base = mix(r->g->seed ^ mix((uint64_t)(r->n - r->g->n) * 0x9E3779B97F4A7C15ull ^ (r->step << 20)));
+    uint32_t thr = (uint32_t)(p * 4294967296.0);
+    for (size_t i = 0; i < n; i++) {
+        double s = 1.0;
+        if (!r->eval) s = (uint32_t)(mix(base + i) >> 32) >= thr ? inv : 0.0;
+        if (r->f64) {
+            double v = ((const double *)in)[i] * s;
+            if (acc) ((double *)out)[i] += v;
+            else ((double *)out)[i] = v;
+        } else {
+            float v = ((const float *)in)[i] * (float)s;
+            if (acc) ((float *)out)[i] += v;
+            else ((float *)out)[i] = v;
+        }
+    }
+}
+
+static void dropout_fwd(tg_run *r) { mask_apply(r, r->x[0], r->y, 0); }
+static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], 1); }
+
+const tg_opdesc tg_op_dropout = {.name = "dropout", .fwd = dropout_fwd, .bwd = dropout_bwd};
+
+tg_node tg_dropout(tg_graph *g, tg_node x, float p)
+{
+    if (!tg_check_inputs(g, "dropout", &x, 1)) return (tg_node){-1};
+    if (!(p >= 0.0f && p < 1.0f)) return tg_fail(g, TG_ERR_ARG, "dropout: p = %g is outside [0, 1)", (double)p);
+    const tg_nrec *a = tg_rec(g, x);
+    tg_node y = tg_push(g, TG_OP_DROPOUT, &x, 1, a->ndim, a->d);
+    if (y.id >= 0) g->n[y.id].f[0] = p;
+    return y;
+}

@@ -1,0 +1,71 @@
+/* ops.h - what an op is (internal). Each op file under ops/ holds its
+ * builder (shape checks, the public tg_* function), forward and backward,
+ * side by side, for both precisions: f64 through the reference kernels, f32
+ * through the dispatched kernel table.
+ *
+ * Execution contract: forward writes y (overwrite). Backward accumulates
+ * (+=) into every dx[i] that is non-NULL; dx[i] is NULL when input i needs no
+ * gradient (so, e.g., no weight gradient is computed for a group nobody
+ * asked for). The plan zeroes gradient buffers once per sweep. */
+#ifndef TG_OPS_H
+#define TG_OPS_H
+
+#include "internal.h"
+
+#define TG_NEED_X0 1u  /* backward reads input 0's value */
+#define TG_NEED_X1 2u  /* backward reads input 1's value */
+#define TG_NEED_X2 4u
+#define TG_NEED_Y  8u  /* backward reads this node's value */
+
+typedef struct tg_run {
+    const tg_graph *g;
+    const tg_nrec *n;           /* this node */
+    const tg_nrec *in[TG_MAX_IN];
+    void *y, *dy;               /* value; gradient (backward only) */
+    const void *x[TG_MAX_IN];   /* input values (int32 for label inputs) */
+    void *dx[TG_MAX_IN];        /* input gradients or NULL */
+    void *saved;                /* op-private buffer, forward to backward */
+    int f64;                    /* 1: double buffers, reference kernels */
+    tg_exec *ex;                /* kernels, pool, workspaces */
+    uint64_t step;              /* dropout step of this forward */
+    int eval;                   /* dropout off */
+    const char *err;            /* set by an op that meets bad data */
+    char errbuf[128];
+} tg_run;
+
+typedef struct tg_opdesc {
+    const char *name;
+    unsigned bwd_needs;                          /* TG_NEED_* */
+    /* bytes of `saved` needed (NULL: none); kept from forward to backward */
+    size_t (*saved_bytes)(const tg_nrec *n, int f64);
+    /* f32 GEMM workspace floats per thread (NULL: none) */
+    size_t (*ws_floats)(const tg_graph *g, const tg_nrec *n, const tg_kern *k);
+    void (*fwd)(tg_run *r);                      /* NULL for leaves */
+    void (*bwd)(tg_run *r);                      /* NULL: no gradient */
+} tg_opdesc;
+
+#define TG_OP_DECL(U, l) extern const tg_opdesc tg_op_##l;
+TG_OPS(TG_OP_DECL)
+#undef TG_OP_DECL
+
+extern const tg_opdesc *const tg_optab[TG_OP_COUNT];
+
+/* Builder helpers (engine/graph.c). Each returns an invalid node, and leaves
+ * the graph untouched, if the graph has failed. */
+/* 1 if the graph is fine and every input node is valid and of this graph;
+ * otherwise records "<op>: input k is invalid" and returns 0. */
+int tg_check_inputs(tg_graph *g, const char *op, const tg_node *in, int nin);
+/* Append a node; returns it (or invalid on no memory). */
+tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim,
+                const int *dims);
+/* Record the graph's first error (printf-style message) and return an
+ * invalid node. */
+tg_node tg_fail(tg_graph *g, tg_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* "64x784" into buf */
+const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,50 @@
+/* reduce.c - sum and mean over all elements -> a (1) scalar. */
+#include "ops.h"
+
+static double total(const tg_run *r)
+{
+    size_t n = r->in[0]->numel;
+    if (!r->f64) return r->ex->k->sum(r->x[0], n);
+    const double *x = r->x[0];
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+/* y = k * sum x, dx += k dy;  k = 1 (sum) or 1/n (mean) */
+static double factor(const tg_run *r)
+{
+    return r->n->op == TG_OP_MEAN ? 1.0 / (double)r->in[0]->numel : 1.0;
+}
+
+static void reduce_fwd(tg_run *r)
+{
+    double v = total(r) * factor(r);
+    if (r->f64) *(double *)r->y = v;
+    else *(float *)r->y = (float)v;
+}
+
+static void reduce_bwd(tg_run *r)
+{
+    size_t n = r->in[0]->numel;
+    if (r->f64) {
+        double s = *(const double *)r->dy * factor(r), *dx = r->dx[0];
+        for (size_t i = 0; i < n; i++) dx[i] += s;
+    } else {
+        float s = (float)(*(const float *)r->dy * factor(r));
+        float *dx = r->dx[0]; /* a broadcast add: plain loop, vectorized by the compiler */
+        for (size_t i = 0; i < n; i++) dx[i] += s;
+    }
+}
+
+const tg_opdesc tg_op_sum = {.name = "sum", .fwd = reduce_fwd, .bwd = reduce_bwd};
+const tg_opdesc tg_op_mean = {.name = "mean", .fwd = reduce_fwd, .bwd = reduce_bwd};
+
+static tg_node reduce(tg_graph *g, tg_op op, tg_node x)
+{
+    if (!tg_check_inputs(g, tg_optab[op]->name, &x, 1)) return (tg_node){-1};
+    return tg_push(g, op, &x, 1, 1, (int[]){1});
+}
+
+tg_node tg_sum(tg_graph *g, tg_node x) { return reduce(g, TG_OP_SUM, x); }
+tg_node tg_mean(tg_graph *g, tg_node x) { return reduce(g, TG_OP_MEAN, x); }
