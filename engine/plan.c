@@ -27,7 +27,7 @@ struct tg_plan {
     int n;                  /* graph nodes at compile time */
     tg_node out;
     int f64, eval, forward_only;
-    uint8_t *fwdn, *hasg, *readable;
+    uint8_t *fwdn, *anc, *hasg, *readable;
     void **val, **grad, **saved;
     int *gstart;            /* backward step that first writes grad[i] */
     int *fwd, nfwd, *bwd, nbwd;
@@ -121,7 +121,7 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     p->f64 = f64;
     p->eval = opts->eval;
     p->forward_only = opts->forward_only;
-    uint8_t *anc = tg_zalloc((size_t)n), *reused = tg_zalloc((size_t)n), *req = tg_zalloc((size_t)n),
+    uint8_t *anc = p->anc = tg_zalloc((size_t)n), *reused = tg_zalloc((size_t)n), *req = tg_zalloc((size_t)n),
             *flow = tg_zalloc((size_t)n);
     p->fwdn = tg_zalloc((size_t)n);
     p->hasg = tg_zalloc((size_t)n);
@@ -331,7 +331,7 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     ret = p;
 
 done:
-    tg_free(anc); tg_free(reused); tg_free(req); tg_free(flow);
+    tg_free(reused); tg_free(req); tg_free(flow);
     tg_free(tfwd); tg_free(tbwd); tg_free(lastuse); tg_free(bufs); tg_free(tmp);
     return ret;
 }
@@ -339,7 +339,7 @@ done:
 void tg_plan_free(tg_plan *p)
 {
     if (!p) return;
-    tg_free(p->fwdn); tg_free(p->hasg); tg_free(p->readable);
+    tg_free(p->fwdn); tg_free(p->anc); tg_free(p->hasg); tg_free(p->readable);
     tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->gstart);
     tg_free(p->fwd); tg_free(p->bwd);
     tg_free(p->ex.ws);
@@ -356,7 +356,7 @@ static tg_status bind_leaves(tg_plan *p)
         const tg_nrec *r = &g->n[i];
         if (!is_leaf(r->op)) continue;
         if (r->op == TG_OP_INPUT) {
-            if (!p->fwdn[i]) continue;
+            if (!p->anc[i]) continue; /* reused regions' backward reads inputs too */
             if (!r->bound) {
                 tg_fail(g, TG_ERR_STATE, "run: input '%s' is not bound (tg_bind)", r->name);
                 return TG_ERR_STATE;
