@@ -43,7 +43,6 @@ static inline float avx2_hmax(__m256 v)
 }
 
 #define V __m256
-#define VM __m256
 #define W 8
 #define VD __m256d
 #define DW 4

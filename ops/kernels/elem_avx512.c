@@ -17,7 +17,6 @@ static inline __mmask16 tailmask(size_t r)
 }
 
 #define V __m512
-#define VM __mmask16
 #define W 16
 #define VD __m512d
 #define DW 8
