@@ -22,6 +22,15 @@
 
 #define T_END 0x7fffffff
 
+#ifdef TG_FAULT_INJECTION
+/* Test builds only (tests/meson.build compiles a second core with this
+ * macro): scale the incoming gradient of every node of op tg_fault_op by
+ * tg_fault_scale before its backward runs, i.e. a deliberately wrong
+ * backward, to prove gradient checking catches one. */
+int tg_fault_op = -1;
+double tg_fault_scale = 1.0;
+#endif
+
 struct tg_plan {
     tg_graph *g;
     int n;                  /* graph nodes at compile time */
@@ -460,6 +469,13 @@ tg_status tg_plan_backward(tg_plan *p)
             int store_param = g->n[in].op == TG_OP_PARAM && !p->f64;
             if (p->gstart[in] == t && !store_param) memset(p->grad[in], 0, g->n[in].numel * esz);
         }
+#ifdef TG_FAULT_INJECTION
+        if ((int)r.n->op == tg_fault_op)
+            for (size_t e = 0; e < r.n->numel; e++) {
+                if (p->f64) ((double *)r.dy)[e] *= tg_fault_scale;
+                else ((float *)r.dy)[e] *= (float)tg_fault_scale;
+            }
+#endif
         tg_optab[r.n->op]->bwd(&r);
     }
     return TG_OK;

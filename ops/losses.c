@@ -152,7 +152,8 @@ const tg_opdesc tg_op_softmax_xent = {
 tg_node tg_softmax_xent(tg_graph *g, tg_node logits, tg_node labels)
 {
     if (!tg_check_inputs(g, "softmax_xent", &logits, 1)) return (tg_node){-1};
-    if (!tg_node_valid(g, labels) || g->n[labels.id].dtype != TG_DT_I32)
+    if (!tg_node_valid(g, labels)) return tg_fail(g, TG_ERR_NODE, "softmax_xent: input 1 is not a valid node of this graph");
+    if (g->n[labels.id].dtype != TG_DT_I32)
         return tg_fail(g, TG_ERR_ARG, "softmax_xent: labels must be an int32 input (tg_input_labels)");
     const tg_nrec *x = tg_rec(g, logits), *l = tg_rec(g, labels);
     char sa[64], sb[64];

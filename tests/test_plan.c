@@ -1,0 +1,361 @@
+/* test_plan.c - plans: schedules, gradients only where asked, value reuse
+ * between plans, the arena, zero allocations per step, determinism. */
+#include "tiny_gan.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- allocation counting: this binary links with -Wl,--wrap=... so every
+ * allocation the engine makes goes through these. */
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+static uint64_t n_alloc;
+void *__wrap_malloc(size_t n) { n_alloc++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { n_alloc++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { n_alloc++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc++; return __real_aligned_alloc(a, n); }
+
+static tiny_gan T;
+
+static void setup_tiny(void) { ck_assert_int_eq(tiny_gan_init(&T, "tiny", 5, 7, 0), 0); }
+static void teardown(void) { tiny_gan_free(&T); }
+
+static tg_plan *dplan(tg_pool *pool)
+{
+    tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
+    ck_assert_msg(p, "%s", tg_graph_error(T.g));
+    return p;
+}
+static tg_plan *gplan(tg_pool *pool)
+{
+    tg_plan *p = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &T.fake, .n_reuse = 1, .pool = pool});
+    ck_assert_msg(p, "%s", tg_graph_error(T.g));
+    return p;
+}
+
+static void fill_grads(const char *group, float v)
+{
+    for (int i = 0; i < tg_params_count(T.ps); i++) {
+        tg_param *p = tg_params_at(T.ps, i);
+        if (strcmp(tg_param_group(p), group)) continue;
+        for (size_t e = 0; e < tg_param_numel(p); e++) tg_param_grad(p)[e] = v;
+    }
+}
+static int grads_all(const char *group, float v)
+{
+    for (int i = 0; i < tg_params_count(T.ps); i++) {
+        tg_param *p = tg_params_at(T.ps, i);
+        if (strcmp(tg_param_group(p), group)) continue;
+        for (size_t e = 0; e < tg_param_numel(p); e++)
+            if (tg_param_grad(p)[e] != v) return 0;
+    }
+    return 1;
+}
+
+START_TEST(test_groups_only)
+{
+    /* D step: D's weights get gradients, G's are untouched (the fake is
+     * detached); G step: G's weights get gradients through D, D's stay. */
+    tg_plan *pd = dplan(NULL), *pg = gplan(NULL);
+    for (int i = 0; i < tg_params_count(T.ps); i++) {
+        tg_param *p = tg_params_at(T.ps, i);
+        int isd = !strcmp(tg_param_group(p), "D");
+        ck_assert_int_eq(tg_plan_has_param_grad(pd, p), isd);
+        ck_assert_int_eq(tg_plan_has_param_grad(pg, p), !isd);
+    }
+    fill_grads("G", 12345.0f);
+    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+    ck_assert(grads_all("G", 12345.0f));
+    ck_assert(!grads_all("D", 0.0f));
+    fill_grads("D", -777.0f);
+    ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
+    ck_assert(grads_all("D", -777.0f));
+    ck_assert(!grads_all("G", 12345.0f));
+    /* the G plan reuses G(z): its forward runs only D on the fake and the loss */
+    ck_assert_int_lt(tg_plan_forward_len(pg), tg_plan_forward_len(pd));
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+}
+END_TEST
+
+START_TEST(test_reuse_equals_recompute)
+{
+    /* A G plan that reuses the kept fake gives the same loss and G gradients
+     * as one that recomputes it (eval mode: no dropout masks differ). */
+    tg_plan *pd = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
+    tg_plan *pr = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &T.fake, .n_reuse = 1, .eval = 1});
+    tg_plan *pf = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .eval = 1});
+    ck_assert(pd && pr && pf);
+    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(pr), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pr), TG_OK);
+    tg_param *w0 = tg_param_find(T.ps, "G", "l0.w");
+    size_t n = tg_param_numel(w0);
+    float *a = malloc(n * sizeof *a);
+    memcpy(a, tg_param_grad(w0), n * sizeof *a);
+    double lr = tg_plan_loss(pr);
+    ck_assert_int_eq(tg_plan_forward(pf), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pf), TG_OK);
+    ck_assert(tg_plan_loss(pf) == lr);
+    ck_assert(memcmp(a, tg_param_grad(w0), n * sizeof *a) == 0);
+    free(a);
+    tg_plan_free(pd);
+    tg_plan_free(pr);
+    tg_plan_free(pf);
+}
+END_TEST
+
+START_TEST(test_reuse_needs_keep)
+{
+    /* reusing a node that is not kept is refused with a message */
+    tg_node h = tg_mlp(T.g, &T.spec.G, T.z); /* a second, unkept copy of G */
+    tg_node l = tg_gen_loss(T.g, tg_mlp(T.g, &T.spec.D, h));
+    tg_plan *p = tg_plan_new(T.g, l, &(tg_plan_opts){.groups = "G", .reuse = &h, .n_reuse = 1});
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(tg_graph_status(T.g), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_graph_error(T.g), "not a kept"));
+}
+END_TEST
+
+START_TEST(test_detach_blocks)
+{
+    /* loss on detach(fake) only: no G gradient is scheduled at all */
+    tg_node l = tg_mean(T.g, tg_detach(T.g, T.fake));
+    tg_plan *p = tg_plan_new(T.g, l, &(tg_plan_opts){.groups = "G"});
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(tg_plan_backward_len(p), 0);
+    for (int i = 0; i < tg_params_count(T.ps); i++) ck_assert(!tg_plan_has_param_grad(p, tg_params_at(T.ps, i)));
+    tg_plan_free(p);
+}
+END_TEST
+
+START_TEST(test_values_readable)
+{
+    tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .outputs = &T.dreal, .n_outputs = 1});
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+    ck_assert_ptr_nonnull(tg_plan_value(p, T.dreal));   /* asked for */
+    ck_assert_ptr_nonnull(tg_plan_value(p, T.fake));    /* kept */
+    ck_assert_ptr_nonnull(tg_plan_value(p, T.loss_d));  /* out */
+    ck_assert_ptr_null(tg_plan_value(p, (tg_node){T.dreal.id - 1})); /* an intermediate: may be reused */
+    ck_assert_ptr_null(tg_plan_value(p, (tg_node){-3}));
+    tg_plan_free(p);
+}
+END_TEST
+
+/* ---- arena ---- */
+START_TEST(test_arena_reuses)
+{
+    tiny_gan R;
+    ck_assert_int_eq(tiny_gan_init(&R, "reference", 64, 1, 0), 0);
+    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D"});
+    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1});
+    ck_assert(pd && pg);
+    /* buffers with disjoint lifetimes share memory: the arena is well below
+     * the sum of all buffers */
+    ck_assert_uint_lt(tg_plan_arena_bytes(pd), tg_plan_naive_bytes(pd) * 3 / 4);
+    ck_assert_uint_lt(tg_plan_arena_bytes(pg), tg_plan_naive_bytes(pg) * 3 / 4);
+    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+    tiny_gan_free(&R);
+}
+END_TEST
+
+START_TEST(test_arena_matches_f64)
+{
+    /* the packed arena computes what the f64 reference computes */
+    tg_plan *p32 = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G,D", .eval = 1});
+    tg_plan *p64 = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G,D", .eval = 1, .precision = TG_F64});
+    ck_assert(p32 && p64);
+    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(p32), TG_OK);
+    ck_assert_double_eq_tol(tg_plan_loss(p32), tg_plan_loss(p64), 1e-5 * fabs(tg_plan_loss(p64)) + 1e-6);
+    tg_plan_free(p32);
+    tg_plan_free(p64);
+}
+END_TEST
+
+/* ---- allocation-free steps ---- */
+START_TEST(test_no_alloc_per_step)
+{
+    tiny_gan R;
+    ck_assert_int_eq(tiny_gan_init(&R, "reference", 64, 3, 0), 0);
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert_ptr_nonnull(pool);
+    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
+    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1, .pool = pool});
+    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    ck_assert(pd && pg && ad && ag);
+    /* one warm-up iteration, then count. No ck_assert inside the counted
+     * region: Check itself allocates when it records a passing assertion. */
+    for (int it = 0; it < 4; it++) {
+        uint64_t before = n_alloc;
+        tg_status st[6];
+        st[0] = tg_plan_forward(pd);
+        st[1] = tg_plan_backward(pd);
+        st[2] = tg_adam_step(ad);
+        st[3] = tg_plan_forward(pg);
+        st[4] = tg_plan_backward(pg);
+        st[5] = tg_adam_step(ag);
+        uint64_t used = n_alloc - before;
+        for (int k = 0; k < 6; k++) ck_assert_int_eq(st[k], TG_OK);
+        if (it > 0) ck_assert_uint_eq(used, 0);
+    }
+    /* and the counter does see engine allocations */
+    uint64_t before = n_alloc;
+    tg_plan *extra = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D"});
+    ck_assert_uint_gt(n_alloc - before, 0);
+    tg_plan_free(extra);
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+    tg_adam_free(ad);
+    tg_adam_free(ag);
+    tg_pool_free(pool);
+    tiny_gan_free(&R);
+}
+END_TEST
+
+/* ---- determinism ---- */
+/* Train the reference GAN shapes a few iterations; return a checksum-free
+ * copy of G's first weight matrix and the last losses. */
+static void train(int threads, uint64_t seed, float *out, size_t n, double *ld, double *lg)
+{
+    tiny_gan R;
+    ck_assert_int_eq(tiny_gan_init(&R, "reference", 16, seed, 0), 0);
+    tg_pool *pool = tg_pool_new(threads);
+    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
+    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1, .pool = pool});
+    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    ck_assert(pool && pd && pg && ad && ag);
+    for (int it = 0; it < 3; it++) {
+        ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+        tg_adam_step(ad);
+        ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
+        tg_adam_step(ag);
+    }
+    *ld = tg_plan_loss(pd);
+    *lg = tg_plan_loss(pg);
+    memcpy(out, tg_param_data(tg_param_find(R.ps, "G", "l1.w")), n * sizeof *out);
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+    tg_adam_free(ad);
+    tg_adam_free(ag);
+    tg_pool_free(pool);
+    tiny_gan_free(&R);
+}
+
+START_TEST(test_same_seed_same_bits)
+{
+    size_t n = 128 * 256;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    double ld[3], lg[3];
+    train(1, 11, a, n, &ld[0], &lg[0]);
+    train(1, 11, b, n, &ld[1], &lg[1]);
+    train(2, 11, c, n, &ld[2], &lg[2]);
+    ck_assert(memcmp(a, b, n * sizeof *a) == 0);  /* run to run */
+    ck_assert(memcmp(a, c, n * sizeof *a) == 0);  /* 1 thread vs 2 */
+    ck_assert(ld[0] == ld[1] && ld[0] == ld[2] && lg[0] == lg[1] && lg[0] == lg[2]);
+    train(1, 12, b, n, &ld[1], &lg[1]);
+    ck_assert(memcmp(a, b, n * sizeof *a) != 0);  /* and the seed matters */
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+START_TEST(test_dropout_steps)
+{
+    /* each training forward draws new masks; eval plans draw none */
+    tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D"});
+    tg_plan *e = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
+    ck_assert(p && e);
+    uint64_t s0 = tg_graph_dropout_step(T.g);
+    tg_plan_forward(p);
+    double l1 = tg_plan_loss(p);
+    tg_plan_forward(p);
+    double l2 = tg_plan_loss(p);
+    ck_assert_uint_eq(tg_graph_dropout_step(T.g), s0 + 2);
+    ck_assert(l1 != l2);
+    tg_plan_forward(e);
+    double e1 = tg_plan_loss(e);
+    tg_plan_forward(e);
+    ck_assert(e1 == tg_plan_loss(e));
+    ck_assert_uint_eq(tg_graph_dropout_step(T.g), s0 + 2);
+    /* rewinding the step reproduces the masks (what --resume relies on) */
+    tg_graph_set_dropout_step(T.g, s0);
+    tg_plan_forward(p);
+    ck_assert(tg_plan_loss(p) == l1);
+    tg_plan_free(p);
+    tg_plan_free(e);
+}
+END_TEST
+
+START_TEST(test_pool_reuse)
+{
+    /* one pool serves many plans and many runs; freeing is clean */
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert_int_eq(tg_pool_threads(pool), 2);
+    tg_plan *a = dplan(pool), *b = gplan(pool);
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(tg_plan_forward(a), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(a), TG_OK);
+        ck_assert_int_eq(tg_plan_forward(b), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(b), TG_OK);
+    }
+    tg_plan_free(a);
+    tg_plan_free(b);
+    tg_pool_free(pool);
+    ck_assert_ptr_null(tg_pool_new(0));
+    ck_assert_int_eq(tg_pool_threads(NULL), 1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup_tiny, teardown);
+    tcase_add_test(core, test_groups_only);
+    tcase_add_test(core, test_reuse_equals_recompute);
+    tcase_add_test(core, test_detach_blocks);
+    tcase_add_test(core, test_values_readable);
+    tcase_add_test(core, test_arena_matches_f64);
+    tcase_add_test(core, test_dropout_steps);
+    tcase_add_test(core, test_pool_reuse);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("limits");
+    tcase_set_timeout(lim, 60);
+    tcase_add_test(lim, test_arena_reuses);
+    tcase_add_test(lim, test_no_alloc_per_step);
+    tcase_add_test(lim, test_same_seed_same_bits);
+    suite_add_tcase(s, lim);
+    TCase *err = tcase_create("errors");
+    tcase_add_checked_fixture(err, setup_tiny, teardown);
+    tcase_add_test(err, test_reuse_needs_keep);
+    suite_add_tcase(s, err);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
