@@ -1,0 +1,130 @@
+/* cli.c - option parsing, messages and atomic writes for the subcommands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tapegrad: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_is_help(const char *arg) { return arg && (!strcmp(arg, "-h") || !strcmp(arg, "--help")); }
+
+int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        cli_err("%s: option %s needs a value (see 'tapegrad %s --help')", cmd, name, cmd);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || end == s) {
+        cli_err("%s: %s: '%s' is not an integer", cmd, flag, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_err("%s: %s: %ld is out of range (%ld..%ld)", cmd, flag, v, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_pos_double(const char *cmd, const char *flag, const char *s, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || end == s || errno == ERANGE || !isfinite(v)) {
+        cli_err("%s: %s: '%s' is not a finite number", cmd, flag, s);
+        return -1;
+    }
+    if (!(v > 0 && v <= hi)) {
+        cli_err("%s: %s: %g is out of range (0 < x <= %g)", cmd, flag, v, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_bad_arg(const char *cmd, const char *arg)
+{
+    if (arg[0] == '-') cli_err("%s: unknown option '%s' (see 'tapegrad %s --help')", cmd, arg, cmd);
+    else cli_err("%s: unexpected argument '%s' (see 'tapegrad %s --help')", cmd, arg, cmd);
+    return CLI_USAGE;
+}
+
+int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void *ctx)
+{
+    size_t n = strlen(path);
+    if (n == 0) {
+        cli_err("output file name is empty");
+        return -1;
+    }
+    char *tmp = malloc(n + 16);
+    if (!tmp) {
+        cli_err("out of memory");
+        return -1;
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_err("cannot create a temporary file next to '%s': %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        cli_err("cannot write '%s': %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    int ok = write(f, ctx) == 0;
+    if (fflush(f) != 0 || ferror(f)) ok = 0;
+    int saved = errno;
+    if (fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) != 0) {
+        saved = errno;
+        ok = 0;
+    }
+    if (!ok) {
+        cli_err("cannot write '%s': %s", path, saved ? strerror(saved) : "write failed");
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}

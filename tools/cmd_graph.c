@@ -1,0 +1,111 @@
+/* cmd_graph.c - `tapegrad graph`: a model's graph in Graphviz dot. */
+#include "cli.h"
+#include "tg_models.h"
+
+#include <string.h>
+
+void cmd_graph_help(FILE *out)
+{
+    fprintf(out,
+            "usage: tapegrad graph [--model NAME] [--net G|D|gan] [--batch N] [-o FILE]\n"
+            "\n"
+            "Print the graph of a GAN preset in Graphviz dot (render it with\n"
+            "'dot -Tsvg'): op names, shapes, parameter names; kept nodes are bold.\n"
+            "\n"
+            "  --model NAME  reference (default), documents or tiny\n"
+            "  --net NET     G: the generator z -> fake; D: the discriminator\n"
+            "                x -> logit; gan (default): the training graph\n"
+            "                z -> G -> fake, D(real), D(detach(fake)), loss_D,\n"
+            "                D(fake), loss_G\n"
+            "  --batch N     batch size, 1..1000000 (default 64)\n"
+            "  -o FILE       write to FILE (atomically) instead of standard output\n");
+}
+
+static int write_dot(FILE *out, void *ctx)
+{
+    return tg_graph_to_dot(ctx, out) == TG_OK ? 0 : -1;
+}
+
+/* Build net into g; returns 0, or -1 with the graph's error set. */
+static int build(tg_graph *g, const tg_gan_spec *s, const char *net, int B)
+{
+    tg_node z = {-1}, x = {-1};
+    if (strcmp(net, "D")) z = tg_input(g, "z", 2, (int[]){B, s->G.widths[0]});
+    if (strcmp(net, "G")) x = tg_input(g, "x", 2, (int[]){B, s->D.widths[0]});
+    if (!strcmp(net, "G")) {
+        tg_mlp(g, &s->G, z);
+    } else if (!strcmp(net, "D")) {
+        tg_mlp(g, &s->D, x);
+    } else {
+        tg_node fake = tg_keep(g, tg_mlp(g, &s->G, z));
+        tg_add(g, tg_bce_logits_const(g, tg_mlp(g, &s->D, x), 0.9f),
+               tg_bce_logits_const(g, tg_mlp(g, &s->D, tg_detach(g, fake)), 0.0f));
+        tg_gen_loss(g, tg_mlp(g, &s->D, fake));
+    }
+    return tg_graph_status(g) == TG_OK ? 0 : -1;
+}
+
+int cmd_graph(int argc, char **argv)
+{
+    const char *cmd = "graph", *model = "reference", *net = "gan", *outfile = NULL, *v;
+    int B = 64;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = cli_opt(cmd, argc, argv, &i, "--model", &v)) != 0) {
+            if (r < 0) return CLI_USAGE;
+            model = v;
+        } else if ((r = cli_opt(cmd, argc, argv, &i, "--net", &v)) != 0) {
+            if (r < 0) return CLI_USAGE;
+            net = v;
+        } else if ((r = cli_opt(cmd, argc, argv, &i, "--batch", &v)) != 0) {
+            if (r < 0 || cli_int(cmd, "--batch", v, 1, 1000000, &B)) return CLI_USAGE;
+        } else if ((r = cli_opt(cmd, argc, argv, &i, "-o", &v)) != 0 ||
+                   (r = cli_opt(cmd, argc, argv, &i, "--output", &v)) != 0) {
+            if (r < 0) return CLI_USAGE;
+            outfile = v;
+        } else {
+            return cli_bad_arg(cmd, argv[i]);
+        }
+    }
+    tg_gan_spec spec;
+    if (tg_gan_preset(model, &spec) != TG_OK) {
+        fprintf(stderr, "tapegrad: graph: unknown model '%s'; valid models:", model);
+        for (const char *const *n = tg_gan_preset_names(); *n; n++) fprintf(stderr, " %s", *n);
+        fputc('\n', stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(net, "G") && strcmp(net, "D") && strcmp(net, "gan")) {
+        cli_err("graph: unknown net '%s' (G, D or gan)", net);
+        return CLI_USAGE;
+    }
+
+    int rc = CLI_FAIL;
+    tg_rng rng;
+    tg_rng_seed(&rng, 1, 0);
+    tg_params *ps = tg_params_new();
+    tg_graph *g = ps ? tg_graph_new(ps) : NULL;
+    if (!g) {
+        cli_err("graph: out of memory");
+        goto done;
+    }
+    if (tg_mlp_params(ps, &spec.G, spec.init, spec.sigma, &rng) != TG_OK ||
+        tg_mlp_params(ps, &spec.D, spec.init, spec.sigma, &rng) != TG_OK) {
+        cli_err("graph: cannot create the %s parameters: %s", model, tg_params_error(ps));
+        goto done;
+    }
+    if (build(g, &spec, net, B) != 0) {
+        cli_err("graph: %s", tg_graph_error(g));
+        goto done;
+    }
+    if (outfile) {
+        if (cli_write_atomic(outfile, write_dot, g) == 0) rc = CLI_OK;
+    } else if (write_dot(stdout, g) == 0 && fflush(stdout) == 0) {
+        rc = CLI_OK;
+    } else {
+        cli_err("graph: cannot write to standard output");
+    }
+done:
+    tg_graph_free(g);
+    tg_params_free(ps);
+    return rc;
+}
