@@ -1,0 +1,378 @@
+/* test_cli.c - the `tapegrad` binary, run as a child process.
+ *
+ * The binary's path comes from the environment variable TAPEGRAD_BIN (set
+ * by tests/meson.build). Each case runs one command line and checks its exit
+ * status, standard output and standard error: listing and running the
+ * gradient checks, usage errors (exit status 2 with a message), the dot
+ * export, and atomic file output. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct result {
+    int status;   /* exit status, or -1 if the child did not exit normally */
+    char *out, *err;
+} result;
+
+static char *slurp(int fd)
+{
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    lseek(fd, 0, SEEK_SET);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            s = realloc(s, cap);
+            ck_assert_ptr_nonnull(s);
+        }
+        ssize_t r = read(fd, s + n, cap - n - 1);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    s[n] = 0;
+    close(fd);
+    return s;
+}
+
+/* Run TAPEGRAD_BIN with the NULL-terminated arguments. */
+static result run(const char *const *args)
+{
+    const char *bin = getenv("TAPEGRAD_BIN");
+    ck_assert_msg(bin && *bin, "TAPEGRAD_BIN is not set");
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)bin;
+    for (; args[argc - 1] && argc < 31; argc++) argv[argc] = (char *)args[argc - 1];
+    argv[argc] = NULL;
+    char po[] = "/tmp/tg_cli_outXXXXXX", pe[] = "/tmp/tg_cli_errXXXXXX";
+    int fo = mkstemp(po), fe = mkstemp(pe);
+    ck_assert(fo >= 0 && fe >= 0);
+    unlink(po);
+    unlink(pe);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int st;
+    ck_assert(waitpid(pid, &st, 0) == pid);
+    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(fo), slurp(fe)};
+    return r;
+}
+
+static void result_free(result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+
+/* 1 if some line of s starts with word followed by a blank */
+static int has_line_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *l = s; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, word, n) && (l[n] == ' ' || l[n] == '\t')) return 1;
+    return 0;
+}
+
+static void expect_usage_error(const char *const *args)
+{
+    result r = run(args);
+    ck_assert_msg(r.status == 2, "'%s ...' exited %d, expected 2", args[0], r.status);
+    ck_assert_msg(strlen(r.err) > 0, "no message on stderr for '%s'", args[0]);
+    ck_assert_msg(strstr(r.err, "tapegrad") != NULL, "message lacks the program name: %s", r.err);
+    result_free(&r);
+}
+#define USAGE_ERROR(...) expect_usage_error((const char *const[]){__VA_ARGS__, NULL})
+
+/* every op builder of tapegrad.h, by op name */
+static const char *const ops[] = {
+    "matmul", "bias_add", "concat", "add", "sub", "mul", "scale", "relu", "leaky_relu", "sigmoid",
+    "tanh", "softplus", "dropout", "sum", "mean", "bce_logits", "gen_loss", "gen_loss_saturating",
+    "softmax_xent", "detach",
+};
+
+/* ------------------------------------------------------------ gradcheck */
+START_TEST(list_every_op)
+{
+    result r = RUN("gradcheck", "--list");
+    ck_assert_int_eq(r.status, 0);
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        ck_assert_msg(has_line_word(r.out, ops[i]), "--list has no case for op %s", ops[i]);
+    ck_assert_ptr_nonnull(strstr(r.out, "tiny-D"));
+    ck_assert_ptr_nonnull(strstr(r.out, "tiny-G"));
+    ck_assert_ptr_nonnull(strstr(r.out, "mlp-classifier"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(all_pass)
+{
+    result r = RUN("gradcheck", "--all");
+    ck_assert_msg(r.status == 0, "exit %d; output:\n%s\n%s", r.status, r.out, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, " passed, 0 failed\n"));
+    ck_assert_ptr_null(strstr(r.out, "FAIL"));
+    ck_assert_ptr_null(strstr(r.out, "ERROR"));
+    /* one line per case plus the summary; every op appears */
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) ck_assert(has_line_word(r.out, ops[i]));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(one_op_and_one_case)
+{
+    result r = RUN("gradcheck", "--op", "leaky_relu");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "PASS"));
+    ck_assert_ptr_null(strstr(r.out, "matmul"));
+    ck_assert_ptr_nonnull(strstr(r.out, " passed, 0 failed\n"));
+    result_free(&r);
+    r = RUN("gradcheck", "--op=model:tiny-D", "--tol", "1e-5", "--h=1e-6");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "1 passed, 0 failed\n"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(impossible_tolerance_fails)
+{
+    /* no finite-difference estimate matches to 1e-15: exit status 1, FAIL lines */
+    result r = RUN("gradcheck", "--op", "tanh", "--tol", "1e-15");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.out, "FAIL"));
+    ck_assert_ptr_nonnull(strstr(r.out, "0 passed, "));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(unknown_op)
+{
+    result r = RUN("gradcheck", "--op", "nosuchop");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "nosuchop"));
+    ck_assert_ptr_nonnull(strstr(r.err, "matmul")); /* lists the valid names */
+    ck_assert_ptr_nonnull(strstr(r.err, "softmax_xent"));
+    result_free(&r);
+}
+END_TEST
+
+/* --------------------------------------------------------- usage errors */
+START_TEST(bad_flags)
+{
+    USAGE_ERROR("gradcheck", "--frobnicate");
+    USAGE_ERROR("gradcheck");
+    USAGE_ERROR("gradcheck", "--all", "--list");
+    USAGE_ERROR("gradcheck", "--op");
+    USAGE_ERROR("gradcheck", "--all", "--tol", "abc");
+    USAGE_ERROR("gradcheck", "--all", "--tol", "-1");
+    USAGE_ERROR("gradcheck", "--all", "--tol", "nan");
+    USAGE_ERROR("gradcheck", "--all", "--h", "0");
+    USAGE_ERROR("gradcheck", "--all", "--h", "1e-6x");
+    USAGE_ERROR("graph", "--batch", "abc");
+    USAGE_ERROR("graph", "--batch", "0");
+    USAGE_ERROR("graph", "--batch", "-3");
+    USAGE_ERROR("graph", "--batch", "");
+    USAGE_ERROR("graph", "--batch", "99999999999999999999");
+    USAGE_ERROR("graph", "--batch");
+    USAGE_ERROR("graph", "--model", "nosuch");
+    USAGE_ERROR("graph", "--net", "E");
+    USAGE_ERROR("graph", "stray");
+    USAGE_ERROR("demo", "--steps", "0");
+    USAGE_ERROR("demo", "--steps", "1.5");
+    USAGE_ERROR("nosuchcommand");
+    USAGE_ERROR("--nosuchflag");
+}
+END_TEST
+
+START_TEST(no_arguments)
+{
+    result r = run((const char *const[]){NULL});
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "usage"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(help_and_version)
+{
+    result r = RUN("--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "gradcheck"));
+    ck_assert_ptr_nonnull(strstr(r.out, "graph"));
+    ck_assert_ptr_nonnull(strstr(r.out, "demo"));
+    result_free(&r);
+    const char *cmds[] = {"gradcheck", "graph", "demo"};
+    for (int i = 0; i < 3; i++) {
+        r = run((const char *const[]){cmds[i], "--help", NULL});
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_nonnull(strstr(r.out, "usage: tapegrad"));
+        ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
+        result_free(&r);
+    }
+    r = RUN("--version");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "tapegrad "));
+    result_free(&r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- graph */
+static void check_gan_dot(const char *s)
+{
+    ck_assert_msg(!strncmp(s, "digraph", 7), "not a digraph: %.60s", s);
+    ck_assert_ptr_nonnull(strstr(s, "matmul"));
+    ck_assert_ptr_nonnull(strstr(s, "G/l0.w"));
+    ck_assert_ptr_nonnull(strstr(s, "D/l2.b"));
+    ck_assert_ptr_nonnull(strstr(s, "detach"));
+    ck_assert_ptr_nonnull(strstr(s, "bce_logits"));
+    ck_assert_ptr_nonnull(strstr(s, "gen_loss"));
+    ck_assert_ptr_nonnull(strstr(s, "->"));
+    ck_assert_ptr_nonnull(strstr(s, "}\n"));
+}
+
+START_TEST(graph_tiny_gan)
+{
+    result r = RUN("graph", "--model", "tiny", "--net", "gan", "--batch", "5");
+    ck_assert_int_eq(r.status, 0);
+    check_gan_dot(r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "5x12")); /* batch 5, 12 features */
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(graph_nets)
+{
+    result r = RUN("graph", "--model", "tiny", "--net", "G");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "G/l2.w"));
+    ck_assert_ptr_null(strstr(r.out, "D/l0.w"));
+    result_free(&r);
+    r = RUN("graph", "--model=reference", "--net=D");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "D/l3.w"));
+    ck_assert_ptr_nonnull(strstr(r.out, "784x512"));
+    ck_assert_ptr_nonnull(strstr(r.out, "dropout"));
+    ck_assert_ptr_null(strstr(r.out, "G/l0.w"));
+    result_free(&r);
+}
+END_TEST
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(graph_to_file)
+{
+    char dir[] = "/tmp/tg_cli_dirXXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/gan.dot", dir);
+    result r = RUN("graph", "--model", "tiny", "-o", path);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    check_gan_dot(buf);
+    ck_assert_int_eq(count_entries(dir), 1); /* no temporary file left */
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(graph_to_unwritable)
+{
+    /* a directory that does not exist: fails for every user, even root */
+    result r = RUN("graph", "--model", "tiny", "-o", "/nonexistent-tapegrad-dir/gan.dot");
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_int_ne(r.status, -1); /* exited, did not crash */
+    ck_assert_ptr_nonnull(strstr(r.err, "gan.dot"));
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+
+    /* a read-only directory (root ignores permissions: skip that part) */
+    char dir[] = "/tmp/tg_cli_roXXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/gan.dot", dir);
+    chmod(dir, 0500);
+    if (geteuid() != 0) {
+        r = RUN("graph", "--model", "tiny", "-o", path);
+        ck_assert_int_eq(r.status, 1);
+        ck_assert(strlen(r.err) > 0);
+        result_free(&r);
+        ck_assert_int_eq(count_entries(dir), 0);
+    }
+    chmod(dir, 0700);
+    rmdir(dir);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- demo */
+START_TEST(demo_short)
+{
+    result r = RUN("demo", "--steps", "20", "--every", "10");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "loss_D"));
+    ck_assert_ptr_null(strstr(r.out, "FAIL"));
+    ck_assert_ptr_nonnull(strstr(r.out, "arena"));
+    ck_assert_ptr_nonnull(strstr(r.out, "naive"));
+    result_free(&r);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, list_every_op);
+    tcase_add_test(tc, all_pass);
+    tcase_add_test(tc, one_op_and_one_case);
+    tcase_add_test(tc, graph_tiny_gan);
+    tcase_add_test(tc, graph_nets);
+    tcase_add_test(tc, graph_to_file);
+    tcase_add_test(tc, demo_short);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, impossible_tolerance_fails);
+    tcase_add_test(tc, unknown_op);
+    tcase_add_test(tc, bad_flags);
+    tcase_add_test(tc, no_arguments);
+    tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, graph_to_unwritable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
