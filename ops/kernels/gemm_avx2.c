@@ -18,6 +18,8 @@ typedef __m256 vf;
 #define MR TG_GEMM_MR_AVX2
 #define NV (TG_GEMM_NR_AVX2 / VL)
 #define KC_MAX 256
+#define NC_MAX 256
+#define DIRECT_B_BYTES (256 * 1024)
 #define A_BLOCK_FLOATS (96 * 1024)
 
 /* lanes(n): the first n of 8 lanes set (0 <= n <= 8) */
@@ -48,19 +50,26 @@ static inline __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)
 #define V_TANH(x) Sleef_tanhf8_u10avx2(x)
 #define V_LOG1P(x) Sleef_log1pf8_u10avx2(x)
 
+#define SGEMM_WS tg_sgemm_ws_avx2
+#define SGEMM tg_sgemm_avx2
+#include "gemm_simd.inc"
+
 /* dst[k*ldd + r] = r < nrows ? src[r*lds + k] : 0 for k < kcnt, r < nst
  * (all <= 8): an 8x8 in-register transpose. */
-static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
-                            float *dst, size_t ldd, int nst)
+static inline __attribute__((always_inline)) void
+transpose_block(const float *src, size_t lds, int nrows, int kcnt, float *dst, size_t ldd, int nst)
 {
     __m256 r[8], t[8], u[8];
     const __m256i km = lanes(kcnt);
+UNROLL_FULL
     for (int i = 0; i < 8; i++)
         r[i] = i < nrows ? _mm256_maskload_ps(src + (size_t)i * lds, km) : _mm256_setzero_ps();
+UNROLL_FULL
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+UNROLL_FULL
     for (int i = 0; i < 8; i += 4) { /* u[i+c]: rows i..i+3 of cols c | c+4 */
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
@@ -68,6 +77,7 @@ static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
     const __m256i sm = lanes(nst);
+UNROLL_FULL
     for (int c = 0; c < 4; c++) {
         if (c < kcnt)
             _mm256_maskstore_ps(dst + (size_t)c * ldd, sm, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
@@ -75,7 +85,3 @@ static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
             _mm256_maskstore_ps(dst + (size_t)(c + 4) * ldd, sm, _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
     }
 }
-
-#define SGEMM_WS tg_sgemm_ws_avx2
-#define SGEMM tg_sgemm_avx2
-#include "gemm_simd.inc"

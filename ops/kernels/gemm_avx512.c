@@ -20,6 +20,8 @@ typedef __m512 vf;
 #define MR TG_GEMM_MR_AVX512
 #define NV (TG_GEMM_NR_AVX512 / VL)
 #define KC_MAX 256
+#define NC_MAX 256
+#define DIRECT_B_BYTES (256 * 1024)
 #define A_BLOCK_FLOATS (96 * 1024) /* 384 KiB of the 1 MiB L2 */
 
 static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
@@ -48,20 +50,27 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_TANH(x) Sleef_tanhf16_u10avx512f(x)
 #define V_LOG1P(x) Sleef_log1pf16_u10avx512f(x)
 
+#define SGEMM_WS tg_sgemm_ws_avx512
+#define SGEMM tg_sgemm_avx512
+#include "gemm_simd.inc"
+
 /* dst[k*ldd + r] = r < nrows ? src[r*lds + k] : 0 for k < kcnt, r < nst
  * (all <= 16): a 16x16 in-register transpose (unpack ps, unpack pd, two
  * rounds of 128-bit lane shuffles). */
-static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
-                            float *dst, size_t ldd, int nst)
+static inline __attribute__((always_inline)) void
+transpose_block(const float *src, size_t lds, int nrows, int kcnt, float *dst, size_t ldd, int nst)
 {
     __m512 r[16], t[16], u[16];
     const __mmask16 km = lanes(kcnt);
+UNROLL_FULL
     for (int i = 0; i < 16; i++)
         r[i] = i < nrows ? _mm512_maskz_loadu_ps(km, src + (size_t)i * lds) : _mm512_setzero_ps();
+UNROLL_FULL
     for (int i = 0; i < 16; i += 2) { /* t[i] rows i,i+1 interleaved: cols 0,1|4,5|.. and 2,3|6,7|.. */
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
     }
+UNROLL_FULL
     for (int i = 0; i < 16; i += 4) { /* u[i+c]: rows i..i+3 of cols c, c+4, c+8, c+12 */
         __m512d a0 = _mm512_castps_pd(t[i]), a1 = _mm512_castps_pd(t[i + 1]);
         __m512d a2 = _mm512_castps_pd(t[i + 2]), a3 = _mm512_castps_pd(t[i + 3]);
@@ -71,6 +80,7 @@ static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
         u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
     }
     const __mmask16 sm = lanes(nst);
+UNROLL_FULL
     for (int c = 0; c < 4; c++) {
         __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);  /* cols c, c+4 of rows 0-7 */
         __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);  /* cols c+8, c+12 */
@@ -80,6 +90,7 @@ static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
             _mm512_shuffle_f32x4(v0, w0, 0x88), _mm512_shuffle_f32x4(v0, w0, 0xDD),
             _mm512_shuffle_f32x4(v1, w1, 0x88), _mm512_shuffle_f32x4(v1, w1, 0xDD),
         };
+UNROLL_FULL
         for (int q = 0; q < 4; q++) {
             int k = c + 4 * q;
             if (k < kcnt)
@@ -87,7 +98,3 @@ static void transpose_block(const float *src, size_t lds, int nrows, int kcnt,
         }
     }
 }
-
-#define SGEMM_WS tg_sgemm_ws_avx512
-#define SGEMM tg_sgemm_avx512
-#include "gemm_simd.inc"
