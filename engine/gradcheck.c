@@ -81,13 +81,14 @@ tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts, tg_gc_
             double lm = tg_plan_loss(p);
             v[j] = keep;
             num[j] = (lp - lm) / (2 * h);
-            if (fabs(num[j]) > nmax) nmax = fabs(num[j]);
+            if (isfinite(num[j]) && fabs(num[j]) > nmax) nmax = fabs(num[j]);
         }
         double floor = ffrac * nmax > 1e-300 ? ffrac * nmax : 1e-300;
         for (size_t j = 0; st == TG_OK && j < r->numel; j++) {
             double d = fabs(ana[j] - num[j]);
             double den = fmax(fmax(fabs(ana[j]), fabs(num[j])), floor);
             double rel = d / den;
+            if (!isfinite(ana[j]) || !isfinite(num[j])) d = rel = INFINITY; /* NaN must fail */
             if (d > e->max_abs) e->max_abs = d;
             if (j == 0 || rel > e->max_rel) {
                 e->max_rel = rel;

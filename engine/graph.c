@@ -91,9 +91,13 @@ const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len)
     return buf;
 }
 
-tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, const int *dims)
+tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, const int *dims_in)
 {
     if (g->err != TG_OK) return (tg_node){-1};
+    /* dims_in often points into g->n (an input's shape), which growing the
+     * node array below frees: copy it first */
+    int dims[TG_MAX_DIMS] = {0};
+    for (int k = 0; k < ndim && k < TG_MAX_DIMS; k++) dims[k] = dims_in[k];
     if (ndim < 1 || ndim > TG_MAX_DIMS)
         return tg_fail(g, TG_ERR_SHAPE, "%s: %d dimensions (1..%d allowed)",
                        tg_optab[op]->name, ndim, TG_MAX_DIMS);
