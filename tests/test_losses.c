@@ -17,6 +17,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,6 +472,8 @@ static Suite *losses_suite(void)
 
 int main(void)
 {
+    printf("f32 kernels: %s\n", tg_kernel_name());
+    fflush(stdout); /* before Check forks */
     SRunner *sr = srunner_create(losses_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

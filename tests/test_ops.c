@@ -24,6 +24,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -735,21 +736,24 @@ START_TEST(test_dropout_masks)
 END_TEST
 
 /* A plan's backward must use the mask of its own forward. Two plans over the
- * same dropout node: p32 runs forward at step 5, p64 runs forward (step 6),
- * then p32 runs backward. p32's output used the step-5 mask, so its dx must
- * be nonzero exactly where its y is.
+ * same dropout node: p32 (training) runs forward at step 5, then another plan
+ * runs forward over the same node - _i = 0: an f64 training plan (step 6),
+ * _i = 1: an f32 eval plan (as a monitoring loss would) - then p32 runs
+ * backward. p32's output used the step-5 mask, so its dx must be nonzero
+ * exactly where its y is.
  * Engine bug found by this test: backward takes the step from the node
- * (tg_nrec.dstep, written by every plan's forward) instead of the plan that
- * computed the values, so here p32's backward applies the step-6 mask to a
- * step-5 forward: a wrong gradient (dx nonzero where y was dropped). */
+ * (tg_nrec.dstep, written by every plan's forward, eval plans included)
+ * instead of from the plan that computed the values, so p32's backward
+ * applies another mask (step 6, or the eval plan's step 0) to its step-5
+ * forward: a wrong gradient (dx nonzero where y was dropped and vice versa). */
 START_TEST(test_dropout_backward_own_mask)
 {
     drop_env e;
     drop_env_new(&e, 0.3f, 99);
-    tg_plan *p32 = drop_plan(&e, 0, 0), *p64 = drop_plan(&e, 1, 0);
+    tg_plan *p32 = drop_plan(&e, 0, 0), *other = _i ? drop_plan(&e, 0, 1) : drop_plan(&e, 1, 0);
     tg_graph_set_dropout_step(e.g, 5);
     ck_assert_int_eq(tg_plan_forward(p32), TG_OK);
-    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(other), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p32), TG_OK);
     const float *y = tg_plan_value(p32, e.y), *gx = tg_plan_grad(p32, e.x);
     ck_assert(y && gx);
@@ -759,11 +763,11 @@ START_TEST(test_dropout_backward_own_mask)
             bad++;
             if (first < 0) first = i;
         }
-    ck_assert_msg(bad == 0, "backward after another plan's forward: %d of %d elements have dx != 0 iff y == 0 "
-                  "(first: %d, y = %g, dx = %g)", bad, ND, first, first >= 0 ? (double)y[first] : 0.0,
-                  first >= 0 ? (double)gx[first] : 0.0);
+    ck_assert_msg(bad == 0, "backward after another %s plan's forward: %d of %d elements have dx != 0 iff y == 0 "
+                  "(first: %d, y = %g, dx = %g)", _i ? "(eval)" : "(training, f64)", bad, ND, first,
+                  first >= 0 ? (double)y[first] : 0.0, first >= 0 ? (double)gx[first] : 0.0);
     tg_plan_free(p32);
-    tg_plan_free(p64);
+    tg_plan_free(other);
     drop_env_free(&e);
 }
 END_TEST
@@ -908,7 +912,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(core, test_dropout_eval, 0, 2);
     tcase_add_loop_test(core, test_dropout_train, 0, 6);
     tcase_add_test(core, test_dropout_masks);
-    tcase_add_test(core, test_dropout_backward_own_mask);
+    tcase_add_loop_test(core, test_dropout_backward_own_mask, 0, 2);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");
@@ -926,6 +930,8 @@ static Suite *ops_suite(void)
 
 int main(void)
 {
+    printf("f32 kernels: %s\n", tg_kernel_name());
+    fflush(stdout); /* before Check forks */
     SRunner *sr = srunner_create(ops_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
