@@ -80,3 +80,75 @@ tg_status tg_adam_step(tg_adam *a)
 }
 
 int64_t tg_adam_steps(const tg_adam *a) { return a ? a->t : 0; }
+void tg_adam_set_steps(tg_adam *a, int64_t t) { if (a && t >= 0) a->t = t; }
+int tg_adam_count(const tg_adam *a) { return a ? a->np : 0; }
+tg_param *tg_adam_param(const tg_adam *a, int i) { return a && i >= 0 && i < a->np ? a->p[i] : NULL; }
+float *tg_adam_m(tg_adam *a, int i) { return a && i >= 0 && i < a->np ? a->m[i] : NULL; }
+float *tg_adam_v(tg_adam *a, int i) { return a && i >= 0 && i < a->np ? a->v[i] : NULL; }
+void tg_adam_set_lr(tg_adam *a, float lr) { if (a && lr > 0) a->lr = lr; }
+
+/* ---- SGD with momentum ---- */
+struct tg_sgd {
+    float lr, mom;
+    int64_t t;
+    int np;
+    tg_param **p;
+    float **b;   /* momentum buffers */
+};
+
+tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum)
+{
+    if (!ps || !group || !(lr > 0) || !(momentum >= 0 && momentum < 1)) return NULL;
+    int np = 0;
+    for (int i = 0; i < tg_params_count(ps); i++) np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    if (!np) return NULL;
+    tg_sgd *s = tg_zalloc(sizeof *s);
+    if (!s) return NULL;
+    s->p = tg_zalloc((size_t)np * sizeof *s->p);
+    s->b = tg_zalloc((size_t)np * sizeof *s->b);
+    if (!s->p || !s->b) {
+        tg_sgd_free(s);
+        return NULL;
+    }
+    s->lr = lr;
+    s->mom = momentum;
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        tg_param *p = tg_params_at(ps, i);
+        if (strcmp(tg_param_group(p), group)) continue;
+        s->p[s->np] = p;
+        s->b[s->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
+        if (!s->b[s->np++]) {
+            tg_sgd_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void tg_sgd_free(tg_sgd *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->np; i++) tg_free(s->b[i]);
+    tg_free(s->p);
+    tg_free(s->b);
+    tg_free(s);
+}
+
+tg_status tg_sgd_step(tg_sgd *s)
+{
+    if (!s) return TG_ERR_ARG;
+    const tg_kern *k = tg_kern_current();
+    for (int i = 0; i < s->np; i++) {
+        float *w = tg_param_data(s->p[i]), *b = s->b[i];
+        const float *g = tg_param_grad(s->p[i]);
+        size_t n = tg_param_numel(s->p[i]);
+        if (s->t == 0) memcpy(b, g, n * sizeof *b);  /* PyTorch: b = g first */
+        else {
+            k->scale(b, s->mom, b, n);                /* b = momentum b + g */
+            k->axpy(g, 1.0f, b, n);
+        }
+        k->axpy(b, -s->lr, w, n);                     /* w -= lr b */
+    }
+    s->t++;
+    return TG_OK;
+}

@@ -285,6 +285,22 @@ tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float beta1,
 void tg_adam_free(tg_adam *a);
 tg_status tg_adam_step(tg_adam *a);     /* no allocation */
 int64_t tg_adam_steps(const tg_adam *a);
+/* State, for checkpoints: the step count t and, per parameter of the group
+ * (in store order), the first and second moment buffers (owned by the
+ * optimizer, numel floats each). */
+void tg_adam_set_steps(tg_adam *a, int64_t t);
+int tg_adam_count(const tg_adam *a);
+tg_param *tg_adam_param(const tg_adam *a, int i);
+float *tg_adam_m(tg_adam *a, int i);
+float *tg_adam_v(tg_adam *a, int i);
+void tg_adam_set_lr(tg_adam *a, float lr);
+
+typedef struct tg_sgd tg_sgd;
+/* SGD with momentum over one group, PyTorch semantics (dampening 0):
+ * b = momentum b + g (b = g on the first step); w -= lr b. */
+tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum);
+void tg_sgd_free(tg_sgd *s);
+tg_status tg_sgd_step(tg_sgd *s);       /* no allocation */
 
 /* ------------------------------------------------------ gradient checking */
 typedef struct tg_gc_entry {

@@ -1,0 +1,143 @@
+/* test_optim.c - Adam and SGD against double-precision implementations of
+ * PyTorch's update rules, over several steps with changing gradients. */
+#include "tapegrad.h"
+
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#define N 37 /* odd, covers SIMD tails */
+
+static tg_params *ps;
+static tg_param *w, *other;
+
+static void setup(void)
+{
+    ps = tg_params_new();
+    w = tg_param_new(ps, "G", "w", 1, (int[]){N});
+    other = tg_param_new(ps, "D", "w", 1, (int[]){3});
+    for (int i = 0; i < N; i++) tg_param_data(w)[i] = (float)(0.1 * (i - 18));
+    for (int i = 0; i < 3; i++) tg_param_data(other)[i] = 5.0f;
+}
+static void teardown(void) { tg_params_free(ps); }
+
+static float grad_at(int step, int i) { return (float)(sin(0.7 * i + step) * (1 + step) * (i % 5 == 0 ? 1e-3 : 1)); }
+
+START_TEST(test_adam_matches_pytorch_rule)
+{
+    const double lr = 2e-4, b1 = 0.5, b2 = 0.999, eps = 1e-8;
+    tg_adam *a = tg_adam_new(ps, "G", (float)lr, (float)b1, (float)b2, (float)eps);
+    ck_assert_ptr_nonnull(a);
+    double ref[N], m[N] = {0}, v[N] = {0};
+    for (int i = 0; i < N; i++) ref[i] = tg_param_data(w)[i];
+    for (int t = 1; t <= 6; t++) {
+        for (int i = 0; i < N; i++) tg_param_grad(w)[i] = grad_at(t, i);
+        for (int i = 0; i < 3; i++) tg_param_grad(other)[i] = 1.0f;
+        ck_assert_int_eq(tg_adam_step(a), TG_OK);
+        for (int i = 0; i < N; i++) {
+            double g = grad_at(t, i);
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            double mh = m[i] / (1 - pow(b1, t)), vh = v[i] / (1 - pow(b2, t));
+            ref[i] -= lr * mh / (sqrt(vh) + eps);
+        }
+    }
+    for (int i = 0; i < N; i++) ck_assert_double_eq_tol(tg_param_data(w)[i], ref[i], 1e-6);
+    /* the other group is untouched */
+    for (int i = 0; i < 3; i++) ck_assert(tg_param_data(other)[i] == 5.0f);
+    ck_assert_int_eq(tg_adam_steps(a), 6);
+    ck_assert_int_eq(tg_adam_count(a), 1);
+    ck_assert_ptr_eq(tg_adam_param(a, 0), w);
+    for (int i = 0; i < N; i++) ck_assert_double_eq_tol(tg_adam_m(a, 0)[i], m[i], 1e-6 * fabs(m[i]) + 1e-9);
+    tg_adam_free(a);
+}
+END_TEST
+
+START_TEST(test_adam_state_restore)
+{
+    /* copying (t, m, v) into a fresh optimizer continues the same trajectory */
+    tg_adam *a = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f);
+    for (int t = 1; t <= 3; t++) {
+        for (int i = 0; i < N; i++) tg_param_grad(w)[i] = grad_at(t, i);
+        tg_adam_step(a);
+    }
+    float saved_w[N];
+    memcpy(saved_w, tg_param_data(w), sizeof saved_w);
+    tg_adam *b = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f);
+    tg_adam_set_steps(b, tg_adam_steps(a));
+    memcpy(tg_adam_m(b, 0), tg_adam_m(a, 0), N * sizeof(float));
+    memcpy(tg_adam_v(b, 0), tg_adam_v(a, 0), N * sizeof(float));
+    for (int i = 0; i < N; i++) tg_param_grad(w)[i] = grad_at(4, i);
+    tg_adam_step(a);
+    float wa[N];
+    memcpy(wa, tg_param_data(w), sizeof wa);
+    memcpy(tg_param_data(w), saved_w, sizeof saved_w);
+    tg_adam_step(b);
+    ck_assert(memcmp(wa, tg_param_data(w), sizeof wa) == 0);
+    tg_adam_free(a);
+    tg_adam_free(b);
+}
+END_TEST
+
+START_TEST(test_sgd_momentum)
+{
+    const double lr = 0.05, mom = 0.9;
+    tg_sgd *s = tg_sgd_new(ps, "G", (float)lr, (float)mom);
+    ck_assert_ptr_nonnull(s);
+    double ref[N], b[N] = {0};
+    for (int i = 0; i < N; i++) ref[i] = tg_param_data(w)[i];
+    for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < N; i++) tg_param_grad(w)[i] = grad_at(t, i);
+        ck_assert_int_eq(tg_sgd_step(s), TG_OK);
+        for (int i = 0; i < N; i++) {
+            double g = grad_at(t, i);
+            b[i] = t == 0 ? g : mom * b[i] + g;
+            ref[i] -= lr * b[i];
+        }
+    }
+    for (int i = 0; i < N; i++) ck_assert_double_eq_tol(tg_param_data(w)[i], ref[i], 1e-5);
+    tg_sgd_free(s);
+}
+END_TEST
+
+START_TEST(test_bad_args)
+{
+    ck_assert_ptr_null(tg_adam_new(ps, "nope", 1e-3f, 0.9f, 0.999f, 1e-8f)); /* empty group */
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 0.0f, 0.9f, 0.999f, 1e-8f));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", NAN, 0.9f, 0.999f, 1e-8f));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 1.0f, 0.999f, 1e-8f));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, -0.1f, 1e-8f));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 0.0f));
+    ck_assert_ptr_null(tg_adam_new(NULL, "G", 1e-3f, 0.9f, 0.999f, 1e-8f));
+    ck_assert_ptr_null(tg_sgd_new(ps, "G", 1e-3f, 1.0f));
+    ck_assert_ptr_null(tg_sgd_new(ps, "G", -1.0f, 0.5f));
+    ck_assert_int_eq(tg_adam_step(NULL), TG_ERR_ARG);
+    ck_assert_int_eq(tg_sgd_step(NULL), TG_ERR_ARG);
+    ck_assert_ptr_null(tg_adam_m(NULL, 0));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("optim");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, test_adam_matches_pytorch_rule);
+    tcase_add_test(core, test_adam_state_restore);
+    tcase_add_test(core, test_sgd_momentum);
+    suite_add_tcase(s, core);
+    TCase *err = tcase_create("errors");
+    tcase_add_checked_fixture(err, setup, teardown);
+    tcase_add_test(err, test_bad_args);
+    suite_add_tcase(s, err);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
