@@ -417,7 +417,7 @@ tg_status tg_plan_forward_raw(tg_plan *p)
     for (int t = 0; t < p->nfwd; t++) {
         int id = p->fwd[t];
         setup_run(p, &r, id);
-        p->g->n[id].dstep = p->step;
+        if (!p->eval) p->g->n[id].dstep = p->step; /* for plans that reuse this node */
         tg_optab[p->g->n[id].op]->fwd(&r);
         if (r.err) {
             tg_fail(p->g, TG_ERR_ARG, "%s", r.err);
@@ -460,7 +460,10 @@ tg_status tg_plan_backward(tg_plan *p)
     for (int j = 0; j < p->nbwd; j++) {
         int id = p->bwd[j], t = p->nfwd + j;
         setup_run(p, &r, id);
-        r.step = g->n[id].dstep;
+        /* dropout masks: this plan's own forward step for nodes it computed
+         * (another plan may have run over them since), the step recorded on
+         * the node for nodes it reuses */
+        r.step = p->fwdn[id] ? p->step : g->n[id].dstep;
         r.dy = p->grad[id];
         for (int k = 0; k < r.n->nin; k++) {
             int in = r.n->in[k];

@@ -44,3 +44,32 @@ tg_status tg_gan_preset(const char *name, tg_gan_spec *o)
     }
     return TG_ERR_ARG;
 }
+
+tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r)
+{
+    if (!ps || !s) return TG_ERR_ARG;
+    tg_status st = tg_mlp_params(ps, &s->G, s->init, s->sigma, r);
+    return st != TG_OK ? st : tg_mlp_params(ps, &s->D, s->init, s->sigma, r);
+}
+
+tg_node tg_generator(tg_graph *g, const tg_gan_spec *s, tg_node z) { return tg_mlp(g, &s->G, z); }
+tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x) { return tg_mlp(g, &s->D, x); }
+
+tg_status tg_gan_build(tg_graph *g, const tg_gan_spec *s, int batch, float real_label, int saturating,
+                       tg_gan_graph *o)
+{
+    if (!g || !s || !o) return TG_ERR_ARG;
+    if (s->G.widths[s->G.n_layers] != s->D.widths[0] || s->D.widths[s->D.n_layers] != 1) {
+        tg_graph_fail(g, TG_ERR_SHAPE, "gan: G's output width must equal D's input width, and D must output 1 logit");
+        return TG_ERR_SHAPE;
+    }
+    o->z = tg_input(g, "z", 2, (int[]){batch, s->G.widths[0]});
+    o->x = tg_input(g, "x", 2, (int[]){batch, s->D.widths[0]});
+    o->fake = tg_keep(g, tg_generator(g, s, o->z));
+    o->d_real = tg_discriminator(g, s, o->x);
+    o->d_fake_det = tg_discriminator(g, s, tg_detach(g, o->fake));
+    o->loss_d = tg_add(g, tg_bce_logits_const(g, o->d_real, real_label), tg_bce_logits_const(g, o->d_fake_det, 0.0f));
+    o->d_fake = tg_discriminator(g, s, o->fake);
+    o->loss_g = saturating ? tg_gen_loss_saturating(g, o->d_fake) : tg_gen_loss(g, o->d_fake);
+    return tg_graph_status(g);
+}

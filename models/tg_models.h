@@ -64,6 +64,28 @@ typedef struct tg_gan_spec {
 tg_status tg_gan_preset(const char *name, tg_gan_spec *out);
 const char *const *tg_gan_preset_names(void); /* NULL-terminated */
 
+/* Create and initialize G's and D's parameters (spec->init, spec->sigma). */
+tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r);
+/* fake = G(z), z:(B, zdim) -> (B, xdim);  logit = D(x), x:(B, xdim) -> (B, 1) */
+tg_node tg_generator(tg_graph *g, const tg_gan_spec *s, tg_node z);
+tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x);
+
+/* The standard GAN training graph:
+ *   fake   = keep(G(z))
+ *   loss_d = BCE(D(x), real_label) + BCE(D(detach(fake)), 0)
+ *   loss_g = gen_loss(D(fake))             non-saturating (flipped labels), or
+ *            gen_loss_saturating(D(fake))  the minimax form
+ * D is applied three times with one set of weights. Compile loss_d with
+ * groups "D", and loss_g with groups "G" reusing `fake` (tg_plan_opts.reuse)
+ * to skip recomputing G in the G step. */
+typedef struct tg_gan_graph {
+    tg_node z, x, fake;
+    tg_node d_real, d_fake_det, d_fake;  /* D's logits on x, detach(fake), fake */
+    tg_node loss_d, loss_g;
+} tg_gan_graph;
+tg_status tg_gan_build(tg_graph *g, const tg_gan_spec *s, int batch, float real_label,
+                       int saturating, tg_gan_graph *out);
+
 #ifdef __cplusplus
 }
 #endif

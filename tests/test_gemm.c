@@ -383,7 +383,7 @@ static void check_splits(const variant *v, const problem *p, uint64_t seed)
     float *whole = run_split(v, &f, NULL, 0);
     check_result(v, &f, whole);
 
-    int cuts[64];
+    int cuts[64] = {0};
     int ncut;
     /* two pieces, cut at every multiple of NR */
     for (int c = nr; c < N; c += nr) {
