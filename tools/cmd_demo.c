@@ -77,19 +77,19 @@ static int gan_build(gan_graph *m, const char *preset, int B, uint64_t seed, cha
         snprintf(err, len, "out of memory");
         return -1;
     }
-    if (tg_mlp_params(m->ps, &s.G, s.init, s.sigma, &r) != TG_OK ||
-        tg_mlp_params(m->ps, &s.D, s.init, s.sigma, &r) != TG_OK) {
+    if (tg_gan_params(m->ps, &s, &r) != TG_OK) {
         snprintf(err, len, "%s", tg_params_error(m->ps));
         return -1;
     }
     tg_graph *g = m->g;
+    tg_gan_graph gg;
     tg_graph_set_seed(g, seed);
-    m->z = tg_input(g, "z", 2, (int[]){B, s.G.widths[0]});
-    m->x = tg_input(g, "x", 2, (int[]){B, s.D.widths[0]});
-    m->fake = tg_keep(g, tg_mlp(g, &s.G, m->z));
-    m->loss_d = tg_add(g, tg_bce_logits_const(g, tg_mlp(g, &s.D, m->x), 0.9f),
-                       tg_bce_logits_const(g, tg_mlp(g, &s.D, tg_detach(g, m->fake)), 0.0f));
-    m->loss_g = tg_gen_loss(g, tg_mlp(g, &s.D, m->fake));
+    tg_gan_build(g, &s, B, 0.9f, 0, &gg);
+    m->z = gg.z;
+    m->x = gg.x;
+    m->fake = gg.fake;
+    m->loss_d = gg.loss_d;
+    m->loss_g = gg.loss_g;
     if (tg_graph_status(g) != TG_OK) {
         snprintf(err, len, "%s", tg_graph_error(g));
         return -1;

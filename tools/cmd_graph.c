@@ -29,18 +29,13 @@ static int write_dot(FILE *out, void *ctx)
 /* Build net into g; returns 0, or -1 with the graph's error set. */
 static int build(tg_graph *g, const tg_gan_spec *s, const char *net, int B)
 {
-    tg_node z = {-1}, x = {-1};
-    if (strcmp(net, "D")) z = tg_input(g, "z", 2, (int[]){B, s->G.widths[0]});
-    if (strcmp(net, "G")) x = tg_input(g, "x", 2, (int[]){B, s->D.widths[0]});
     if (!strcmp(net, "G")) {
-        tg_mlp(g, &s->G, z);
+        tg_generator(g, s, tg_input(g, "z", 2, (int[]){B, s->G.widths[0]}));
     } else if (!strcmp(net, "D")) {
-        tg_mlp(g, &s->D, x);
+        tg_discriminator(g, s, tg_input(g, "x", 2, (int[]){B, s->D.widths[0]}));
     } else {
-        tg_node fake = tg_keep(g, tg_mlp(g, &s->G, z));
-        tg_add(g, tg_bce_logits_const(g, tg_mlp(g, &s->D, x), 0.9f),
-               tg_bce_logits_const(g, tg_mlp(g, &s->D, tg_detach(g, fake)), 0.0f));
-        tg_gen_loss(g, tg_mlp(g, &s->D, fake));
+        tg_gan_graph gg;
+        tg_gan_build(g, s, B, 0.9f, 0, &gg);
     }
     return tg_graph_status(g) == TG_OK ? 0 : -1;
 }
@@ -88,8 +83,7 @@ int cmd_graph(int argc, char **argv)
         cli_err("graph: out of memory");
         goto done;
     }
-    if (tg_mlp_params(ps, &spec.G, spec.init, spec.sigma, &rng) != TG_OK ||
-        tg_mlp_params(ps, &spec.D, spec.init, spec.sigma, &rng) != TG_OK) {
+    if (tg_gan_params(ps, &spec, &rng) != TG_OK) {
         cli_err("graph: cannot create the %s parameters: %s", model, tg_params_error(ps));
         goto done;
     }

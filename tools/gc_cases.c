@@ -244,23 +244,31 @@ static tg_node b_detach(tg_gc_ctx *c, const tg_gc_case *s)
 
 enum { M_TINY_D, M_TINY_G, M_TINY_G_SAT, M_MLP, M_REF_D_LAST };
 
+/* bind fresh data of the given kind to an existing input node */
+static void bind_fill(tg_gc_ctx *c, tg_node x, int kind)
+{
+    size_t n = tg_node_numel(c->g, x);
+    float *d = n ? cmem(c, n * sizeof(float)) : NULL;
+    if (!d) {
+        tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for input data");
+        return;
+    }
+    fill(c, d, n, kind);
+    tg_bind(c->g, x, d);
+}
+
 static tg_node gan(tg_gc_ctx *c, int which)
 {
     tg_graph *g = c->g;
     tg_gan_spec s;
+    tg_gan_graph gg;
     const int B = 6;
     if (tg_gan_preset("tiny", &s) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, "no tiny GAN preset");
-    if (tg_mlp_params(c->ps, &s.G, s.init, s.sigma, &c->rng) != TG_OK ||
-        tg_mlp_params(c->ps, &s.D, s.init, s.sigma, &c->rng) != TG_OK)
-        return tg_graph_fail(g, TG_ERR_ARG, tg_params_error(c->ps));
-    tg_node z = input(c, "z", B, s.G.widths[0], F_U1);
-    tg_node x = input(c, "x", B, s.D.widths[0], F_U1);
-    tg_node fake = tg_keep(g, tg_mlp(g, &s.G, z));
-    if (which == M_TINY_D)
-        return tg_add(g, tg_bce_logits_const(g, tg_mlp(g, &s.D, x), 0.9f),
-                      tg_bce_logits_const(g, tg_mlp(g, &s.D, tg_detach(g, fake)), 0.0f));
-    tg_node logit = tg_mlp(g, &s.D, fake);
-    return which == M_TINY_G ? tg_gen_loss(g, logit) : tg_gen_loss_saturating(g, logit);
+    if (tg_gan_params(c->ps, &s, &c->rng) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, tg_params_error(c->ps));
+    if (tg_gan_build(g, &s, B, 0.9f, which == M_TINY_G_SAT, &gg) != TG_OK) return (tg_node){-1};
+    bind_fill(c, gg.z, F_U1);
+    bind_fill(c, gg.x, F_U1);
+    return which == M_TINY_D ? gg.loss_d : gg.loss_g;
 }
 
 static tg_node mlp_classifier(tg_gc_ctx *c)
