@@ -294,6 +294,10 @@ START_TEST(test_degenerate)
     VARIANT_OR_SKIP();
     check_all_trans(v, (problem){.M = 37, .N = 45, .K = 1}, 7);  /* K = 1 */
     check_all_trans(v, (problem){.M = 37, .N = 1, .K = 45}, 8);  /* N = 1 */
+    check_all_trans(v, (problem){.M = 37, .N = 1, .K = 70, .beta = 1, .pad_a = 2, .pad_b = 3,
+                                 .pad_c = 2}, 13);
+    check_all_trans(v, (problem){.M = 29, .N = 1, .K = 70, .use_bias = 1,
+                                 .act = TG_ACT_SIGMOID, .scale = 2.0f}, 14);
     check_all_trans(v, (problem){.M = 1, .N = 45, .K = 37}, 9);  /* M = 1 */
     check_all_trans(v, (problem){.M = 1, .N = 1, .K = 600}, 10); /* dot product */
     check_all_trans(v, (problem){.M = 64, .N = 1, .K = 128, .use_bias = 1}, 11); /* D's output layer */

@@ -5,6 +5,7 @@
  * Algorithm and determinism: gemm_simd.inc.
  */
 #include <immintrin.h>
+#include <math.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -20,6 +21,7 @@ typedef __m256 vf;
 #define KC_MAX 256
 #define NC_MAX 256
 #define DIRECT_B_BYTES (256 * 1024)
+#define DIRECT_B_ROWS 320
 #define A_BLOCK_FLOATS (96 * 1024)
 
 /* lanes(n): the first n of 8 lanes set (0 <= n <= 8) */
@@ -40,6 +42,14 @@ static inline __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)
 #define V_MUL(a, b) _mm256_mul_ps((a), (b))
 #define V_DIV(a, b) _mm256_div_ps((a), (b))
 #define V_MAX(a, b) _mm256_max_ps((a), (b))
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#define V_HSUM(v) hsum8(v)
 #define V_ABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
 #define V_NEG(x) _mm256_sub_ps(_mm256_setzero_ps(), (x))
 #define V_SEL_GT0(x, a, b) \

@@ -5,6 +5,7 @@
  * Tails use AVX-512 masks. Algorithm and determinism: gemm_simd.inc.
  */
 #include <immintrin.h>
+#include <math.h>
 
 /* sleef.h is clean under -Wpedantic today; the guard keeps -Werror builds
  * safe against other SLEEF versions. */
@@ -22,6 +23,7 @@ typedef __m512 vf;
 #define KC_MAX 256
 #define NC_MAX 256
 #define DIRECT_B_BYTES (256 * 1024)
+#define DIRECT_B_ROWS 320
 #define A_BLOCK_FLOATS (96 * 1024) /* 384 KiB of the 1 MiB L2 */
 
 static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
@@ -41,6 +43,7 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_DIV(a, b) _mm512_div_ps((a), (b))
 #define V_MAX(a, b) _mm512_max_ps((a), (b))
 #define V_ABS(x) _mm512_abs_ps(x)
+#define V_HSUM(v) _mm512_reduce_add_ps(v)
 #define V_NEG(x) _mm512_sub_ps(_mm512_setzero_ps(), (x))
 #define V_SEL_GT0(x, a, b) \
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_GT_OQ), (b), (a))
