@@ -174,8 +174,13 @@ typedef struct rgb3 {
 static void blend(canvas *c, int x, int y, rgb3 col, float a)
 {
     if (x < 0 || y < 0 || x >= c->w || y >= c->h || !(a > 0)) return;
-    if (a > 1) a = 1;
     uint8_t *p = c->rgb + ((size_t)y * (size_t)c->w + (size_t)x) * 3;
+    if (a >= 1) {
+        p[0] = col.r;
+        p[1] = col.g;
+        p[2] = col.b;
+        return;
+    }
     p[0] = (uint8_t)(p[0] + (col.r - p[0]) * a + 0.5f);
     p[1] = (uint8_t)(p[1] + (col.g - p[1]) * a + 0.5f);
     p[2] = (uint8_t)(p[2] + (col.b - p[2]) * a + 0.5f);
@@ -424,7 +429,7 @@ static int point(const plot_series *s, int i, int log_y, double *x, double *y)
 {
     *x = s->x ? s->x[i] : i;
     *y = s->y[i];
-    if (!isfinite(*x) || !isfinite(*y)) return 0;
+    if (!(fabs(*x) <= PLOT_MAX_ABS) || !(fabs(*y) <= PLOT_MAX_ABS)) return 0; /* also NaN, Inf */
     if (log_y) {
         if (!(*y > 0)) return 0;
         *y = log10(*y);
@@ -560,7 +565,6 @@ static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v;
 static void render(canvas *c, frame *f, const char *title, const char *xlabel, const char *ylabel,
                    const plot_series *ss, int ns, const plot_opts *o, float *mask)
 {
-    fill(c, 0, 0, c->w - 1, c->h - 1, C_WHITE);
     for (int i = 0; i < f->ax.n; i++) {
         int x = (int)lround(map_x(f, f->ax.t[i]));
         fill(c, x, f->y0, x, f->y1, C_GRID);
@@ -654,6 +658,7 @@ int plot_lines_opts(const char *path, const char *title, const char *xlabel, con
     if (!c.rgb || !mask) {
         rc = fail(err, errlen, PNGOUT_ERR_NOMEM, "plot: out of memory");
     } else {
+        memset(c.rgb, PLOT_BACKGROUND, (size_t)w * (size_t)h * 3);
         render(&c, f, title, xlabel, ylabel, ss, ns, &o, mask);
         rc = write_image(path, w, h, 3, c.rgb, err, errlen);
     }

@@ -45,9 +45,11 @@ int pngout_grid(const char *path, const float *images, int n, int h, int w, int 
  * labels, a title, a legend box (in the corner that hides the fewest points),
  * 2-pixel anti-aliased lines. Text uses a built-in 5x7 ASCII font. The
  * background is white (PLOT_BACKGROUND), the frame around the plot area dark
- * gray. Non-finite points (and, with log_y, points with y <= 0) are skipped
- * and break the line; a series with no points still gets a legend entry. */
+ * gray. Non-finite points, points with |x| or |y| > PLOT_MAX_ABS and, with
+ * log_y, points with y <= 0 are skipped and break the line; a series with no
+ * points still gets a legend entry. */
 #define PLOT_BACKGROUND 255
+#define PLOT_MAX_ABS 1e300
 
 /* A fixed palette; PLOT_AUTO takes the series' position in the array. */
 enum plot_color {
