@@ -15,8 +15,14 @@ int cmd_graph(int argc, char **argv);
 void cmd_graph_help(FILE *out);
 int cmd_demo(int argc, char **argv);
 void cmd_demo_help(FILE *out);
+int cmd_train_gan(int argc, char **argv);
+void cmd_train_gan_help(FILE *out);
+int cmd_sample(int argc, char **argv);
+void cmd_sample_help(FILE *out);
 
 static const cli_cmd commands[] = {
+    {"train-gan", "train a GAN on MNIST-format data (checkpoints, samples, plots)", cmd_train_gan, cmd_train_gan_help},
+    {"sample", "generate images from a train-gan checkpoint", cmd_sample, cmd_sample_help},
     {"gradcheck", "check every op's gradients against finite differences", cmd_gradcheck, cmd_gradcheck_help},
     {"graph", "print a model's graph in Graphviz dot", cmd_graph, cmd_graph_help},
     {"demo", "build, check and train a tiny GAN; show arena savings", cmd_demo, cmd_demo_help},

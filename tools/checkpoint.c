@@ -1,0 +1,297 @@
+/* checkpoint.c - GAN checkpoints as safetensors files (see checkpoint.h). */
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CKPT_FORMAT "tapegrad-gan/1"
+#define MAXT 256   /* tensors */
+#define MAXM 48    /* metadata pairs */
+
+typedef struct kvbuf {
+    st_kv kv[MAXM];
+    char val[MAXM][160];
+    int n;
+    st_tensor t[MAXT];
+    char names[MAXT][96];
+    char json[4096];
+} kvbuf;
+
+static void put(kvbuf *b, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void put(kvbuf *b, const char *key, const char *fmt, ...)
+{
+    if (b->n >= MAXM) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->val[b->n], sizeof b->val[b->n], fmt, ap);
+    va_end(ap);
+    b->kv[b->n].key = key;
+    b->kv[b->n].value = b->val[b->n];
+    b->n++;
+}
+
+static void widths_str(char *out, size_t len, const tg_mlp_spec *s)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (int k = 0; k <= s->n_layers && o < len; k++) {
+        int w = snprintf(out + o, len - o, k ? ",%d" : "%d", s->widths[k]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+}
+
+static const char *init_name(tg_init i)
+{
+    return i == TG_INIT_XAVIER ? "xavier" : i == TG_INIT_NORMAL ? "normal" : i == TG_INIT_PYTORCH ? "pytorch" : "zeros";
+}
+
+static void rng_str(char *out, size_t len, const tg_rng *r)
+{
+    snprintf(out, len, "%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64, r->s[0], r->s[1], r->s[2],
+             r->s[3]);
+}
+
+int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
+{
+    kvbuf *m = calloc(1, sizeof *m);
+    if (!m) return snprintf(err, len, "checkpoint: out of memory"), -1;
+    st_tensor *t = m->t;
+    char(*names)[96] = m->names;
+    const gan_cfg *c = &r->cfg;
+    int nt = 0;
+    for (int i = 0; i < tg_params_count(r->ps) && nt < MAXT; i++) {
+        tg_param *p = tg_params_at(r->ps, i);
+        snprintf(names[nt], sizeof names[nt], "%s/%s", tg_param_group(p), tg_param_name(p));
+        t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p)};
+        nt++;
+    }
+    tg_adam *opt[2] = {r->ad, r->ag};
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < tg_adam_count(opt[o]) && nt + 2 <= MAXT; i++) {
+            tg_param *p = tg_adam_param(opt[o], i);
+            for (int mv = 0; mv < 2; mv++) {
+                snprintf(names[nt], sizeof names[nt], "adam/%s/%c/%s", tg_param_group(p), mv ? 'v' : 'm',
+                         tg_param_name(p));
+                t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p),
+                                    mv ? tg_adam_v(opt[o], i) : tg_adam_m(opt[o], i)};
+                nt++;
+            }
+        }
+    char gw[128], dw[128], rn[80], rs[80];
+    widths_str(gw, sizeof gw, &c->spec.G);
+    widths_str(dw, sizeof dw, &c->spec.D);
+    rng_str(rn, sizeof rn, &r->noise);
+    rng_str(rs, sizeof rs, &r->shuffle);
+    put(m, "format", CKPT_FORMAT);
+    put(m, "model", "%s", c->model);
+    put(m, "g_widths", "%s", gw);
+    put(m, "d_widths", "%s", dw);
+    put(m, "g_act", "%s", tg_mlp_act_name(c->spec.G.hidden));
+    put(m, "d_act", "%s", tg_mlp_act_name(c->spec.D.hidden));
+    put(m, "g_slope", "%.9g", (double)c->spec.G.slope);
+    put(m, "d_slope", "%.9g", (double)c->spec.D.slope);
+    put(m, "g_dropout", "%.9g", (double)c->spec.G.dropout);
+    put(m, "d_dropout", "%.9g", (double)c->spec.D.dropout);
+    put(m, "g_out", "%s", tg_mlp_act_name(c->spec.G.output));
+    put(m, "init", "%s", init_name(c->spec.init));
+    put(m, "sigma", "%.9g", (double)c->spec.sigma);
+    put(m, "batch", "%d", c->batch);
+    put(m, "epochs", "%d", c->epochs);
+    put(m, "seed", "%" PRIu64, c->seed);
+    put(m, "lr_g", "%.9g", (double)c->lr_g);
+    put(m, "lr_d", "%.9g", (double)c->lr_d);
+    put(m, "beta1", "%.9g", (double)c->beta1);
+    put(m, "beta2", "%.9g", (double)c->beta2);
+    put(m, "eps", "%.9g", (double)c->eps);
+    put(m, "real_label", "%.9g", (double)c->real_label);
+    put(m, "g_loss", "%s", c->saturating ? "saturating" : "nonsaturating");
+    put(m, "fresh_z", "%d", c->fresh_z);
+    put(m, "step", "%" PRId64, r->step);
+    put(m, "epoch", "%d", r->epoch);
+    put(m, "adam_t_D", "%" PRId64, tg_adam_steps(r->ad));
+    put(m, "adam_t_G", "%" PRId64, tg_adam_steps(r->ag));
+    put(m, "dropout_step", "%" PRIu64, tg_graph_dropout_step(r->g));
+    put(m, "rng_noise", "%s", rn);
+    put(m, "rng_shuffle", "%s", rs);
+    /* the same settings as one JSON object, for other readers */
+    char *json = m->json;
+    size_t o = 0, jl = sizeof m->json;
+    for (int i = 0; i < m->n && o < jl; i++) {
+        int w = snprintf(json + o, jl - o, "%s\"%s\": \"%s\"", i ? ", " : "{", m->kv[i].key, m->kv[i].value);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    if (o < jl - 2) strcat(json, "}");
+    m->kv[m->n++] = (st_kv){"config", json};
+    int rc = st_write(path, t, (size_t)nt, m->kv, (size_t)m->n, err, len);
+    free(m);
+    return rc == ST_OK ? 0 : -1;
+}
+
+/* ---- reading ---- */
+static const char *need(const st_file *f, const char *key, char *err, size_t len)
+{
+    const char *v = st_meta(f, key);
+    if (!v) snprintf(err, len, "checkpoint: metadata has no '%s'", key);
+    return v;
+}
+
+static int num(const st_file *f, const char *key, double lo, double hi, double *out, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= lo && d <= hi)) {
+        snprintf(err, len, "checkpoint: metadata '%s' = '%s' is not a number in [%g, %g]", key, v, lo, hi);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int widths(const st_file *f, const char *key, tg_mlp_spec *s, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        char *end;
+        long w = strtol(p, &end, 10);
+        if (end == p || w < 1 || w > (1 << 20) || n > TG_MLP_MAX_LAYERS || (*end && *end != ',')) {
+            snprintf(err, len, "checkpoint: metadata '%s' = '%s' is not a list of widths", key, v);
+            return -1;
+        }
+        s->widths[n++] = (int)w;
+        p = *end ? end + 1 : end;
+    }
+    if (n < 2) return snprintf(err, len, "checkpoint: metadata '%s' has fewer than 2 widths", key), -1;
+    s->n_layers = n - 1;
+    return 0;
+}
+
+static int act(const st_file *f, const char *key, tg_mlp_act *a, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    if (!tg_mlp_act_parse(v, a)) return snprintf(err, len, "checkpoint: unknown activation '%s'", v), -1;
+    return 0;
+}
+
+static int rng_parse(const st_file *f, const char *key, tg_rng *r, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    const char *p = v;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(p, &end, 16);
+        if (errno || end - p != 16 || (i < 3 ? *end != ',' : *end != 0))
+            return snprintf(err, len, "checkpoint: metadata '%s' is not 4 hex words", key), -1;
+        r->s[i] = (uint64_t)x;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
+{
+    const char *fmt = need(f, "format", err, len), *model = need(f, "model", err, len);
+    if (!fmt || !model) return -1;
+    if (strcmp(fmt, CKPT_FORMAT))
+        return snprintf(err, len, "checkpoint: format '%s', expected '%s'", fmt, CKPT_FORMAT), -1;
+    if (gan_cfg_defaults(c, model) != 0) return snprintf(err, len, "checkpoint: unknown model preset '%s'", model), -1;
+    double d[16];
+    const char *init = need(f, "init", err, len), *gl = need(f, "g_loss", err, len);
+    if (!init || !gl || widths(f, "g_widths", &c->spec.G, err, len) || widths(f, "d_widths", &c->spec.D, err, len) ||
+        act(f, "g_act", &c->spec.G.hidden, err, len) || act(f, "d_act", &c->spec.D.hidden, err, len) ||
+        act(f, "g_out", &c->spec.G.output, err, len) ||
+        num(f, "g_slope", -1e6, 1e6, &d[0], err, len) || num(f, "d_slope", -1e6, 1e6, &d[1], err, len) ||
+        num(f, "g_dropout", 0, 0.999, &d[2], err, len) || num(f, "d_dropout", 0, 0.999, &d[3], err, len) ||
+        num(f, "sigma", 0, 1e6, &d[4], err, len) || num(f, "batch", 1, 1 << 20, &d[5], err, len) ||
+        num(f, "epochs", 0, 1e9, &d[6], err, len) || num(f, "seed", 0, 1.8e19, &d[7], err, len) ||
+        num(f, "lr_g", 1e-30, 1e6, &d[8], err, len) || num(f, "lr_d", 1e-30, 1e6, &d[9], err, len) ||
+        num(f, "beta1", 0, 0.9999999, &d[10], err, len) || num(f, "beta2", 0, 0.9999999, &d[11], err, len) ||
+        num(f, "eps", 1e-30, 1, &d[12], err, len) || num(f, "real_label", -1e6, 1e6, &d[13], err, len) ||
+        num(f, "fresh_z", 0, 1, &d[14], err, len))
+        return -1;
+    c->spec.G.slope = (float)d[0];
+    c->spec.D.slope = (float)d[1];
+    c->spec.G.dropout = (float)d[2];
+    c->spec.D.dropout = (float)d[3];
+    c->spec.sigma = (float)d[4];
+    c->spec.init = !strcmp(init, "xavier") ? TG_INIT_XAVIER : !strcmp(init, "normal") ? TG_INIT_NORMAL
+                   : !strcmp(init, "pytorch") ? TG_INIT_PYTORCH : TG_INIT_ZEROS;
+    c->batch = (int)d[5];
+    c->epochs = (int)d[6];
+    c->seed = strtoull(st_meta(f, "seed"), NULL, 10); /* exact, not through a double */
+    c->lr_g = (float)d[8];
+    c->lr_d = (float)d[9];
+    c->beta1 = (float)d[10];
+    c->beta2 = (float)d[11];
+    c->eps = (float)d[12];
+    c->real_label = (float)d[13];
+    c->fresh_z = (int)d[14];
+    c->saturating = !strcmp(gl, "saturating");
+    char msg[200];
+    if (tg_mlp_check(&c->spec.G, msg, sizeof msg) != TG_OK || tg_mlp_check(&c->spec.D, msg, sizeof msg) != TG_OK)
+        return snprintf(err, len, "checkpoint: %s", msg), -1;
+    return 0;
+}
+
+static int load_tensor(const st_file *f, const char *name, tg_param *p, float *dst, char *err, size_t len)
+{
+    return st_get_f32(f, name, tg_param_ndim(p), tg_param_dims(p), dst, err, len) == ST_OK ? 0 : -1;
+}
+
+int ckpt_load_group(const st_file *f, tg_params *ps, const char *group, char *err, size_t len)
+{
+    char name[160];
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        tg_param *p = tg_params_at(ps, i);
+        if (group && strcmp(tg_param_group(p), group)) continue;
+        snprintf(name, sizeof name, "%s/%s", tg_param_group(p), tg_param_name(p));
+        if (load_tensor(f, name, p, tg_param_data(p), err, len)) return -1;
+    }
+    return 0;
+}
+
+int ckpt_restore(const st_file *f, gan_run *r, int training, char *err, size_t len)
+{
+    if (ckpt_load_group(f, r->ps, NULL, err, len)) return -1;
+    if (!training) return 0;
+    char name[160];
+    tg_adam *opt[2] = {r->ad, r->ag};
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < tg_adam_count(opt[o]); i++) {
+            tg_param *p = tg_adam_param(opt[o], i);
+            snprintf(name, sizeof name, "adam/%s/m/%s", tg_param_group(p), tg_param_name(p));
+            if (load_tensor(f, name, p, tg_adam_m(opt[o], i), err, len)) return -1;
+            snprintf(name, sizeof name, "adam/%s/v/%s", tg_param_group(p), tg_param_name(p));
+            if (load_tensor(f, name, p, tg_adam_v(opt[o], i), err, len)) return -1;
+        }
+    double d[5];
+    if (num(f, "step", 0, 9e15, &d[0], err, len) || num(f, "epoch", 0, 1e9, &d[1], err, len) ||
+        num(f, "adam_t_D", 0, 9e15, &d[2], err, len) || num(f, "adam_t_G", 0, 9e15, &d[3], err, len) ||
+        num(f, "dropout_step", 0, 9e15, &d[4], err, len) || rng_parse(f, "rng_noise", &r->noise, err, len) ||
+        rng_parse(f, "rng_shuffle", &r->shuffle, err, len))
+        return -1;
+    r->step = (int64_t)d[0];
+    r->epoch = (int)d[1];
+    tg_adam_set_steps(r->ad, (int64_t)d[2]);
+    tg_adam_set_steps(r->ag, (int64_t)d[3]);
+    tg_graph_set_dropout_step(r->g, (uint64_t)d[4]);
+    return 0;
+}

@@ -1,0 +1,405 @@
+/* cmd_train_gan.c - `tapegrad train-gan`: train a GAN on MNIST-format data,
+ * with a progress bar, metrics CSV, per-epoch sample grids and loss plots,
+ * and a checkpoint after every epoch that --resume continues bit-exactly. */
+#include "checkpoint.h"
+#include "cli.h"
+#include "gan_train.h"
+#include "idx.h"
+#include "png_out.h"
+#include "run_files.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMD "train-gan"
+#define DWIN_THRESHOLD 0.01   /* mean D(G(z)) below this ... */
+#define DWIN_ITERS 500        /* ... for this many iterations in a row: D is winning */
+#define COLLAPSE_DIVERSITY 0.05
+
+void cmd_train_gan_help(FILE *out)
+{
+    fprintf(out,
+            "usage: tapegrad train-gan [--data DIR] [--out RUN_DIR | --resume RUN_DIR] [options]\n"
+            "\n"
+            "Train a fully connected GAN on MNIST-format IDX data (pixels scaled to\n"
+            "[-1, 1], shuffled every epoch). Writes RUN_DIR/metrics.csv, RUN_DIR/samples/\n"
+            "epoch-NNN.png (8x8 grid from fixed noise), RUN_DIR/losses.png and\n"
+            "RUN_DIR/checkpoint.safetensors after every epoch.\n"
+            "\n"
+            "  --data DIR          MNIST folder (default: $TAPEGRAD_DATA, else data/mnist)\n"
+            "  --out RUN_DIR       new run folder (default runs/gan)\n"
+            "  --resume RUN_DIR    continue a run from its checkpoint (same bits as an\n"
+            "                      uninterrupted run); only --epochs, --threads, --data,\n"
+            "                      --log-every and --quiet may be given with it\n"
+            "  --model NAME        reference (default), documents, tiny\n"
+            "  --epochs N          total epochs (default 30)\n"
+            "  --batch N           batch size (default 64); the last partial batch of an\n"
+            "                      epoch is dropped (graphs have fixed shapes)\n"
+            "  --seed N            seed of every random stream (default 1)\n"
+            "  --threads N         worker threads (default 2)\n"
+            "  --lr-g X, --lr-d X  Adam learning rates (default 2e-4)\n"
+            "  --beta1 X           Adam beta1 (default 0.5); --beta2 X (default 0.999)\n"
+            "  --real-label X      target for real images in D's loss (default 0.9)\n"
+            "  --g-loss L          nonsaturating (default: BCE(D(G(z)), 1)) or saturating\n"
+            "                      (minimax: -BCE(D(G(z)), 0))\n"
+            "  --fresh-z           draw a new z for the G step (default: reuse the D step's)\n"
+            "  --init I            pytorch, xavier or normal (N(0, sigma), --sigma X)\n"
+            "  --g-hidden W,W,..   G's hidden widths (default 128,256,512)\n"
+            "  --d-hidden W,W,..   D's hidden widths (default 512,256,128)\n"
+            "  --z-dim N           noise width (default 100)\n"
+            "  --g-act A, --d-act A  hidden activations: relu, leaky_relu, sigmoid, tanh\n"
+            "  --slope X           LeakyReLU slope of both nets (default 0.2)\n"
+            "  --dropout P         dropout after D's hidden layers (reference: 0.3)\n"
+            "  --limit N           use only the first N training images\n"
+            "  --log-every N       metrics row / log line every N iterations (default 50)\n"
+            "  --quiet             no progress bar or log lines, only warnings and errors\n");
+}
+
+static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int first, int last)
+{
+    int w[TG_MLP_MAX_LAYERS + 1], n = 1;
+    w[0] = first;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ',') || n >= TG_MLP_MAX_LAYERS) {
+            cli_err("%s: %s: '%s' is not a list of 1..%d widths in 1..65536", CMD, flag, s, TG_MLP_MAX_LAYERS - 1);
+            return -1;
+        }
+        w[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    w[n++] = last;
+    m->n_layers = n - 1;
+    for (int k = 0; k < n; k++) m->widths[k] = w[k];
+    return 0;
+}
+
+typedef struct opts {
+    const char *data, *out, *resume, *g_hidden, *d_hidden;
+    int limit, quiet, changed; /* changed: a model/training flag was given */
+} opts;
+
+/* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
+static int parse(int argc, char **argv, gan_cfg *c, opts *o)
+{
+    const char *v, *model = "reference";
+    /* the preset first, so other flags override it */
+    for (int i = 1; i < argc; i++)
+        if (cli_opt(CMD, argc, argv, &i, "--model", &v) == 1) model = v;
+    if (gan_cfg_defaults(c, model) != 0) {
+        cli_err("%s: unknown --model '%s' (reference, documents, tiny)", CMD, model);
+        return CLI_USAGE;
+    }
+    int zdim = c->spec.G.widths[0], xdim = c->spec.D.widths[0];
+    for (int i = 1; i < argc; i++) {
+        int r;
+        double d;
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            cmd_train_gan_help(stdout);
+            return -1;
+        }
+#define OPT(name) ((r = cli_opt(CMD, argc, argv, &i, name, &v)) != 0)
+#define CHECK(expr) do { if (r < 0 || (expr)) return CLI_USAGE; } while (0)
+        if (!strcmp(a, "--fresh-z")) { c->fresh_z = 1; o->changed = 1; }
+        else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (OPT("--model")) { CHECK(0); o->changed = 1; }
+        else if (OPT("--data")) { CHECK(0); o->data = v; }
+        else if (OPT("--out")) { CHECK(0); o->out = v; }
+        else if (OPT("--resume")) { CHECK(0); o->resume = v; }
+        else if (OPT("--epochs")) CHECK(cli_int(CMD, "--epochs", v, 1, 100000, &c->epochs));
+        else if (OPT("--threads")) CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads));
+        else if (OPT("--log-every")) CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
+        else if (OPT("--limit")) CHECK(cli_int(CMD, "--limit", v, 1, 100000000, &o->limit));
+        else if (OPT("--batch")) { CHECK(cli_int(CMD, "--batch", v, 1, 65536, &c->batch)); o->changed = 1; }
+        else if (OPT("--seed")) {
+            int s;
+            CHECK(cli_int(CMD, "--seed", v, 0, 2147483647, &s));
+            c->seed = (uint64_t)s;
+            o->changed = 1;
+        }
+        else if (OPT("--z-dim")) { CHECK(cli_int(CMD, "--z-dim", v, 1, 65536, &zdim)); o->changed = 1; }
+#define FLT(name, field, hi) \
+        else if (OPT(name)) { CHECK(cli_pos_double(CMD, name, v, hi, &d)); field = (float)d; o->changed = 1; }
+        FLT("--lr-g", c->lr_g, 10)
+        FLT("--lr-d", c->lr_d, 10)
+        FLT("--sigma", c->spec.sigma, 100)
+#undef FLT
+        else if (OPT("--beta1") || OPT("--beta2")) {
+            char *end;
+            d = strtod(v, &end);
+            if (r < 0) return CLI_USAGE;
+            if (!*v || *end || !(d >= 0 && d < 1)) {
+                cli_err("%s: %s: '%s' must be a number in [0, 1)", CMD, a, v);
+                return CLI_USAGE;
+            }
+            if (strstr(a, "beta1")) c->beta1 = (float)d;
+            else c->beta2 = (float)d;
+            o->changed = 1;
+        }
+        else if (OPT("--real-label") || OPT("--slope") || OPT("--dropout")) {
+            char *end;
+            if (r < 0) return CLI_USAGE;
+            d = strtod(v, &end);
+            int drop = !!strstr(a, "dropout");
+            if (!*v || *end || !isfinite(d) || (drop && !(d >= 0 && d < 1)) || (!drop && fabs(d) > 100)) {
+                cli_err("%s: %s: '%s' is not a valid value%s", CMD, a, v, drop ? " (0 <= p < 1)" : "");
+                return CLI_USAGE;
+            }
+            if (strstr(a, "real-label")) c->real_label = (float)d;
+            else if (drop) c->spec.D.dropout = (float)d;
+            else c->spec.G.slope = c->spec.D.slope = (float)d;
+            o->changed = 1;
+        }
+        else if (OPT("--g-loss")) {
+            CHECK(0);
+            if (strcmp(v, "nonsaturating") && strcmp(v, "saturating")) {
+                cli_err("%s: --g-loss: '%s' is not nonsaturating or saturating", CMD, v);
+                return CLI_USAGE;
+            }
+            c->saturating = !strcmp(v, "saturating");
+            o->changed = 1;
+        }
+        else if (OPT("--init")) {
+            CHECK(0);
+            if (!strcmp(v, "pytorch")) c->spec.init = TG_INIT_PYTORCH;
+            else if (!strcmp(v, "xavier")) c->spec.init = TG_INIT_XAVIER;
+            else if (!strcmp(v, "normal")) c->spec.init = TG_INIT_NORMAL;
+            else {
+                cli_err("%s: --init: '%s' is not pytorch, xavier or normal", CMD, v);
+                return CLI_USAGE;
+            }
+            o->changed = 1;
+        }
+        else if (OPT("--g-act") || OPT("--d-act")) {
+            tg_mlp_act act;
+            if (r < 0) return CLI_USAGE;
+            if (!tg_mlp_act_parse(v, &act) || act == TG_MLP_NONE) {
+                cli_err("%s: %s: '%s' is not relu, leaky_relu, sigmoid or tanh", CMD, a, v);
+                return CLI_USAGE;
+            }
+            if (a[2] == 'g') c->spec.G.hidden = act;
+            else c->spec.D.hidden = act;
+            o->changed = 1;
+        }
+        else if (OPT("--g-hidden")) { CHECK(0); o->g_hidden = v; o->changed = 1; }
+        else if (OPT("--d-hidden")) { CHECK(0); o->d_hidden = v; o->changed = 1; }
+        else return cli_bad_arg(CMD, a);
+#undef OPT
+#undef CHECK
+    }
+    /* widths: z-dim and the hidden lists rebuild the layer lists */
+    if (o->g_hidden || zdim != c->spec.G.widths[0]) {
+        char def[96] = "";
+        for (int k = 1; k < c->spec.G.n_layers; k++)
+            snprintf(def + strlen(def), sizeof def - strlen(def), k > 1 ? ",%d" : "%d", c->spec.G.widths[k]);
+        if (parse_widths("--g-hidden", o->g_hidden ? o->g_hidden : def, &c->spec.G, zdim, xdim)) return CLI_USAGE;
+    }
+    if (o->d_hidden && parse_widths("--d-hidden", o->d_hidden, &c->spec.D, xdim, 1)) return CLI_USAGE;
+    if (o->resume && (o->out || o->changed)) {
+        cli_err("%s: --resume continues a run with its own settings: only --epochs, --threads, --data, "
+                "--log-every, --limit and --quiet may be given with it", CMD);
+        return CLI_USAGE;
+    }
+    return 0;
+}
+
+/* ---- the run ---- */
+typedef struct sums { double v[6]; int n; } sums;
+
+static void sums_add(sums *s, const gan_stats *st)
+{
+    const double x[6] = {st->loss_d, st->loss_g, st->d_real, st->d_fake, st->gnorm_g, st->gnorm_d};
+    for (int k = 0; k < 6; k++) s->v[k] += x[k];
+    s->n++;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void progress(int tty, int epoch, int epochs, int it, int ipe, double rate, const sums *w)
+{
+    double n = w->n ? w->n : 1, left = rate > 0 ? (double)(ipe - it) / rate : 0;
+    if (tty) {
+        char bar[21];
+        int fill = (int)(20.0 * it / ipe);
+        for (int k = 0; k < 20; k++) bar[k] = k < fill ? '#' : '.';
+        bar[20] = 0;
+        fprintf(stderr,
+                "\repoch %d/%d [%s] %d/%d %.0f it/s ETA %d:%02d  loss_D %.3f loss_G %.3f D(x) %.3f D(G(z)) %.3f ",
+                epoch + 1, epochs, bar, it, ipe, rate, (int)left / 60, (int)left % 60, w->v[0] / n, w->v[1] / n,
+                w->v[2] / n, w->v[3] / n);
+    } else {
+        printf("epoch %d/%d it %d/%d %.0f it/s loss_D %.4f loss_G %.4f D(x) %.4f D(G(z)) %.4f\n", epoch + 1, epochs,
+               it, ipe, rate, w->v[0] / n, w->v[1] / n, w->v[2] / n, w->v[3] / n);
+        fflush(stdout);
+    }
+}
+
+int cmd_train_gan(int argc, char **argv)
+{
+    gan_cfg cfg;
+    opts o = {0};
+    int rc = parse(argc, argv, &cfg, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    char err[512], path[4200], ckpt[4200];
+    const char *dir = o.resume ? o.resume : o.out ? o.out : "runs/gan";
+    const char *data = run_data_dir(o.data);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    gan_run r;
+    memset(&r, 0, sizeof r);
+    mnist_set set = {0};
+    run_metrics hist = {0};
+    int *perm = NULL, status = CLI_FAIL;
+    FILE *csv = NULL;
+
+    if (o.resume) {
+        int epochs = cfg.epochs, threads = cfg.threads, every = cfg.log_every;
+        int keep_epochs = 0, keep_threads = 0, keep_every = 0;
+        for (int i = 1; i < argc; i++) {
+            keep_epochs |= !strncmp(argv[i], "--epochs", 8);
+            keep_threads |= !strncmp(argv[i], "--threads", 9);
+            keep_every |= !strncmp(argv[i], "--log-every", 11);
+        }
+        st_file *f = NULL;
+        if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err)) {
+            cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
+            st_close(f);
+            return CLI_FAIL;
+        }
+        if (keep_epochs) cfg.epochs = epochs;
+        if (keep_threads) cfg.threads = threads;
+        if (keep_every) cfg.log_every = every;
+        if (gan_init(&r, &cfg, err, sizeof err) || ckpt_restore(f, &r, 1, err, sizeof err)) {
+            cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
+            st_close(f);
+            goto done;
+        }
+        st_close(f);
+        if (run_metrics_load(dir, &hist, err, sizeof err)) {
+            cli_err("%s: %s", CMD, err);
+            goto done;
+        }
+        if (!o.quiet) printf("resuming %s at epoch %d (step %lld)\n", dir, r.epoch, (long long)r.step);
+    } else {
+        if (access(ckpt, F_OK) == 0) {
+            cli_err("%s: %s already holds a run (use --resume %s, or another --out)", CMD, dir, dir);
+            return CLI_FAIL;
+        }
+        if (run_mkdirs(dir, err, sizeof err)) {
+            cli_err("%s: %s", CMD, err);
+            return CLI_FAIL;
+        }
+        if (gan_init(&r, &cfg, err, sizeof err)) {
+            cli_err("%s: %s", CMD, err);
+            goto done;
+        }
+    }
+    if (mnist_load(data, "train", &set, err, sizeof err)) {
+        cli_err("%s: %s (fetch MNIST with tools/fetch-mnist.sh, or pass --data DIR)", CMD, err);
+        goto done;
+    }
+    const int xd = cfg.spec.D.widths[0];
+    if (set.h * set.w != xd) {
+        cli_err("%s: images are %dx%d = %d pixels but D takes %d", CMD, set.h, set.w, set.h * set.w, xd);
+        goto done;
+    }
+    int n = o.limit && o.limit < set.n ? o.limit : set.n, ipe = n / cfg.batch;
+    if (ipe < 1) {
+        cli_err("%s: --batch %d is larger than the %d training images", CMD, cfg.batch, n);
+        goto done;
+    }
+    perm = malloc((size_t)n * sizeof *perm);
+    csv = run_metrics_open(dir, o.resume != NULL, err, sizeof err);
+    if (!perm || !csv) {
+        cli_err("%s: %s", CMD, perm ? err : "out of memory");
+        goto done;
+    }
+    const int tty = isatty(fileno(stderr)) && !o.quiet;
+    if (!o.quiet)
+        printf("training %s GAN on %s (%d images, %d iterations/epoch, batch %d, %d thread%s, kernels %s) -> %s\n",
+               cfg.model, data, n, ipe, cfg.batch, cfg.threads, cfg.threads > 1 ? "s" : "", tg_kernel_name(), dir);
+    double t0 = now() - (hist.n ? hist.elapsed[hist.n - 1] : 0);
+    for (; r.epoch < cfg.epochs; ) {
+        gan_shuffle(&r, perm, n);
+        sums w = {0}, ep = {0};
+        int dwin = 0, warned = 0;
+        double te = now();
+        for (int it = 0; it < ipe; it++) {
+            for (int b = 0; b < cfg.batch; b++)
+                memcpy(r.x + (size_t)b * xd, set.images + (size_t)perm[it * cfg.batch + b] * xd, (size_t)xd * sizeof(float));
+            gan_stats st;
+            if (gan_step(&r, &st, err, sizeof err)) {
+                if (tty) fputc('\n', stderr);
+                if (r.epoch > 0)
+                    cli_err("%s: stopped at epoch %d, iteration %d (step %lld): %s; the last good checkpoint, "
+                            "after epoch %d, is %s", CMD, r.epoch + 1, it + 1, (long long)r.step + 1, err, r.epoch, ckpt);
+                else
+                    cli_err("%s: stopped at epoch 1, iteration %d: %s; no checkpoint was written", CMD, it + 1, err);
+                goto done;
+            }
+            sums_add(&w, &st);
+            sums_add(&ep, &st);
+            dwin = st.d_fake < DWIN_THRESHOLD ? dwin + 1 : 0;
+            if (dwin >= DWIN_ITERS && !warned) {
+                if (tty) fputc('\n', stderr);
+                fprintf(stderr, "tapegrad: warning: D is winning: mean D(G(z)) below %.2f for %d iterations in a row "
+                        "(epoch %d); G gets almost no gradient\n", DWIN_THRESHOLD, DWIN_ITERS, r.epoch + 1);
+                warned = 1;
+            }
+            if (w.n == cfg.log_every || it == ipe - 1) {
+                double el = now() - t0;
+                run_metrics_row(csv, &hist, r.step, r.epoch + 1, w.v, w.n, el);
+                if (!o.quiet) progress(tty, r.epoch, cfg.epochs, it + 1, ipe, (it + 1) / (now() - te), &w);
+                memset(&w, 0, sizeof w);
+            }
+        }
+        r.epoch++;
+        const float *s = gan_fixed_samples(&r);
+        double div = s ? gan_sample_diversity(s, GAN_FIXED, xd) : 0;
+        snprintf(path, sizeof path, "%s/samples/epoch-%03d.png", dir, r.epoch);
+        if (!s || pngout_grid(path, s, GAN_FIXED, set.h, set.w, 8, 8, 2, err, sizeof err)) {
+            cli_err("%s: cannot write %s: %s", CMD, path, s ? err : "sampling failed");
+            goto done;
+        }
+        if (run_plot_losses(dir, &hist, err, sizeof err)) {
+            cli_err("%s: %s", CMD, err);
+            goto done;
+        }
+        if (ckpt_save(ckpt, &r, err, sizeof err)) {
+            cli_err("%s: cannot write %s: %s", CMD, ckpt, err);
+            goto done;
+        }
+        double en = ep.n ? ep.n : 1;
+        if (tty) fputc('\n', stderr);
+        if (!o.quiet)
+            printf("epoch %d/%d done in %.1f s: loss_D %.4f loss_G %.4f D(x) %.4f D(G(z)) %.4f sample diversity %.3f\n",
+                   r.epoch, cfg.epochs, now() - te, ep.v[0] / en, ep.v[1] / en, ep.v[2] / en, ep.v[3] / en, div);
+        if (div < COLLAPSE_DIVERSITY)
+            fprintf(stderr, "tapegrad: warning: generator collapse: the 64 fixed-noise samples are nearly identical "
+                    "(per-pixel std %.4f < %.2f)\n", div, COLLAPSE_DIVERSITY);
+        fflush(stdout);
+    }
+    if (!o.quiet) printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", dir, dir, ckpt);
+    status = CLI_OK;
+done:
+    if (csv) fclose(csv);
+    free(perm);
+    mnist_free(&set);
+    run_metrics_free(&hist);
+    gan_free(&r);
+    return status;
+}

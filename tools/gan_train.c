@@ -1,0 +1,189 @@
+/* gan_train.c - the GAN training iteration (see gan_train.h). */
+#include "gan_train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* rng streams derived from the seed */
+enum { STREAM_INIT = 0, STREAM_NOISE = 1, STREAM_SHUFFLE = 2, STREAM_FIXED = 3 };
+
+int gan_cfg_defaults(gan_cfg *c, const char *preset)
+{
+    memset(c, 0, sizeof *c);
+    if (tg_gan_preset(preset, &c->spec) != TG_OK) return -1;
+    snprintf(c->model, sizeof c->model, "%s", preset);
+    c->spec.sigma = 0.02f;
+    c->batch = 64;
+    c->epochs = 30;
+    c->threads = 2;
+    c->log_every = 50;
+    c->seed = 1;
+    c->lr_g = c->lr_d = 2e-4f;
+    c->beta1 = 0.5f;
+    c->beta2 = 0.999f;
+    c->eps = 1e-8f;
+    c->real_label = 0.9f;
+    return 0;
+}
+
+static int fail(char *err, size_t len, const char *what, const char *why)
+{
+    snprintf(err, len, "%s: %s", what, why);
+    return -1;
+}
+
+int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *c;
+    const tg_gan_spec *s = &r->cfg.spec;
+    const int B = c->batch, zd = s->G.widths[0], xd = s->D.widths[0];
+    tg_rng init;
+    tg_rng_seed(&init, c->seed, STREAM_INIT);
+    tg_rng_seed(&r->noise, c->seed, STREAM_NOISE);
+    tg_rng_seed(&r->shuffle, c->seed, STREAM_SHUFFLE);
+    r->ps = tg_params_new();
+    if (!r->ps) return fail(err, len, "init", "out of memory");
+    if (tg_gan_params(r->ps, s, &init) != TG_OK) return fail(err, len, "parameters", tg_params_error(r->ps));
+    r->g = tg_graph_new(r->ps);
+    r->pool = tg_pool_new(c->threads);
+    r->z = calloc((size_t)B * zd, sizeof(float));
+    r->x = calloc((size_t)B * xd, sizeof(float));
+    r->fixed_z = calloc((size_t)GAN_FIXED * zd, sizeof(float));
+    if (!r->g || !r->pool || !r->z || !r->x || !r->fixed_z) return fail(err, len, "init", "out of memory");
+    tg_graph_set_seed(r->g, c->seed);
+    if (tg_gan_build(r->g, s, B, c->real_label, c->saturating, &r->gg) != TG_OK)
+        return fail(err, len, "graph", tg_graph_error(r->g));
+    tg_bind(r->g, r->gg.z, r->z);
+    tg_bind(r->g, r->gg.x, r->x);
+    tg_node dout[2] = {r->gg.d_real, r->gg.d_fake_det};
+    r->pd = tg_plan_new(r->g, r->gg.loss_d,
+                        &(tg_plan_opts){.groups = "D", .pool = r->pool, .outputs = dout, .n_outputs = 2});
+    r->pg = tg_plan_new(r->g, r->gg.loss_g,
+                        &(tg_plan_opts){.groups = "G", .pool = r->pool, .reuse = &r->gg.fake,
+                                        .n_reuse = c->fresh_z ? 0 : 1});
+    if (!r->pd || !r->pg) return fail(err, len, "plan", tg_graph_error(r->g));
+    r->ad = tg_adam_new(r->ps, "D", c->lr_d, c->beta1, c->beta2, c->eps);
+    r->ag = tg_adam_new(r->ps, "G", c->lr_g, c->beta1, c->beta2, c->eps);
+    if (!r->ad || !r->ag) return fail(err, len, "adam", "bad learning rate or betas");
+
+    /* the sampler: G alone, eval mode, on fixed noise */
+    tg_rng fixed;
+    tg_rng_seed(&fixed, c->seed, STREAM_FIXED);
+    tg_rng_fill_normal(&fixed, r->fixed_z, (size_t)GAN_FIXED * zd, 0, 1);
+    r->sg = tg_graph_new(r->ps);
+    if (!r->sg) return fail(err, len, "init", "out of memory");
+    r->sz = tg_input(r->sg, "z", 2, (int[]){GAN_FIXED, zd});
+    r->sout = tg_generator(r->sg, s, r->sz);
+    tg_bind(r->sg, r->sz, r->fixed_z);
+    r->sp = tg_plan_new(r->sg, r->sout, &(tg_plan_opts){.forward_only = 1, .eval = 1, .pool = r->pool});
+    if (!r->sp) return fail(err, len, "sampler", tg_graph_error(r->sg));
+    return 0;
+}
+
+void gan_free(gan_run *r)
+{
+    tg_plan_free(r->pd);
+    tg_plan_free(r->pg);
+    tg_plan_free(r->sp);
+    tg_adam_free(r->ad);
+    tg_adam_free(r->ag);
+    tg_graph_free(r->g);
+    tg_graph_free(r->sg);
+    tg_pool_free(r->pool);
+    tg_params_free(r->ps);
+    free(r->z);
+    free(r->x);
+    free(r->fixed_z);
+    memset(r, 0, sizeof *r);
+}
+
+static double grad_norm(tg_params *ps, const char *group)
+{
+    double s = 0;
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        tg_param *p = tg_params_at(ps, i);
+        if (strcmp(tg_param_group(p), group)) continue;
+        const float *g = tg_param_grad(p);
+        for (size_t e = 0; e < tg_param_numel(p); e++) s += (double)g[e] * g[e];
+    }
+    return sqrt(s);
+}
+
+static double mean_sigmoid(const float *logit, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += 1.0 / (1.0 + exp(-(double)logit[i]));
+    return s / n;
+}
+
+static int run_fail(char *err, size_t len, tg_status st, tg_graph *g, const char *which)
+{
+    if (st == TG_ERR_NONFINITE)
+        snprintf(err, len, "%s is not finite (NaN or Inf): training diverged", which);
+    else
+        snprintf(err, len, "%s: %s: %s", which, tg_status_str(st), tg_graph_error(g));
+    return -1;
+}
+
+int gan_step(gan_run *r, gan_stats *st, char *err, size_t len)
+{
+    const int B = r->cfg.batch, zd = r->cfg.spec.G.widths[0];
+    tg_status s;
+    tg_rng_fill_normal(&r->noise, r->z, (size_t)B * zd, 0, 1);
+    /* D step */
+    if ((s = tg_plan_forward(r->pd)) != TG_OK || (s = tg_plan_backward(r->pd)) != TG_OK)
+        return run_fail(err, len, s, r->g, "loss_D");
+    st->loss_d = tg_plan_loss(r->pd);
+    st->d_real = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_real), B);
+    st->d_fake = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_fake_det), B);
+    st->gnorm_d = grad_norm(r->ps, "D");
+    tg_adam_step(r->ad);
+    /* G step, through the updated D */
+    if (r->cfg.fresh_z) tg_rng_fill_normal(&r->noise, r->z, (size_t)B * zd, 0, 1);
+    if ((s = tg_plan_forward(r->pg)) != TG_OK || (s = tg_plan_backward(r->pg)) != TG_OK)
+        return run_fail(err, len, s, r->g, "loss_G");
+    st->loss_g = tg_plan_loss(r->pg);
+    st->gnorm_g = grad_norm(r->ps, "G");
+    if (!isfinite(st->gnorm_g) || !isfinite(st->gnorm_d)) {
+        snprintf(err, len, "gradient norm is not finite: training diverged");
+        return -1;
+    }
+    tg_adam_step(r->ag);
+    r->step++;
+    return 0;
+}
+
+const float *gan_fixed_samples(gan_run *r)
+{
+    return tg_plan_forward(r->sp) == TG_OK ? tg_plan_value(r->sp, r->sout) : NULL;
+}
+
+double gan_sample_diversity(const float *x, int n, int dim)
+{
+    double tot = 0;
+    for (int j = 0; j < dim; j++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < n; i++) {
+            double v = x[(size_t)i * dim + j];
+            s += v;
+            s2 += v * v;
+        }
+        double var = s2 / n - (s / n) * (s / n);
+        tot += var > 0 ? sqrt(var) : 0;
+    }
+    return tot / dim;
+}
+
+void gan_shuffle(gan_run *r, int *perm, int n)
+{
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(tg_rng_u64(&r->shuffle) % (uint64_t)(i + 1));
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}

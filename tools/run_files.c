@@ -1,0 +1,150 @@
+/* run_files.c - the files of a training run folder (see run_files.h). */
+#include "run_files.h"
+#include "png_out.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CSV_HEADER "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s"
+
+const char *run_data_dir(const char *given)
+{
+    if (given) return given;
+    const char *env = getenv("TAPEGRAD_DATA");
+    return env && *env ? env : "data/mnist";
+}
+
+static int mkdir1(const char *p, char *err, size_t len)
+{
+    struct stat st;
+    if (mkdir(p, 0777) == 0 || (errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) return 0;
+    snprintf(err, len, "cannot create folder %s: %s", p, errno == EEXIST ? "a file is in the way" : strerror(errno));
+    return -1;
+}
+
+int run_mkdirs(const char *dir, char *err, size_t len)
+{
+    char p[4096];
+    if (!*dir || strlen(dir) + 10 >= sizeof p) return snprintf(err, len, "bad run folder name"), -1;
+    strcpy(p, dir);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir1(p, err, len)) return -1;
+            *s = '/';
+        }
+    if (mkdir1(p, err, len)) return -1;
+    strcat(p, "/samples");
+    return mkdir1(p, err, len);
+}
+
+FILE *run_metrics_open(const char *dir, int append, char *err, size_t len)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    FILE *f = fopen(p, append ? "a" : "w");
+    if (!f) {
+        snprintf(err, len, "cannot open %s: %s", p, strerror(errno));
+        return NULL;
+    }
+    if (!append) fprintf(f, CSV_HEADER "\n");
+    return f;
+}
+
+static int push(run_metrics *m, const double *row)
+{
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 256;
+        double **cols[6] = {&m->step, &m->loss_d, &m->loss_g, &m->d_real, &m->d_fake, &m->elapsed};
+        for (int k = 0; k < 6; k++) {
+            double *p = realloc(*cols[k], (size_t)cap * sizeof(double));
+            if (!p) return -1;
+            *cols[k] = p;
+        }
+        m->cap = cap;
+    }
+    m->step[m->n] = row[0];
+    m->loss_d[m->n] = row[2];
+    m->loss_g[m->n] = row[3];
+    m->d_real[m->n] = row[4];
+    m->d_fake[m->n] = row[5];
+    m->elapsed[m->n] = row[8];
+    m->n++;
+    return 0;
+}
+
+void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, int n, double elapsed)
+{
+    double k = n > 0 ? n : 1;
+    double row[9] = {(double)step, epoch, v[0] / k, v[1] / k, v[2] / k, v[3] / k, v[4] / k, v[5] / k, elapsed};
+    fprintf(csv, "%" PRId64 ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", step, epoch, row[2], row[3], row[4], row[5],
+            row[6], row[7], elapsed);
+    fflush(csv);
+    push(m, row); /* on no memory the plot just misses rows */
+}
+
+int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
+{
+    char p[4200], line[512];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0; /* nothing logged yet: the plot starts empty */
+    int ln = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        if (ln == 1) {
+            if (strncmp(line, CSV_HEADER, strlen(CSV_HEADER))) {
+                fclose(f);
+                return snprintf(err, len, "%s: unexpected header", p), -1;
+            }
+            continue;
+        }
+        double row[9];
+        char *s = line, *end;
+        for (int k = 0; k < 9; k++) {
+            row[k] = strtod(s, &end);
+            if (end == s || (k < 8 && *end != ',')) {
+                fclose(f);
+                return snprintf(err, len, "%s: line %d is not 9 numbers", p, ln), -1;
+            }
+            s = end + 1;
+        }
+        if (push(m, row)) {
+            fclose(f);
+            return snprintf(err, len, "out of memory"), -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+void run_metrics_free(run_metrics *m)
+{
+    free(m->step);
+    free(m->loss_d);
+    free(m->loss_g);
+    free(m->d_real);
+    free(m->d_fake);
+    free(m->elapsed);
+    memset(m, 0, sizeof *m);
+}
+
+int run_plot_losses(const char *dir, const run_metrics *m, char *err, size_t len)
+{
+    char p[4200];
+    plot_series loss[2] = {
+        {"loss_D", m->n, m->step, m->loss_d, PLOT_BLUE, 0},
+        {"loss_G", m->n, m->step, m->loss_g, PLOT_ORANGE, 0},
+    };
+    snprintf(p, sizeof p, "%s/losses.png", dir);
+    if (plot_lines(p, "GAN losses", "iteration", "loss", loss, 2, 800, 450, err, len)) return -1;
+    plot_series d[2] = {
+        {"mean D(x)", m->n, m->step, m->d_real, PLOT_GREEN, 0},
+        {"mean D(G(z))", m->n, m->step, m->d_fake, PLOT_RED, 0},
+    };
+    snprintf(p, sizeof p, "%s/d_outputs.png", dir);
+    return plot_lines(p, "discriminator outputs", "iteration", "probability", d, 2, 800, 450, err, len) ? -1 : 0;
+}
