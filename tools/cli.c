@@ -80,23 +80,23 @@ int cli_bad_arg(const char *cmd, const char *arg)
     return CLI_USAGE;
 }
 
-int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void *ctx)
+int cli_write_atomic_err(const char *path, int (*write)(FILE *out, void *ctx), void *ctx, char *err, size_t errlen)
 {
     size_t n = strlen(path);
     if (n == 0) {
-        cli_err("output file name is empty");
+        snprintf(err, errlen, "output file name is empty");
         return -1;
     }
     char *tmp = malloc(n + 16);
     if (!tmp) {
-        cli_err("out of memory");
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        cli_err("cannot create a temporary file next to '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot create a temporary file next to '%s': %s", path, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -105,14 +105,16 @@ int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void 
     (void)fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "w");
     if (!f) {
-        cli_err("cannot write '%s': %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
         return -1;
     }
+    errno = 0;
     int ok = write(f, ctx) == 0;
     if (fflush(f) != 0 || ferror(f)) ok = 0;
+    if (ok && fsync(fd) != 0) ok = 0; /* the data is on disk before the rename makes it visible */
     int saved = errno;
     if (fclose(f) != 0) ok = 0;
     if (ok && rename(tmp, path) != 0) {
@@ -120,11 +122,19 @@ int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void 
         ok = 0;
     }
     if (!ok) {
-        cli_err("cannot write '%s': %s", path, saved ? strerror(saved) : "write failed");
+        snprintf(err, errlen, "cannot write '%s': %s", path, saved ? strerror(saved) : "write failed");
         unlink(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     return 0;
+}
+
+int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void *ctx)
+{
+    char err[512];
+    int rc = cli_write_atomic_err(path, write, ctx, err, sizeof err);
+    if (rc) cli_err("%s", err);
+    return rc;
 }

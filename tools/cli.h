@@ -6,6 +6,7 @@
 #ifndef TG_CLI_H
 #define TG_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -49,5 +50,7 @@ int cli_bad_arg(const char *cmd, const char *arg);
  * directory, which is then renamed over `path`; on any failure the temporary
  * file is removed, `path` is untouched, a message is printed and -1 returned. */
 int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void *ctx);
+/* The same without printing: the message goes to err (errlen bytes). */
+int cli_write_atomic_err(const char *path, int (*write)(FILE *out, void *ctx), void *ctx, char *err, size_t errlen);
 
 #endif

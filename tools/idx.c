@@ -283,11 +283,8 @@ int idx_write_ubyte(const char *path, int ndim, const int *dims, const uint8_t *
     }
     if (!data) return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: no data");
     wctx c = {ndim, dims, data, (size_t)total};
-    errno = 0;
-    if (cli_write_atomic(path, write_idx, &c) != 0) {
-        int e = errno;
-        return fail(err, errlen, IDX_ERR_IO, "cannot write '%s': %s", path, e ? strerror(e) : "write failed");
-    }
+    char why[512];
+    if (cli_write_atomic_err(path, write_idx, &c, why, sizeof why) != 0) return fail(err, errlen, IDX_ERR_IO, "%s", why);
     return IDX_OK;
 }
 

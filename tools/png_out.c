@@ -96,11 +96,10 @@ static int write_image(const char *path, int w, int h, int channels, const uint8
                     PNGOUT_MAX_SIDE);
     if (!pix) return fail(err, errlen, PNGOUT_ERR_ARG, "png: no pixels");
     pctx c = {w, h, channels, pix, ""};
-    errno = 0;
-    if (cli_write_atomic(path, write_png, &c) != 0) {
-        int e = errno;
-        return fail(err, errlen, PNGOUT_ERR_IO, "cannot write '%s': %s", path,
-                    c.msg[0] ? c.msg : e ? strerror(e) : "write failed");
+    char why[512];
+    if (cli_write_atomic_err(path, write_png, &c, why, sizeof why) != 0) {
+        if (c.msg[0]) return fail(err, errlen, PNGOUT_ERR_IO, "cannot write '%s': %s", path, c.msg);
+        return fail(err, errlen, PNGOUT_ERR_IO, "%s", why);
     }
     return PNGOUT_OK;
 }

@@ -686,6 +686,50 @@ static int check_coverage(st_file *f, uint64_t buflen, char *err, size_t errlen)
     return rc;
 }
 
+/* Validate the parsed header p against the format; fill f. */
+static int read_header(st_file *f, const jparser *p, uint64_t buflen, char *err, size_t errlen)
+{
+    const jnode *nd = p->nodes;
+    /* Count tensors and dims. */
+    size_t ntens = 0, ndims = 0, imeta = 0;
+    for (size_t k = 1, m = 0; m < nd[0].n; m++, k = jnext(p, k + 1)) {
+        if (!strcmp(p->s + nd[k].v, "__metadata__")) imeta = k + 1;
+        else {
+            ntens++;
+            ndims += shape_len(p, k + 1);
+        }
+    }
+    f->e = calloc(ntens ? ntens : 1, sizeof *f->e);
+    f->dims = malloc((ndims ? ndims : 1) * sizeof *f->dims);
+    if (!f->e || !f->dims) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+    if (imeta) {
+        if (nd[imeta].type != J_OBJ)
+            return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ is not an object");
+        f->meta = malloc((nd[imeta].n ? nd[imeta].n : 1) * sizeof *f->meta);
+        if (!f->meta) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+        for (size_t k = imeta + 1, m = 0; m < nd[imeta].n; m++, k = jnext(p, k + 1)) {
+            if (nd[k + 1].type != J_STR) {
+                char nm[100];
+                return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ value of %s is not a string",
+                            qname(nm, sizeof nm, p->s + nd[k].v));
+            }
+            f->meta[f->nmeta++] = (st_kv){p->s + nd[k].v, p->s + nd[k + 1].v};
+        }
+        qsort(f->meta, f->nmeta, sizeof *f->meta, kv_cmp);
+    }
+    size_t used = 0;
+    for (size_t k = 1, m = 0; m < nd[0].n; m++, k = jnext(p, k + 1)) {
+        if (k + 1 == imeta) continue;
+        st_entry *e = &f->e[f->ne++];
+        e->name = p->s + nd[k].v;
+        int rc = read_entry(p, k + 1, e, f, &used, buflen, err, errlen);
+        if (rc) return rc;
+        e->data = f->buf + (f->len - buflen) + e->begin;
+    }
+    qsort(f->e, f->ne, sizeof *f->e, entry_name_cmp);
+    return check_coverage(f, buflen, err, errlen);
+}
+
 /* Parse and validate f->buf (f->len bytes). */
 static int parse_file(st_file *f, char *err, size_t errlen)
 {
@@ -695,74 +739,15 @@ static int parse_file(st_file *f, char *err, size_t errlen)
     uint64_t n = le64(f->buf);
     int rc = check_header_len(n, f->len, err, errlen);
     if (rc) return rc;
+    if (f->buf[8] != '{') return fail(err, errlen, ST_ERR_FORMAT, "safetensors: header does not start with '{'");
     jparser p = {(char *)f->buf + 8, (size_t)n, 0, NULL, 0, 0, err, errlen, ST_OK};
-    uint64_t buflen = f->len - 8 - n;
-    if (p.s[0] != '{') return fail(err, errlen, ST_ERR_FORMAT, "safetensors: header does not start with '{'");
-    if (jvalue(&p, 1)) {
-        free(p.nodes);
-        return p.code;
+    if (jvalue(&p, 1) == 0) {
+        jws(&p);
+        if (p.pos != p.len) jfail(&p, "unexpected data after the object");
     }
-    jws(&p);
-    if (p.pos != p.len) {
-        jfail(&p, "unexpected data after the object");
-        free(p.nodes);
-        return p.code;
-    }
-    /* Count tensors and dims. */
-    const jnode *nd = p.nodes;
-    size_t ntens = 0, ndims = 0, imeta = 0;
-    for (size_t k = 1, m = 0; m < nd[0].n; m++, k = jnext(&p, k + 1)) {
-        if (!strcmp(p.s + nd[k].v, "__metadata__")) imeta = k + 1;
-        else {
-            ntens++;
-            ndims += shape_len(&p, k + 1);
-        }
-    }
-    f->e = calloc(ntens ? ntens : 1, sizeof *f->e);
-    f->dims = malloc((ndims ? ndims : 1) * sizeof *f->dims);
-    if (!f->e || !f->dims) {
-        free(p.nodes);
-        return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
-    }
-    if (imeta) {
-        if (nd[imeta].type != J_OBJ) {
-            free(p.nodes);
-            return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ is not an object");
-        }
-        f->meta = malloc((nd[imeta].n ? nd[imeta].n : 1) * sizeof *f->meta);
-        if (!f->meta) {
-            free(p.nodes);
-            return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
-        }
-        for (size_t k = imeta + 1, m = 0; m < nd[imeta].n; m++, k = jnext(&p, k + 1)) {
-            if (nd[k + 1].type != J_STR) {
-                char nm[100];
-                free(p.nodes);
-                return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ value of %s is not a string",
-                            qname(nm, sizeof nm, p.s + nd[k].v));
-            }
-            f->meta[f->nmeta++] = (st_kv){p.s + nd[k].v, p.s + nd[k + 1].v};
-        }
-        qsort(f->meta, f->nmeta, sizeof *f->meta, kv_cmp);
-    }
-    size_t used = 0;
-    for (size_t k = 1, m = 0; m < nd[0].n; m++, k = jnext(&p, k + 1)) {
-        if (k + 1 == imeta) continue;
-        st_entry *e = &f->e[f->ne++];
-        e->name = p.s + nd[k].v;
-        rc = read_entry(&p, k + 1, e, f, &used, buflen, err, errlen);
-        if (rc) {
-            free(p.nodes);
-            return rc;
-        }
-    }
+    rc = p.code ? p.code : read_header(f, &p, f->len - 8 - n, err, errlen);
     free(p.nodes);
-    for (size_t i = 0; i < f->ne; i++) {
-        st_entry *e = &f->e[i];
-        e->data = f->buf + 8 + n + e->begin;
-    }
-    qsort(f->e, f->ne, sizeof *f->e, entry_name_cmp);
-    return check_coverage(f, buflen, err, errlen);
+    return rc;
 }
 
 static int open_owned(unsigned char *buf, size_t len, st_file **out, char *err, size_t errlen)
@@ -1145,8 +1130,9 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
         goto done;
     }
     wctx c = {&h, wt, ntensors};
-    if (cli_write_atomic(path, write_body, &c) != 0)
-        rc = fail(err, errlen, ST_ERR_IO, "safetensors: cannot write %s", qname(nm, sizeof nm, path));
+    char why[512];
+    if (cli_write_atomic_err(path, write_body, &c, why, sizeof why) != 0)
+        rc = fail(err, errlen, ST_ERR_IO, "safetensors: %s", why);
 done:
     free(h.b);
     free(wt);

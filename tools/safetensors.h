@@ -20,8 +20,7 @@
  * Errors: functions that can fail return ST_OK (0) or an ST_ERR_* code and
  * write a one-line message into err (errlen bytes, NUL-terminated; err may be
  * NULL), e.g. "safetensors: tensor 'G/l0.w' data_offsets [0, 100] hold 100
- * bytes but F32 [100, 128] needs 51200". Nothing here prints or exits, except
- * that st_write() reuses cli_write_atomic(), which prints an I/O failure. */
+ * bytes but F32 [100, 128] needs 51200". Nothing here prints or exits. */
 #ifndef TG_SAFETENSORS_H
 #define TG_SAFETENSORS_H
 
