@@ -15,69 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct result {
-    int status;   /* exit status, or -1 if the child did not exit normally */
-    char *out, *err;
-} result;
-
-static char *slurp(int fd)
-{
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    ck_assert_ptr_nonnull(s);
-    lseek(fd, 0, SEEK_SET);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            s = realloc(s, cap);
-            ck_assert_ptr_nonnull(s);
-        }
-        ssize_t r = read(fd, s + n, cap - n - 1);
-        if (r <= 0) break;
-        n += (size_t)r;
-    }
-    s[n] = 0;
-    close(fd);
-    return s;
-}
-
-/* Run TAPEGRAD_BIN with the NULL-terminated arguments. */
-static result run(const char *const *args)
-{
-    const char *bin = getenv("TAPEGRAD_BIN");
-    ck_assert_msg(bin && *bin, "TAPEGRAD_BIN is not set");
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = (char *)bin;
-    for (; args[argc - 1] && argc < 31; argc++) argv[argc] = (char *)args[argc - 1];
-    argv[argc] = NULL;
-    char po[] = "/tmp/tg_cli_outXXXXXX", pe[] = "/tmp/tg_cli_errXXXXXX";
-    int fo = mkstemp(po), fe = mkstemp(pe);
-    ck_assert(fo >= 0 && fe >= 0);
-    unlink(po);
-    unlink(pe);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int st;
-    ck_assert(waitpid(pid, &st, 0) == pid);
-    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(fo), slurp(fe)};
-    return r;
-}
-
-static void result_free(result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+#include "run_bin.h"
 
 /* 1 if some line of s starts with word followed by a blank */
 static int has_line_word(const char *s, const char *word)

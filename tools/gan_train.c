@@ -128,11 +128,14 @@ static int run_fail(char *err, size_t len, tg_status st, tg_graph *g, const char
     return -1;
 }
 
-int gan_step(gan_run *r, gan_stats *st, char *err, size_t len)
+/* D step then G step; noise() fills r->z before the D step and, with
+ * fresh_z, again before the G step */
+static int step(gan_run *r, void (*noise)(gan_run *, const void *, int), const void *ctx, gan_stats *st, char *err,
+                size_t len)
 {
-    const int B = r->cfg.batch, zd = r->cfg.spec.G.widths[0];
+    const int B = r->cfg.batch;
     tg_status s;
-    tg_rng_fill_normal(&r->noise, r->z, (size_t)B * zd, 0, 1);
+    noise(r, ctx, 0);
     /* D step */
     if ((s = tg_plan_forward(r->pd)) != TG_OK || (s = tg_plan_backward(r->pd)) != TG_OK)
         return run_fail(err, len, s, r->g, "loss_D");
@@ -142,7 +145,7 @@ int gan_step(gan_run *r, gan_stats *st, char *err, size_t len)
     st->gnorm_d = grad_norm(r->ps, "D");
     tg_adam_step(r->ad);
     /* G step, through the updated D */
-    if (r->cfg.fresh_z) tg_rng_fill_normal(&r->noise, r->z, (size_t)B * zd, 0, 1);
+    if (r->cfg.fresh_z) noise(r, ctx, 1);
     if ((s = tg_plan_forward(r->pg)) != TG_OK || (s = tg_plan_backward(r->pg)) != TG_OK)
         return run_fail(err, len, s, r->g, "loss_G");
     st->loss_g = tg_plan_loss(r->pg);
@@ -154,6 +157,29 @@ int gan_step(gan_run *r, gan_stats *st, char *err, size_t len)
     tg_adam_step(r->ag);
     r->step++;
     return 0;
+}
+
+static size_t zlen(const gan_run *r) { return (size_t)r->cfg.batch * (size_t)r->cfg.spec.G.widths[0]; }
+
+static void noise_rng(gan_run *r, const void *ctx, int second)
+{
+    (void)ctx;
+    (void)second;
+    tg_rng_fill_normal(&r->noise, r->z, zlen(r), 0, 1);
+}
+
+static void noise_given(gan_run *r, const void *ctx, int second)
+{
+    const float *const *z = ctx;
+    memcpy(r->z, z[second], zlen(r) * sizeof(float));
+}
+
+int gan_step(gan_run *r, gan_stats *st, char *err, size_t len) { return step(r, noise_rng, NULL, st, err, len); }
+
+int gan_step_z(gan_run *r, const float *z, const float *z2, gan_stats *st, char *err, size_t len)
+{
+    const float *zz[2] = {z, z2 ? z2 : z};
+    return step(r, noise_given, zz, st, err, len);
 }
 
 const float *gan_fixed_samples(gan_run *r)

@@ -57,6 +57,10 @@ void gan_free(gan_run *r);
 /* One iteration on a batch already copied into r->x. -1 with a message on
  * a non-finite loss (parameters are then not updated by that step). */
 int gan_step(gan_run *r, gan_stats *st, char *err, size_t len);
+/* The same with the noise given: z (batch x zdim) for both steps (ignored
+ * for the G step when fresh_z, which then needs z2). For tests that replay
+ * another implementation's trajectory. */
+int gan_step_z(gan_run *r, const float *z, const float *z2, gan_stats *st, char *err, size_t len);
 /* G(fixed noise), GAN_FIXED x xdim in [-1, 1]; NULL on failure */
 const float *gan_fixed_samples(gan_run *r);
 /* per-pixel standard deviation across the fixed samples, averaged: ~0 when

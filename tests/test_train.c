@@ -1,0 +1,241 @@
+/* test_train.c - `tapegrad train-gan` and `tapegrad sample` end to end on the
+ * 10-image IDX fixture (tests/fixtures/idx, $TG_FIXTURES): the run folder's
+ * files, bit-exact --resume, checkpoints that are corrupt or truncated, and
+ * bad flags. The reference model at batch 4: 2 iterations per epoch. */
+#include "run_bin.h"
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+static char tmpdir[64];
+static const char *fixtures(void)
+{
+    const char *f = getenv("TG_FIXTURES");
+    ck_assert_msg(f && *f, "TG_FIXTURES is not set");
+    return f;
+}
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/tg_train_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static unsigned char *slurp_file(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f, "cannot open %s", p);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    ck_assert(fread(b, 1, *n, f) == *n);
+    fclose(f);
+    return b;
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* TRAIN(out folder, epochs, more args...) */
+#define TRAIN(...) RUN("train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", __VA_ARGS__)
+
+START_TEST(test_run_files)
+{
+    result r = TRAIN("--out", path("a"), "--epochs", "2", "--log-every", "1");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert(exists(path("a/checkpoint.safetensors")));
+    ck_assert(exists(path("a/samples/epoch-001.png")));
+    ck_assert(exists(path("a/samples/epoch-002.png")));
+    ck_assert(exists(path("a/losses.png")));
+    ck_assert(exists(path("a/d_outputs.png")));
+    size_t n;
+    char *csv = (char *)slurp_file(path("a/metrics.csv"), &n);
+    csv = realloc(csv, n + 1);
+    csv[n] = 0;
+    ck_assert_ptr_nonnull(strstr(csv, "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s\n"));
+    ck_assert_ptr_nonnull(strstr(csv, "\n4,2,")); /* 2 iterations per epoch, a row each */
+    free(csv);
+    result_free(&r);
+    /* a second run into the same folder is refused, not overwritten */
+    r = TRAIN("--out", path("a"), "--epochs", "1");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "already holds a run"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_resume_bit_exact)
+{
+    /* 3 epochs straight == 1 epoch, then --resume to 3 (checkpoint bytes, so
+     * weights, Adam moments, step, rng streams and dropout step) */
+    result r = TRAIN("--out", path("full"), "--epochs", "3");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    r = TRAIN("--out", path("part"), "--epochs", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    r = RUN("train-gan", "--resume", path("part"), "--data", fixtures(), "--epochs", "3", "--threads", "2", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t na, nb;
+    unsigned char *a = slurp_file(path("full/checkpoint.safetensors"), &na);
+    unsigned char *b = slurp_file(path("part/checkpoint.safetensors"), &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(a, b, na) == 0, "resumed checkpoint differs from the uninterrupted run's");
+    free(a);
+    free(b);
+    /* resuming changes nothing but what may change */
+    r = RUN("train-gan", "--resume", path("part"), "--data", fixtures(), "--lr-g", "0.1");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--resume continues a run with its own settings"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_sample)
+{
+    result r = TRAIN("--out", path("s"), "--epochs", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    r = RUN("sample", "--checkpoint", path("s/checkpoint.safetensors"), "--n", "7", "--seed", "3", "--out", path("x.idx"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t n;
+    unsigned char *b = slurp_file(path("x.idx"), &n);
+    /* IDX ubyte, 3 dims: 7 x 28 x 28 */
+    ck_assert_uint_eq(n, 4 + 3 * 4 + 7 * 28 * 28);
+    ck_assert(b[0] == 0 && b[1] == 0 && b[2] == 0x08 && b[3] == 3);
+    ck_assert_int_eq(b[7], 7);
+    ck_assert_int_eq(b[11], 28);
+    /* the same seed gives the same images */
+    r = RUN("sample", "--checkpoint", path("s/checkpoint.safetensors"), "--n", "7", "--seed", "3", "--out", path("y.idx"));
+    result_free(&r);
+    size_t n2;
+    unsigned char *c = slurp_file(path("y.idx"), &n2);
+    ck_assert(n == n2 && memcmp(b, c, n) == 0);
+    free(b);
+    free(c);
+    r = RUN("sample", "--checkpoint", path("s/checkpoint.safetensors"), "--n", "1001", "--out", path("g.png"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert(exists(path("g.png")));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_bad_checkpoints)
+{
+    result r = TRAIN("--out", path("c"), "--epochs", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t n;
+    unsigned char *b = slurp_file(path("c/checkpoint.safetensors"), &n);
+    /* truncated by one byte, and cut in half */
+    size_t cuts[2] = {n - 1, n / 2};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(path("t.safetensors"), "wb");
+        fwrite(b, 1, cuts[k], f);
+        fclose(f);
+        r = RUN("sample", "--checkpoint", path("t.safetensors"), "--n", "4", "--out", path("o.idx"));
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "safetensors"), "%s", r.err);
+        ck_assert(!exists(path("o.idx")));
+        result_free(&r);
+    }
+    /* resume from a damaged checkpoint: a clear error, the file untouched */
+    FILE *f = fopen(path("c/checkpoint.safetensors"), "r+b");
+    fseek(f, 3, SEEK_SET);
+    fputc(0x7f, f); /* header length now enormous */
+    fclose(f);
+    r = RUN("train-gan", "--resume", path("c"), "--data", fixtures(), "--epochs", "2");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot resume from"));
+    result_free(&r);
+    r = RUN("sample", "--checkpoint", path("nope.safetensors"), "--n", "4", "--out", path("o.idx"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "nope.safetensors"));
+    result_free(&r);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_bad_flags)
+{
+    const char *bad[][3] = {
+        {"--batch", "0", "out of range"},
+        {"--batch", "abc", "not an integer"},
+        {"--lr-g", "-1", "--lr-g"},
+        {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
+        {"--init", "he", "not pytorch, xavier or normal"},
+        {"--model", "huge", "unknown --model"},
+        {"--dropout", "1", "0 <= p < 1"},
+        {"--g-hidden", "128,,512", "not a list"},
+        {"--g-act", "gelu", "not relu, leaky_relu, sigmoid or tanh"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        result r = RUN("train-gan", "--out", path("bad"), "--data", fixtures(), bad[i][0], bad[i][1]);
+        ck_assert_msg(r.status == 2, "%s %s: exit %d", bad[i][0], bad[i][1], r.status);
+        ck_assert_msg(strstr(r.err, bad[i][2]), "%s %s: '%s'", bad[i][0], bad[i][1], r.err);
+        result_free(&r);
+    }
+    ck_assert(!exists(path("bad")));
+    /* data problems: a missing folder, a batch larger than the data */
+    result r = RUN("train-gan", "--out", path("m"), "--data", path("nodata"), "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "fetch-mnist.sh"));
+    result_free(&r);
+    r = RUN("train-gan", "--out", path("m2"), "--data", fixtures(), "--batch", "64", "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "larger than the 10 training images"));
+    result_free(&r);
+    r = RUN("sample", "--n", "3");
+    ck_assert_int_eq(r.status, 2);
+    result_free(&r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *core = tcase_create("core");
+    tcase_set_timeout(core, 120);
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, test_run_files);
+    tcase_add_test(core, test_resume_bit_exact);
+    tcase_add_test(core, test_sample);
+    suite_add_tcase(s, core);
+    TCase *err = tcase_create("errors");
+    tcase_set_timeout(err, 120);
+    tcase_add_checked_fixture(err, setup, teardown);
+    tcase_add_test(err, test_bad_checkpoints);
+    tcase_add_test(err, test_bad_flags);
+    suite_add_tcase(s, err);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
