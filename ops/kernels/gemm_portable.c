@@ -72,14 +72,16 @@ static inline void tile(int mr, const tg_gemm_desc *d, int i0, int p0, int kc,
 {
     float acc[MR][NR];
     const size_t ldc = (size_t)d->ldc, lda = (size_t)d->lda;
+    /* op(A)(i0+i, p0+k) = a0[i*si + k*sk] */
+    const size_t si = d->transA ? 1 : lda, sk = d->transA ? lda : 1;
+    const float *a0 = d->A + i0 * si + p0 * sk;
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < NR; j++)
             acc[i][j] = load_c && j < nc ? c[i * ldc + j] : 0.0f;
     for (int k = 0; k < kc; k++) {
         const float *b = bp + (size_t)k * NR;
         for (int i = 0; i < mr; i++) {
-            float a = d->transA ? d->A[(size_t)(p0 + k) * lda + i0 + i]
-                                : d->A[(size_t)(i0 + i) * lda + p0 + k];
+            float a = a0[i * si + k * sk];
             for (int j = 0; j < NR; j++)
                 acc[i][j] += a * b[j];
         }
