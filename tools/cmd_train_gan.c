@@ -214,13 +214,25 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
 }
 
 /* ---- the run ---- */
+/* running means of loss_d, loss_g, d_real, d_fake; gradient norms as last seen */
 typedef struct sums { double v[6]; int n; } sums;
 
 static void sums_add(sums *s, const gan_stats *st)
 {
-    const double x[6] = {st->loss_d, st->loss_g, st->d_real, st->d_fake, st->gnorm_g, st->gnorm_d};
-    for (int k = 0; k < 6; k++) s->v[k] += x[k];
+    const double x[4] = {st->loss_d, st->loss_g, st->d_real, st->d_fake};
+    for (int k = 0; k < 4; k++) s->v[k] += x[k];
+    if (!isnan(st->gnorm_g)) s->v[4] = st->gnorm_g;
+    if (!isnan(st->gnorm_d)) s->v[5] = st->gnorm_d;
     s->n++;
+}
+
+/* the row metrics.csv gets: means, and the norms of the logged iteration */
+static void sums_row(const sums *s, double out[6])
+{
+    double n = s->n ? s->n : 1;
+    for (int k = 0; k < 4; k++) out[k] = s->v[k] / n;
+    out[4] = s->v[4];
+    out[5] = s->v[5];
 }
 
 static double now(void)
@@ -342,6 +354,7 @@ int cmd_train_gan(int argc, char **argv)
             for (int b = 0; b < cfg.batch; b++)
                 memcpy(r.x + (size_t)b * xd, set.images + (size_t)perm[it * cfg.batch + b] * xd, (size_t)xd * sizeof(float));
             gan_stats st;
+            r.want_norms = w.n + 1 == cfg.log_every || it == ipe - 1; /* only on logged iterations */
             if (gan_step(&r, &st, err, sizeof err)) {
                 if (tty) fputc('\n', stderr);
                 if (r.epoch > 0)
@@ -362,7 +375,9 @@ int cmd_train_gan(int argc, char **argv)
             }
             if (w.n == cfg.log_every || it == ipe - 1) {
                 double el = now() - t0;
-                run_metrics_row(csv, &hist, r.step, r.epoch + 1, w.v, w.n, el);
+                double row[6];
+                sums_row(&w, row);
+                run_metrics_row(csv, &hist, r.step, r.epoch + 1, row, el);
                 if (!o.quiet) progress(tty, r.epoch, cfg.epochs, it + 1, ipe, (it + 1) / (now() - te), &w);
                 memset(&w, 0, sizeof w);
             }

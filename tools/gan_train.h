@@ -27,7 +27,8 @@ int gan_cfg_defaults(gan_cfg *c, const char *preset);
 typedef struct gan_stats {
     double loss_d, loss_g;
     double d_real, d_fake;     /* mean D(x), mean D(G(z)) (before the D update) */
-    double gnorm_d, gnorm_g;   /* L2 norms of the gradients Adam applied */
+    double gnorm_d, gnorm_g;   /* L2 norms of the gradients Adam applied, or
+                                  NaN when gan_run.want_norms was 0 */
 } gan_stats;
 
 #define GAN_FIXED 64           /* fixed-noise samples drawn after each epoch */
@@ -43,6 +44,8 @@ typedef struct gan_run {
     float *z, *x;              /* bound to gg.z, gg.x */
     tg_rng noise, shuffle;     /* streams that training advances */
     int64_t step;              /* iterations done */
+    int want_norms;            /* compute gradient norms in the next steps (a
+                                  pass over every gradient: ~15% of a step) */
     int epoch;                 /* epochs done */
     /* sampling: G alone on fixed noise, eval mode */
     tg_graph *sg;

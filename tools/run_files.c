@@ -76,10 +76,9 @@ static int push(run_metrics *m, const double *row)
     return 0;
 }
 
-void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, int n, double elapsed)
+void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, double elapsed)
 {
-    double k = n > 0 ? n : 1;
-    double row[9] = {(double)step, epoch, v[0] / k, v[1] / k, v[2] / k, v[3] / k, v[4] / k, v[5] / k, elapsed};
+    double row[9] = {(double)step, epoch, v[0], v[1], v[2], v[3], v[4], v[5], elapsed};
     fprintf(csv, "%" PRId64 ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", step, epoch, row[2], row[3], row[4], row[5],
             row[6], row[7], elapsed);
     fflush(csv);

@@ -14,8 +14,10 @@ const char *run_data_dir(const char *given);
 /* mkdir -p dir and dir/samples; 0 or -1 with a message */
 int run_mkdirs(const char *dir, char *err, size_t len);
 
-/* metrics.csv, one row every log_every iterations, means over those
- * iterations: step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s */
+/* metrics.csv, one row every log_every iterations:
+ * step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s with
+ * loss_*, d_* the means over those iterations and gnorm_* the gradient norms
+ * of the row's last iteration. */
 typedef struct run_metrics {
     int n, cap;
     double *step, *loss_d, *loss_g, *d_real, *d_fake, *elapsed;
@@ -25,9 +27,9 @@ typedef struct run_metrics {
 FILE *run_metrics_open(const char *dir, int append, char *err, size_t len);
 /* Read an existing metrics.csv back (for the plots of a resumed run). */
 int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len);
-/* Write one row (v = sums of loss_d, loss_g, d_real, d_fake, gnorm_g,
- * gnorm_d over n iterations) and remember it for the plots. */
-void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, int n, double elapsed);
+/* Write one row (v = loss_d, loss_g, d_real, d_fake, gnorm_g, gnorm_d) and
+ * remember it for the plots. */
+void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, double elapsed);
 void run_metrics_free(run_metrics *m);
 
 /* dir/losses.png: loss_D and loss_G against step, and D(x), D(G(z)). */

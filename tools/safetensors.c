@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- dtypes ---- */
 
@@ -1002,8 +1001,7 @@ static int write_body(FILE *out, void *vctx)
             if (fwrite(tmp, 1, k, out) != k) return -1;
         }
     }
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) return -1;
-    return 0;
+    return 0; /* cli_write_atomic_err flushes and syncs before the rename */
 }
 
 /* Check one tensor; set *nbytes. */
