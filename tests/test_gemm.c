@@ -34,14 +34,14 @@ static const variant *get_variant(int vi)
 {
     static const variant vars[NVAR] = {
         {"portable", tg_sgemm_ws_portable, tg_sgemm_portable, TG_GEMM_MR_PORTABLE, TG_GEMM_NR_PORTABLE},
-#if defined(__x86_64__)
+#if defined(TG_HAVE_X86_VARIANTS) && defined(__x86_64__)
         {"avx2", tg_sgemm_ws_avx2, tg_sgemm_avx2, TG_GEMM_MR_AVX2, TG_GEMM_NR_AVX2},
         {"avx512", tg_sgemm_ws_avx512, tg_sgemm_avx512, TG_GEMM_MR_AVX512, TG_GEMM_NR_AVX512},
 #endif
     };
     if (vi == 0)
         return &vars[0];
-#if defined(__x86_64__)
+#if defined(TG_HAVE_X86_VARIANTS) && defined(__x86_64__)
     __builtin_cpu_init();
     if (vi == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return &vars[1];

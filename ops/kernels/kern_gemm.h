@@ -31,7 +31,7 @@
 size_t tg_sgemm_ws_portable(const tg_gemm_desc *d);
 void tg_sgemm_portable(const tg_gemm_desc *d, int n0, int n1, float *ws);
 
-#if defined(__x86_64__)
+#if defined(TG_HAVE_X86_VARIANTS) && defined(__x86_64__)
 #define TG_GEMM_MR_AVX2 6
 #define TG_GEMM_NR_AVX2 16
 size_t tg_sgemm_ws_avx2(const tg_gemm_desc *d);
