@@ -448,10 +448,6 @@ tg_status tg_plan_backward(tg_plan *p)
     if (p->forward_only || !p->ran_forward) return TG_ERR_STATE;
     tg_graph *g = p->g;
     const size_t esz = p->f64 ? sizeof(double) : sizeof(float);
-    /* zero parameter gradients held by the store */
-    for (int i = 0; i <= p->out.id; i++)
-        if (p->hasg[i] && !p->f64 && g->n[i].op == TG_OP_PARAM && p->gstart[i] >= 0)
-            memset(p->grad[i], 0, g->n[i].numel * esz);
     if (p->hasg[p->out.id]) {
         if (p->f64) ((double *)p->grad[p->out.id])[0] = 1.0;
         else ((float *)p->grad[p->out.id])[0] = 1.0f;
@@ -465,12 +461,19 @@ tg_status tg_plan_backward(tg_plan *p)
          * the node for nodes it reuses */
         r.step = p->fwdn[id] ? p->step : g->n[id].dstep;
         r.dy = p->grad[id];
+        /* a gradient buffer starts at its first writer: ops that can
+         * overwrite get it fresh (no zeroing pass), others get it zeroed */
+        const int can_fresh = tg_optab[r.n->op]->fresh_ok;
         for (int k = 0; k < r.n->nin; k++) {
             int in = r.n->in[k];
             if (!p->hasg[in]) continue;
             r.dx[k] = p->grad[in];
-            int store_param = g->n[in].op == TG_OP_PARAM && !p->f64;
-            if (p->gstart[in] == t && !store_param) memset(p->grad[in], 0, g->n[in].numel * esz);
+            if (p->gstart[in] != t) continue;
+            int first = 1; /* the same input twice (x*x): only its first slot starts it */
+            for (int q = 0; q < k; q++) first &= r.n->in[q] != in;
+            if (!first) continue;
+            if (can_fresh) r.fresh[k] = 1;
+            else memset(p->grad[in], 0, g->n[in].numel * esz);
         }
 #ifdef TG_FAULT_INJECTION
         if ((int)r.n->op == tg_fault_op)

@@ -52,6 +52,7 @@ static void matmul_bwd(tg_run *r)
     for (int which = 1; which <= 2; which++) {
         if (!r->dx[which - 1]) continue; /* nobody asked for this gradient */
         tg_gemm_desc d = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
+        d.beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
         if (r->f64) ref(&d, (const double *)d.A, (const double *)d.B, (double *)(void *)d.C);
         else tg_exec_gemm(r->ex, &d);
     }
@@ -75,6 +76,7 @@ const tg_opdesc tg_op_matmul = {
     .ws_floats = matmul_ws,
     .fwd = matmul_fwd,
     .bwd = matmul_bwd,
+    .fresh_ok = 1,
 };
 
 tg_node tg_matmul_t(tg_graph *g, tg_node a, tg_node b, int ta, int tb)

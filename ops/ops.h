@@ -6,7 +6,9 @@
  * Execution contract: forward writes y (overwrite). Backward accumulates
  * (+=) into every dx[i] that is non-NULL; dx[i] is NULL when input i needs no
  * gradient (so, e.g., no weight gradient is computed for a group nobody
- * asked for). The plan zeroes gradient buffers once per sweep. */
+ * asked for). The plan zeroes each gradient buffer once per sweep, before
+ * its first writer, except for ops marked fresh_ok: those are told
+ * (tg_run.fresh[i]) that they are the first writer and overwrite instead. */
 #ifndef TG_OPS_H
 #define TG_OPS_H
 
@@ -24,6 +26,8 @@ typedef struct tg_run {
     void *y, *dy;               /* value; gradient (backward only) */
     const void *x[TG_MAX_IN];   /* input values (int32 for label inputs) */
     void *dx[TG_MAX_IN];        /* input gradients or NULL */
+    int fresh[TG_MAX_IN];       /* dx[k] is uninitialized: write it, don't add
+                                   (only for ops with fresh_ok) */
     void *saved;                /* op-private buffer, forward to backward */
     int f64;                    /* 1: double buffers, reference kernels */
     tg_exec *ex;                /* kernels, pool, workspaces */
@@ -42,6 +46,7 @@ typedef struct tg_opdesc {
     size_t (*ws_floats)(const tg_graph *g, const tg_nrec *n, const tg_kern *k);
     void (*fwd)(tg_run *r);                      /* NULL for leaves */
     void (*bwd)(tg_run *r);                      /* NULL: no gradient */
+    int fresh_ok;  /* backward honours tg_run.fresh (saves a zeroing pass) */
 } tg_opdesc;
 
 #define TG_OP_DECL(U, l) extern const tg_opdesc tg_op_##l;

@@ -20,21 +20,28 @@ static void bias_fwd(tg_run *r)
 static void bias_bwd(tg_run *r)
 {
     int B = r->n->d[0], N = r->n->d[1];
+    size_t es = r->f64 ? sizeof(double) : sizeof(float);
+    /* first writer: dx = dy is a copy; db starts from zero */
+    if (r->dx[0] && r->fresh[0]) {
+        memcpy(r->dx[0], r->dy, (size_t)B * N * es);
+        if (!r->dx[1]) return;
+    }
+    if (r->dx[1] && r->fresh[1]) memset(r->dx[1], 0, (size_t)N * es);
     if (r->f64) {
         const double *dy = r->dy;
         double *dx = r->dx[0], *db = r->dx[1];
         for (int i = 0; i < B; i++)
             for (int j = 0; j < N; j++) {
-                if (dx) dx[(size_t)i * N + j] += dy[(size_t)i * N + j];
+                if (dx && !r->fresh[0]) dx[(size_t)i * N + j] += dy[(size_t)i * N + j];
                 if (db) db[j] += dy[(size_t)i * N + j];
             }
     } else {
-        if (r->dx[0]) r->ex->k->axpy(r->dy, 1.0f, r->dx[0], (size_t)B * N);
+        if (r->dx[0] && !r->fresh[0]) r->ex->k->axpy(r->dy, 1.0f, r->dx[0], (size_t)B * N);
         if (r->dx[1]) r->ex->k->colsum_acc(r->dy, r->dx[1], B, N, 0, N);
     }
 }
 
-const tg_opdesc tg_op_bias_add = {.name = "bias_add", .fwd = bias_fwd, .bwd = bias_bwd};
+const tg_opdesc tg_op_bias_add = {.name = "bias_add", .fwd = bias_fwd, .bwd = bias_bwd, .fresh_ok = 1};
 
 tg_node tg_bias_add(tg_graph *g, tg_node x, tg_node b)
 {

@@ -120,6 +120,14 @@ static tg_node b_matmul(tg_gc_ctx *c, const tg_gc_case *s)
     return weigh(c, y);
 }
 
+/* op(a) op(a) with one input in both slots (x^T x when iarg[2] = 0, x x^T
+ * when 1): the two gradient contributions land in one buffer. iarg: R, C */
+static tg_node b_matmul_self(tg_gc_ctx *c, const tg_gc_case *s)
+{
+    tg_node a = input(c, "a", s->iarg[0], s->iarg[1], F_U1);
+    return weigh(c, s->iarg[2] ? tg_matmul_t(c->g, a, a, 0, 1) : tg_matmul_t(c->g, a, a, 1, 0));
+}
+
 /* iarg: B, N */
 static tg_node b_bias_add(tg_gc_ctx *c, const tg_gc_case *s)
 {
@@ -333,6 +341,8 @@ static const tg_gc_case cases[] = {
     /* matmul: 4 transpose forms x {1x1x1, M=1, K=1, N=1, 3x5x7}; (M,K,N) of op(a) op(b) */
     MM("a.b 1x1x1", 1, 1, 1, 0), MM("a.b M=1 1x3x4", 1, 3, 4, 0), MM("a.b K=1 4x1x3", 4, 1, 3, 0),
     MM("a.b N=1 3x5x1", 3, 5, 1, 0), MM("a.b 3x5x7", 3, 5, 7, 0),
+    CASE("matmul", "xT.x same input 4x3", b_matmul_self, 4, 3, 0, 0, 0),
+    CASE("matmul", "x.xT same input 4x3", b_matmul_self, 4, 3, 1, 0, 0),
     MM("aT.b 1x1x1", 1, 1, 1, 1), MM("aT.b M=1 1x3x4", 1, 3, 4, 1), MM("aT.b K=1 4x1x3", 4, 1, 3, 1),
     MM("aT.b N=1 3x5x1", 3, 5, 1, 1), MM("aT.b 3x5x7", 3, 5, 7, 1),
     MM("a.bT 1x1x1", 1, 1, 1, 2), MM("a.bT M=1 1x3x4", 1, 3, 4, 2), MM("a.bT K=1 4x1x3", 4, 1, 3, 2),
