@@ -1,5 +1,6 @@
 /* dropout.c - inverted dropout with a counter-based mask.
- * keep_i = hash(seed, node, step, i) >= p * 2^32;  y_i = keep_i ? x_i / (1-p) : 0.
+ * keep_i = tg_dropout_hash(key, i) >= p * 2^32, key = mix(seed, node, step);
+ * y_i = keep_i ? x_i / (1-p) : 0.
  * The mask is a pure function of (graph seed, node id, dropout step, index),
  * so backward recomputes it instead of storing it, any plan can run the
  * backward of a forward another plan ran, and resuming from a saved step
@@ -15,25 +16,23 @@ static uint64_t mix(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* scale of element i: 0 or 1/(1-p); eval plans: 1 */
+/* out (=, or += when acc) in * mask / (1-p); eval plans: in */
 static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
 {
     size_t n = r->n->numel;
     double p = r->n->f[0], inv = 1.0 / (1.0 - p);
-    uint64_t base = mix(r->g->seed ^ mix((uint64_t)(r->n - r->g->n) * 0x9E3779B97F4A7C15ull ^ (r->step << 20)));
+    uint32_t key = (uint32_t)mix(r->g->seed ^ mix((uint64_t)(r->n - r->g->n) * 0x9E3779B97F4A7C15ull ^ (r->step << 20)));
     uint32_t thr = (uint32_t)(p * 4294967296.0);
+    if (r->eval) thr = 0, inv = 1.0; /* keep everything, unscaled */
+    if (!r->f64) {
+        r->ex->k->dropout(in, out, n, key, thr, (float)inv, acc);
+        return;
+    }
+    const double *x = in;
+    double *y = out;
     for (size_t i = 0; i < n; i++) {
-        double s = 1.0;
-        if (!r->eval) s = (uint32_t)(mix(base + i) >> 32) >= thr ? inv : 0.0;
-        if (r->f64) {
-            double v = ((const double *)in)[i] * s;
-            if (acc) ((double *)out)[i] += v;
-            else ((double *)out)[i] = v;
-        } else {
-            float v = ((const float *)in)[i] * (float)s;
-            if (acc) ((float *)out)[i] += v;
-            else ((float *)out)[i] = v;
-        }
+        double v = tg_dropout_hash(key, i) >= thr ? x[i] * inv : 0.0;
+        y[i] = acc ? y[i] + v : v;
     }
 }
 

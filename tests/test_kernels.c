@@ -701,6 +701,45 @@ START_TEST(test_adam)
 }
 END_TEST
 
+/* ---- dropout: every variant draws the scalar reference mask, bit for bit ---- */
+START_TEST(test_dropout)
+{
+    const tg_kern *v[3];
+    int nv = variants(v);
+    errs e = {0};
+    const float ps[3] = {0.3f, 0.5f, 0.0f};
+    for (int k = 0; k < nv; k++)
+        for (size_t L = 0; L < NLENS; L++)
+            for (int q = 0; q < 3; q++) {
+                size_t n = LENS[L];
+                uint32_t key = 0x12345u + (uint32_t)(L * 977 + (size_t)q), thr = (uint32_t)(ps[q] * 4294967296.0);
+                float scale = 1.0f / (1.0f - ps[q]);
+                float *x = buf(n), *y = buf(n), *acc = buf(n);
+                fill_u(x, n, L, -2.0f, 2.0f);
+                for (size_t i = 0; i < n; i++) acc[i] = 1.0f;
+                v[k]->dropout(x, y, n, key, thr, scale, 0);
+                v[k]->dropout(x, acc, n, key, thr, scale, 1);
+                size_t kept = 0;
+                for (size_t i = 0; i < n; i++) {
+                    int keep = tg_dropout_hash(key, i) >= thr;
+                    float want = keep ? x[i] * scale : 0.0f;
+                    kept += (size_t)keep;
+                    expect(&e, y[i] == want && acc[i] == 1.0f + want, "%s dropout p=%g n=%zu i=%zu: %g vs %g",
+                           v[k]->name, (double)ps[q], n, i, (double)y[i], (double)want);
+                }
+                /* the kept fraction is 1-p (binomial: within 5 sigma for n >= 1000) */
+                if (n >= 1000) {
+                    double sd = sqrt(n * ps[q] * (1 - ps[q])) + 1e-9;
+                    expect(&e, fabs((double)kept - n * (1.0 - ps[q])) <= 5 * sd + 1e-9,
+                           "%s dropout p=%g n=%zu kept %zu", v[k]->name, (double)ps[q], n, kept);
+                }
+                expect(&e, guard_ok(y, n) && guard_ok(acc, n), "%s dropout n=%zu: wrote outside", v[k]->name, n);
+                buf_free(x); buf_free(y); buf_free(acc);
+            }
+    CHECK_ERRS(e);
+}
+END_TEST
+
 /* ---- determinism: repeated calls give identical bits ---- */
 
 START_TEST(test_determinism)
@@ -788,6 +827,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(core, test_bias_act);
     tcase_add_test(core, test_colsum);
     tcase_add_test(core, test_sum);
+    tcase_add_test(core, test_dropout);
     suite_add_tcase(s, core);
     TCase *loss = tcase_create("losses");
     tcase_add_test(loss, test_bce_sum);

@@ -100,6 +100,12 @@ typedef struct tg_kern {
      * Labels must be in [0, C): the caller validates them. */
     double (*softmax_xent)(const float *x, const int32_t *labels, float *p, int B, int C);
 
+    /* ---- dropout ---- */
+    /* y = keep_i ? x * scale : 0  (acc: y += that), keep_i =
+     * tg_dropout_hash(key, i) >= thr: a counter-based mask, the same bits in
+     * every variant, so backward recomputes it instead of storing it. */
+    void (*dropout)(const float *x, float *y, size_t n, uint32_t key, uint32_t thr, float scale, int acc);
+
     /* ---- optimizer ---- */
     /* Adam, PyTorch semantics, in place over n elements:
      *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
@@ -108,6 +114,19 @@ typedef struct tg_kern {
     void (*adam)(float *w, const float *g, float *m, float *v, size_t n,
                  float lr, float b1, float b2, float eps, float bc1, float bc2);
 } tg_kern;
+
+/* The dropout mask's hash: murmur3's 32-bit finalizer over key ^ (i * golden
+ * ratio); keep element i when the result is >= p * 2^32. */
+static inline uint32_t tg_dropout_hash(uint32_t key, size_t i)
+{
+    uint32_t h = key ^ ((uint32_t)i * 0x9E3779B1u);
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
 
 /* Variants. Those not compiled for this architecture are NULL-returning stubs. */
 const tg_kern *tg_kern_portable(void);

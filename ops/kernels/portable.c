@@ -217,6 +217,8 @@ static void adam(float *w, const float *g, float *m, float *v, size_t n,
     }
 }
 
+#include "dropout.inc"
+
 static const tg_kern kern_portable = {
     .name = "portable",
     .nr = TG_GEMM_NR_PORTABLE,
@@ -235,6 +237,7 @@ static const tg_kern kern_portable = {
     .bce_bwd = bce_bwd,
     .sum = sum,
     .softmax_xent = softmax_xent,
+    .dropout = dropout,
     .adam = adam,
 };
 
