@@ -5,6 +5,7 @@
  * status, standard output and standard error: listing and running the
  * gradient checks, usage errors (exit status 2 with a message), the dot
  * export, and atomic file output. */
+#include "check_main.h"
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -308,9 +309,5 @@ static Suite *cli_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cli_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_run_suite(cli_suite());
 }

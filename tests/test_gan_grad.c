@@ -25,6 +25,7 @@
 #include "internal.h"   /* tg_plan_grad64: gradients of f64 plans */
 #include "fixture.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -477,9 +478,5 @@ int main(void)
 {
     printf("f32 kernels: %s\n", tg_kernel_name());
     fflush(stdout); /* before Check forks */
-    SRunner *sr = srunner_create(gan_grad_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(gan_grad_suite());
 }

@@ -3,6 +3,7 @@
  * default tolerance (1e-5, h = 1e-6), every op of tapegrad.h has cases, each
  * op case really contains that op, and the registry's own checks (detach
  * must block gradients; something must be checked) hold. */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,9 +205,5 @@ static Suite *gc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_run_suite(gc_suite());
 }

@@ -10,6 +10,7 @@
  * that under 5e-5 relative in the worst case, typically far less; the
  * activations used have |act'| <= 1, so the bound carries through them.
  */
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -501,9 +502,5 @@ static Suite *gemm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gemm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tg_run_suite(gemm_suite());
 }

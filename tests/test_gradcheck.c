@@ -6,6 +6,7 @@
 #include "tiny_gan.h"
 #include "oplist.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <string.h>
 
@@ -116,9 +117,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(suite());
 }

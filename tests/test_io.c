@@ -15,6 +15,7 @@
 #include "idx.h"
 #include "png_out.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -598,9 +599,5 @@ static Suite *io_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(io_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_run_suite(io_suite());
 }

@@ -12,6 +12,7 @@
  * (SLEEF u10 / libm, <= 1 ULP each, a few of them chained) 4e-6 relative,
  * plus 1e-37 absolute for results in float's subnormal range.
  */
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdarg.h>
@@ -844,9 +845,5 @@ static Suite *kernels_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(kernels_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tg_run_suite(kernels_suite());
 }

@@ -21,6 +21,7 @@
 #include "internal.h"   /* tg_plan_value64, tg_plan_grad64 */
 #include "fixture.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -932,9 +933,5 @@ int main(void)
 {
     printf("f32 kernels: %s\n", tg_kernel_name());
     fflush(stdout); /* before Check forks */
-    SRunner *sr = srunner_create(ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(ops_suite());
 }

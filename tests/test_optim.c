@@ -2,6 +2,7 @@
  * PyTorch's update rules, over several steps with changing gradients. */
 #include "tapegrad.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -135,9 +136,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(suite());
 }

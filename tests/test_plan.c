@@ -2,6 +2,7 @@
  * between plans, the arena, zero allocations per step, determinism. */
 #include "tiny_gan.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -353,9 +354,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(suite());
 }

@@ -3,6 +3,7 @@
 #include "tapegrad.h"
 #include "tg_models.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -388,9 +389,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(suite());
 }

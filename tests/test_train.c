@@ -2,6 +2,7 @@
  * 10-image IDX fixture (tests/fixtures/idx, $TG_FIXTURES): the run folder's
  * files, bit-exact --resume, checkpoints that are corrupt or truncated, and
  * bad flags. The reference model at batch 4: 2 iterations per epoch. */
+#include "check_main.h"
 #include "run_bin.h"
 
 #include <stdint.h>
@@ -233,9 +234,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return tg_run_suite(suite());
 }
