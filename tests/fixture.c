@@ -255,3 +255,33 @@ int fx_close(const char *what, const double *got, const double *want, size_t n, 
          what, worst, n, got[worst], want[worst], fabs(got[worst] - want[worst]), bound, rtol, floor);
     return 0;
 }
+
+/* ---- the same, as Check assertions ---- */
+#include <check.h>
+
+fx_file *fx_need_file(const char *name)
+{
+    fx_file *f = fx_load(name);
+    ck_assert_msg(f != NULL, "%s", fx_error());
+    return f;
+}
+
+const double *fx_need(const fx_file *f, const char *name, size_t n)
+{
+    const double *v = fx_get(f, name, n);
+    ck_assert_msg(v != NULL, "%s", fx_error());
+    return v;
+}
+
+void fx_need_floats(const fx_file *f, const char *name, float *dst, size_t n)
+{
+    ck_assert_msg(fx_floats(f, name, dst, n), "%s", fx_error());
+}
+
+tg_plan *fx_plan(tg_graph *g, tg_node out, const tg_plan_opts *o)
+{
+    ck_assert_msg(tg_graph_status(g) == TG_OK, "graph: %s", tg_graph_error(g));
+    tg_plan *p = tg_plan_new(g, out, o);
+    ck_assert_msg(p != NULL, "plan: %s", tg_graph_error(g));
+    return p;
+}

@@ -51,4 +51,13 @@ double fx_maxabs(const double *v, size_t n);
 /* Message describing the last failure of any fx_* call. */
 const char *fx_error(void);
 
+/* The same as Check assertions: fail the running test case with fx_error(). */
+fx_file *fx_need_file(const char *name);
+const double *fx_need(const fx_file *f, const char *name, size_t n);
+void fx_need_floats(const fx_file *f, const char *name, float *dst, size_t n);
+
+/* tg_plan_new, failing the test case with the graph's message */
+#include "tapegrad.h"
+tg_plan *fx_plan(tg_graph *g, tg_node out, const tg_plan_opts *o);
+
 #endif

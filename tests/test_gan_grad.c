@@ -49,18 +49,6 @@ typedef struct gan {
     float zb[B * ZD], xb[B * XD];
 } gan;
 
-static const double *need(const fx_file *f, const char *name, size_t n)
-{
-    const double *v = fx_get(f, name, n);
-    ck_assert_msg(v != NULL, "%s", fx_error());
-    return v;
-}
-
-static void need_floats(const fx_file *f, const char *name, float *dst, size_t n)
-{
-    ck_assert_msg(fx_floats(f, name, dst, n), "%s", fx_error());
-}
-
 static void pkey(char *buf, size_t len, const char *prefix, const tg_param *p)
 {
     snprintf(buf, len, "%s.%s/%s", prefix, tg_param_group(p), tg_param_name(p));
@@ -96,10 +84,10 @@ static void gan_new(gan *t)
     for (int i = 0; i < tg_params_count(t->ps); i++) {
         tg_param *p = tg_params_at(t->ps, i);
         pkey(key, sizeof key, "init", p);
-        need_floats(t->f, key, tg_param_data(p), tg_param_numel(p));
+        fx_need_floats(t->f, key, tg_param_data(p), tg_param_numel(p));
     }
-    need_floats(t->f, "z", t->zb, B * ZD);
-    need_floats(t->f, "x", t->xb, B * XD);
+    fx_need_floats(t->f, "z", t->zb, B * ZD);
+    fx_need_floats(t->f, "x", t->xb, B * XD);
 
     tg_graph *g = t->g = tg_graph_new(t->ps);
     t->z = tg_input(g, "z", 2, (int[]){B, ZD});
@@ -170,7 +158,7 @@ static void check_group_grads(gan *t, tg_plan *p, const char *grp, const char *p
             memcpy(got, g64, n * sizeof(double));
         }
         pkey(key, sizeof key, prefix, par);
-        const double *want = need(t->f, key, n);
+        const double *want = fx_need(t->f, key, n);
         double mx = fx_maxabs(want, n);
         ck_assert_msg(mx > 0, "fixture %s is all zeros", key);
         int ok = prec ? fx_close(key, got, want, n, 1e-10, 1e-3 * mx) : fx_close(key, got, want, n, 1e-4, mx);
@@ -198,7 +186,7 @@ START_TEST(test_d_step)
     tg_plan *p = plan_or_die(&t, t.loss_d, "D", prec, 0);
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
-    check_loss("loss_D", prec, tg_plan_loss(p), need(t.f, "lossD", 1)[0], prec ? 1e-12 : 1e-5);
+    check_loss("loss_D", prec, tg_plan_loss(p), fx_need(t.f, "lossD", 1)[0], prec ? 1e-12 : 1e-5);
     check_group_grads(&t, p, "D", "gradD", prec);
     check_sentinel(&t, "G", "D step");
     tg_plan_free(p);
@@ -291,7 +279,7 @@ START_TEST(test_g_step)
     ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
     ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
     check_sentinel(&t, "D", "G step");
-    check_loss("loss_G", prec, tg_plan_loss(pg), need(t.f, "lossG", 1)[0], prec ? 1e-12 : 1e-5);
+    check_loss("loss_G", prec, tg_plan_loss(pg), fx_need(t.f, "lossG", 1)[0], prec ? 1e-12 : 1e-5);
     check_group_grads(&t, pg, "G", "gradG", prec);
     tg_plan_free(pg);
     tg_plan_free(pd);
@@ -397,9 +385,9 @@ START_TEST(test_train_adam)
     char key[160];
     for (int s = 0; s < 3; s++) {
         snprintf(key, sizeof key, "train.z.%d", s);
-        need_floats(t.f, key, t.zb, B * ZD);
+        fx_need_floats(t.f, key, t.zb, B * ZD);
         snprintf(key, sizeof key, "train.x.%d", s);
-        need_floats(t.f, key, t.xb, B * XD);
+        fx_need_floats(t.f, key, t.xb, B * XD);
         ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
         ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
         ck_assert_int_eq(tg_adam_step(ad), TG_OK);
@@ -407,9 +395,9 @@ START_TEST(test_train_adam)
         ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
         ck_assert_int_eq(tg_adam_step(ag), TG_OK);
         snprintf(key, sizeof key, "train.lossD.%d", s);
-        check_loss(key, 0, tg_plan_loss(pd), need(t.f, key, 1)[0], 1e-4);
+        check_loss(key, 0, tg_plan_loss(pd), fx_need(t.f, key, 1)[0], 1e-4);
         snprintf(key, sizeof key, "train.lossG.%d", s);
-        check_loss(key, 0, tg_plan_loss(pg), need(t.f, key, 1)[0], 1e-4);
+        check_loss(key, 0, tg_plan_loss(pg), fx_need(t.f, key, 1)[0], 1e-4);
     }
     ck_assert_int_eq(tg_adam_steps(ad), 3);
     ck_assert_int_eq(tg_adam_steps(ag), 3);
@@ -418,12 +406,12 @@ START_TEST(test_train_adam)
         tg_param *p = tg_params_at(t.ps, i);
         size_t n = tg_param_numel(p);
         pkey(key, sizeof key, "train.final", p);
-        const double *want = need(t.f, key, n);
+        const double *want = fx_need(t.f, key, n);
         for (size_t e = 0; e < n; e++) got[e] = tg_param_data(p)[e];
         ck_assert_msg(fx_close(key, got, want, n, 1e-4, fx_maxabs(want, n)), "%s", fx_error());
         /* and the weights did move: 3 Adam steps of ~lr each */
         pkey(key, sizeof key, "init", p);
-        const double *w0 = need(t.f, key, n);
+        const double *w0 = fx_need(t.f, key, n);
         double moved = 0;
         for (size_t e = 0; e < n; e++) moved = fmax(moved, fabs(got[e] - w0[e]));
         ck_assert_msg(moved > 1e-4, "%s/%s did not move (%g)", tg_param_group(p), tg_param_name(p), moved);

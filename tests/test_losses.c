@@ -29,33 +29,6 @@ static double ref_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p
 static double ref_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 static double ref_bce(double x, double t) { return t * ref_softplus(-x) + (1.0 - t) * ref_softplus(x); }
 
-static fx_file *need_fixture(const char *name)
-{
-    fx_file *f = fx_load(name);
-    ck_assert_msg(f != NULL, "%s", fx_error());
-    return f;
-}
-
-static const double *need(const fx_file *f, const char *name, size_t n)
-{
-    const double *v = fx_get(f, name, n);
-    ck_assert_msg(v != NULL, "%s", fx_error());
-    return v;
-}
-
-static void need_floats(const fx_file *f, const char *name, float *dst, size_t n)
-{
-    ck_assert_msg(fx_floats(f, name, dst, n), "%s", fx_error());
-}
-
-static tg_plan *plan_or_die(tg_graph *g, tg_node out, const tg_plan_opts *o)
-{
-    ck_assert_msg(tg_graph_status(g) == TG_OK, "graph: %s", tg_graph_error(g));
-    tg_plan *p = tg_plan_new(g, out, o);
-    ck_assert_msg(p != NULL, "plan: %s", tg_graph_error(g));
-    return p;
-}
-
 static void grad_of(tg_plan *p, tg_node n, int prec, double *out, size_t cnt)
 {
     if (PREC[prec] == TG_F32) {
@@ -72,7 +45,7 @@ static void grad_of(tg_plan *p, tg_node n, int prec, double *out, size_t cnt)
 /* run forward + backward of a scalar loss plan with input gradients */
 static tg_plan *run(tg_graph *g, tg_node L, int prec)
 {
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
     tg_status s = tg_plan_forward(p);
     ck_assert_msg(s == TG_OK, "%s forward: %s (%s)", PNAME[prec], tg_status_str(s), tg_graph_error(g));
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
@@ -174,20 +147,20 @@ END_TEST
 START_TEST(test_bce_smooth_torch)
 {
     int prec = _i;
-    fx_file *f = need_fixture("losses.txt");
+    fx_file *f = fx_need_file("losses.txt");
     float x[16];
-    need_floats(f, "bce09.x", x, 16);
+    fx_need_floats(f, "bce09.x", x, 16);
     tg_graph *g = tg_graph_new(NULL);
     tg_node nx = tg_input(g, "x", 1, (int[]){16});
     tg_node L = tg_bce_logits_const(g, nx, 0.9f);
     tg_bind(g, nx, x);
     tg_plan *p = run(g, L, prec);
-    double want = need(f, "bce09.L", 1)[0], got = tg_plan_loss(p);
+    double want = fx_need(f, "bce09.L", 1)[0], got = tg_plan_loss(p);
     ck_assert_msg(fabs(got - want) <= (prec ? 1e-12 : 1e-5) * want, "%s smoothed BCE %.17g, torch %.17g", PNAME[prec],
                   got, want);
     double gx[16];
     grad_of(p, nx, prec, gx, 16);
-    const double *wd = need(f, "bce09.dx", 16);
+    const double *wd = fx_need(f, "bce09.dx", 16);
     /* f32: relative to the 1/n scale of the gradient */
     ck_assert_msg(fx_close("smoothed BCE d/dx", gx, wd, 16, prec ? 1e-12 : 1e-5, prec ? 1e-300 : 1.0 / 16), "%s %s",
                   PNAME[prec], fx_error());
@@ -201,24 +174,24 @@ END_TEST
 START_TEST(test_bce_tensor_torch)
 {
     int prec = _i;
-    fx_file *f = need_fixture("losses.txt");
+    fx_file *f = fx_need_file("losses.txt");
     float x[16], t[16];
-    need_floats(f, "bce09.x", x, 16);
-    need_floats(f, "bcet.t", t, 16);
+    fx_need_floats(f, "bce09.x", x, 16);
+    fx_need_floats(f, "bcet.t", t, 16);
     tg_graph *g = tg_graph_new(NULL);
     tg_node nx = tg_input(g, "x", 1, (int[]){16}), nt = tg_input(g, "t", 1, (int[]){16});
     tg_node L = tg_bce_logits(g, nx, nt);
     tg_bind(g, nx, x);
     tg_bind(g, nt, t);
     tg_plan *p = run(g, L, prec);
-    double want = need(f, "bcet.L", 1)[0], got = tg_plan_loss(p);
+    double want = fx_need(f, "bcet.L", 1)[0], got = tg_plan_loss(p);
     ck_assert_msg(fabs(got - want) <= (prec ? 1e-12 : 1e-5) * want, "%s BCE %.17g, torch %.17g", PNAME[prec], got, want);
     double gx[16];
     grad_of(p, nx, prec, gx, 16);
-    ck_assert_msg(fx_close("BCE d/dx", gx, need(f, "bcet.dx", 16), 16, prec ? 1e-12 : 1e-5, prec ? 1e-300 : 1.0 / 16),
+    ck_assert_msg(fx_close("BCE d/dx", gx, fx_need(f, "bcet.dx", 16), 16, prec ? 1e-12 : 1e-5, prec ? 1e-300 : 1.0 / 16),
                   "%s %s", PNAME[prec], fx_error());
     grad_of(p, nt, prec, gx, 16);
-    ck_assert_msg(fx_close("BCE d/dt", gx, need(f, "bcet.dt", 16), 16, prec ? 1e-12 : 1e-6, 1e-300), "%s %s",
+    ck_assert_msg(fx_close("BCE d/dt", gx, fx_need(f, "bcet.dt", 16), 16, prec ? 1e-12 : 1e-6, 1e-300), "%s %s",
                   PNAME[prec], fx_error());
     tg_plan_free(p);
     tg_graph_free(g);
@@ -235,9 +208,9 @@ END_TEST
 START_TEST(test_gen_losses)
 {
     int prec = _i;
-    fx_file *f = need_fixture("losses.txt");
+    fx_file *f = fx_need_file("losses.txt");
     float x[16];
-    need_floats(f, "bce09.x", x, 16);
+    fx_need_floats(f, "bce09.x", x, 16);
     /* one graph, six losses over the same input */
     tg_graph *g = tg_graph_new(NULL);
     tg_node nx = tg_input(g, "x", 1, (int[]){16});
@@ -311,14 +284,14 @@ END_TEST
 START_TEST(test_xent_torch)
 {
     int prec = _i;
-    fx_file *f = need_fixture("losses.txt");
-    const double *dm = need(f, "xent.dims", 2);
+    fx_file *f = fx_need_file("losses.txt");
+    const double *dm = fx_need(f, "xent.dims", 2);
     const int B = (int)dm[0], C = (int)dm[1];
     ck_assert(B == 6 && C == 5);
     float x[30];
     int32_t lab[6];
-    need_floats(f, "xent.x", x, 30);
-    const double *lv = need(f, "xent.lab", 6);
+    fx_need_floats(f, "xent.x", x, 30);
+    const double *lv = fx_need(f, "xent.lab", 6);
     for (int i = 0; i < B; i++) lab[i] = (int32_t)lv[i];
     tg_graph *g = tg_graph_new(NULL);
     tg_node nx = tg_input(g, "x", 2, (int[]){B, C}), nl = tg_input_labels(g, "lab", B);
@@ -326,12 +299,12 @@ START_TEST(test_xent_torch)
     tg_bind(g, nx, x);
     tg_bind(g, nl, lab);
     tg_plan *p = run(g, L, prec);
-    double want = need(f, "xent.L", 1)[0], got = tg_plan_loss(p);
+    double want = fx_need(f, "xent.L", 1)[0], got = tg_plan_loss(p);
     ck_assert_msg(isfinite(got), "%s loss %g", PNAME[prec], got);
     ck_assert_msg(fabs(got - want) <= (prec ? 1e-12 : 1e-5) * want, "%s xent %.17g, torch %.17g", PNAME[prec], got, want);
     double gx[30];
     grad_of(p, nx, prec, gx, 30);
-    ck_assert_msg(fx_close("softmax_xent d/dx", gx, need(f, "xent.dx", 30), 30, prec ? 1e-12 : 1e-5,
+    ck_assert_msg(fx_close("softmax_xent d/dx", gx, fx_need(f, "xent.dx", 30), 30, prec ? 1e-12 : 1e-5,
                            prec ? 1e-300 : 1.0 / B), "%s %s", PNAME[prec], fx_error());
     tg_plan_free(p);
     tg_graph_free(g);
@@ -388,7 +361,7 @@ START_TEST(test_xent_bad_label)
     tg_node L = tg_softmax_xent(g, nx, nl);
     tg_bind(g, nx, x);
     tg_bind(g, nl, lab);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.precision = PREC[prec]});
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_ERR_ARG);
     ck_assert_msg(strstr(tg_graph_error(g), "softmax_xent") != NULL, "message '%s' does not name softmax_xent",
                   tg_graph_error(g));
@@ -439,7 +412,7 @@ START_TEST(test_bce_nan)
     tg_node nx = tg_input(g, "x", 1, (int[]){3});
     tg_node L = tg_bce_logits_const(g, nx, 0.9f);
     tg_bind(g, nx, x);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.precision = PREC[prec]});
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_ERR_NONFINITE);
     tg_plan_free(p);
     tg_graph_free(g);

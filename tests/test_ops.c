@@ -41,33 +41,6 @@ static const double FWD_FLOOR[2] = {1e-37, 1e-300};
 static const double GRAD_RTOL[2] = {1e-5, 1e-12};
 static const double GRAD_FLOOR_FRAC[2] = {0.1, 1e-2};
 
-static fx_file *need_fixture(const char *name)
-{
-    fx_file *f = fx_load(name);
-    ck_assert_msg(f != NULL, "%s", fx_error());
-    return f;
-}
-
-static const double *need(const fx_file *f, const char *name, size_t n)
-{
-    const double *v = fx_get(f, name, n);
-    ck_assert_msg(v != NULL, "%s", fx_error());
-    return v;
-}
-
-static void need_floats(const fx_file *f, const char *name, float *dst, size_t n)
-{
-    ck_assert_msg(fx_floats(f, name, dst, n), "%s", fx_error());
-}
-
-static tg_plan *plan_or_die(tg_graph *g, tg_node out, const tg_plan_opts *o)
-{
-    ck_assert_msg(tg_graph_status(g) == TG_OK, "graph: %s", tg_graph_error(g));
-    tg_plan *p = tg_plan_new(g, out, o);
-    ck_assert_msg(p != NULL, "plan: %s", tg_graph_error(g));
-    return p;
-}
-
 /* value of node n after the last forward, as doubles */
 static void value_of(tg_plan *p, tg_node n, int prec, double *out, size_t cnt)
 {
@@ -193,7 +166,7 @@ START_TEST(test_hand_unary)
     tg_node y = hand_build(g, c, x);
     tg_node L = tg_sum(g, y);
     tg_bind(g, x, &xv);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
     double got = tg_plan_loss(p), dgot;
@@ -224,7 +197,7 @@ START_TEST(test_hand_exact)
     tg_node L = tg_sum(g, y);
     tg_bind(g, a, A);
     tg_bind(g, b, B);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
                                                   .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
@@ -253,7 +226,7 @@ START_TEST(test_hand_exact)
     tg_bind(g, x, X);
     tg_bind(g, z, Y);
     tg_bind(g, r, R);
-    p = plan_or_die(g, s, &(tg_plan_opts){.input_grads = 1, .outputs = &cc, .n_outputs = 1,
+    p = fx_plan(g, s, &(tg_plan_opts){.input_grads = 1, .outputs = &cc, .n_outputs = 1,
                                           .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     double c9[9];
@@ -290,12 +263,12 @@ START_TEST(test_elementwise_torch)
     int kind = _i / 2, prec = _i % 2;
     const char *op = KNAME[kind];
     char nm[64], what[96];
-    fx_file *f = need_fixture("ops.txt");
+    fx_file *f = fx_need_file("ops.txt");
     int binary = kind <= K_MUL;
     float a[NE], b[NE], w[NE];
-    need_floats(f, kind <= K_SCALE ? "ew.a" : "act.x", a, NE);
-    need_floats(f, "ew.b", b, NE);
-    need_floats(f, "ew.w", w, NE);
+    fx_need_floats(f, kind <= K_SCALE ? "ew.a" : "act.x", a, NE);
+    fx_need_floats(f, "ew.b", b, NE);
+    fx_need_floats(f, "ew.w", w, NE);
 
     tg_graph *g = tg_graph_new(NULL);
     const int dims[2] = {3, 13};
@@ -317,29 +290,29 @@ START_TEST(test_elementwise_torch)
     tg_bind(g, na, a);
     tg_bind(g, nb, b);
     tg_bind(g, nw, w);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
                                                   .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
 
     double got[NE];
     snprintf(nm, sizeof nm, "%s.y", op);
-    const double *wy = need(f, nm, NE);
+    const double *wy = fx_need(f, nm, NE);
     value_of(p, y, prec, got, NE);
     snprintf(what, sizeof what, "%s forward", op);
     check_fwd(what, prec, got, wy, NE);
     snprintf(nm, sizeof nm, "%s.L", op);
-    check_loss(op, prec, tg_plan_loss(p), need(f, nm, 1)[0], wy, w, NE);
+    check_loss(op, prec, tg_plan_loss(p), fx_need(f, nm, 1)[0], wy, w, NE);
 
     snprintf(nm, sizeof nm, binary ? "%s.da" : "%s.dx", op);
     grad_of(p, na, NULL, prec, got, NE);
     snprintf(what, sizeof what, "%s d/da", op);
-    check_grad(what, prec, got, need(f, nm, NE), NE);
+    check_grad(what, prec, got, fx_need(f, nm, NE), NE);
     if (binary) {
         snprintf(nm, sizeof nm, "%s.db", op);
         grad_of(p, nb, NULL, prec, got, NE);
         snprintf(what, sizeof what, "%s d/db", op);
-        check_grad(what, prec, got, need(f, nm, NE), NE);
+        check_grad(what, prec, got, fx_need(f, nm, NE), NE);
     } else {
         /* b is not behind L: no gradient for it */
         ck_assert_ptr_null(PREC[prec] == TG_F32 ? (const void *)tg_plan_grad(p, nb)
@@ -360,8 +333,8 @@ END_TEST
 START_TEST(test_matmul_torch)
 {
     int form = _i / 2, prec = _i % 2, ta = form >> 1, tb = form & 1;
-    fx_file *f = need_fixture("ops.txt");
-    const double *dm = need(f, "mm.dims", 3);
+    fx_file *f = fx_need_file("ops.txt");
+    const double *dm = fx_need(f, "mm.dims", 3);
     const int M = (int)dm[0], K = (int)dm[1], N = (int)dm[2];
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
     float *W = malloc(sizeof(float) * (size_t)(M * N));
@@ -369,9 +342,9 @@ START_TEST(test_matmul_torch)
     double *got = malloc(sizeof(double) * (size_t)(K * N + M * K + M * N));
     double *want = malloc(sizeof(double) * (size_t)(K * N + M * K));
     ck_assert(A && B && W && As && Bs && got && want);
-    need_floats(f, "mm.A", A, (size_t)(M * K));
-    need_floats(f, "mm.B", B, (size_t)(K * N));
-    need_floats(f, "mm.w", W, (size_t)(M * N));
+    fx_need_floats(f, "mm.A", A, (size_t)(M * K));
+    fx_need_floats(f, "mm.B", B, (size_t)(K * N));
+    fx_need_floats(f, "mm.w", W, (size_t)(M * N));
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++) As[ta ? k * M + i : i * K + k] = A[i * K + k];
     for (int k = 0; k < K; k++)
@@ -388,20 +361,20 @@ START_TEST(test_matmul_torch)
     tg_bind(g, a, As);
     tg_bind(g, b, Bs);
     tg_bind(g, w, W);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
                                                   .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
     char what[64];
-    const double *wy = need(f, "mm.y", (size_t)(M * N));
+    const double *wy = fx_need(f, "mm.y", (size_t)(M * N));
     value_of(p, y, prec, got, (size_t)(M * N));
     /* K-term dot products with cancellation: relative to the largest |y| */
     snprintf(what, sizeof what, "matmul(ta=%d,tb=%d) forward", ta, tb);
     ck_assert_msg(fx_close(what, got, wy, (size_t)(M * N), FWD_RTOL[prec], fx_maxabs(wy, (size_t)(M * N))),
                   "%s %s", PNAME[prec], fx_error());
-    check_loss(what, prec, tg_plan_loss(p), need(f, "mm.L", 1)[0], wy, W, (size_t)(M * N));
+    check_loss(what, prec, tg_plan_loss(p), fx_need(f, "mm.L", 1)[0], wy, W, (size_t)(M * N));
 
-    const double *dA = need(f, "mm.dA", (size_t)(M * K)), *dB = need(f, "mm.dB", (size_t)(K * N));
+    const double *dA = fx_need(f, "mm.dA", (size_t)(M * K)), *dB = fx_need(f, "mm.dB", (size_t)(K * N));
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++) want[ta ? k * M + i : i * K + k] = dA[i * K + k];
     grad_of(p, a, NULL, prec, got, (size_t)(M * K));
@@ -425,19 +398,19 @@ END_TEST
 START_TEST(test_linear_params_torch)
 {
     int prec = _i;
-    fx_file *f = need_fixture("ops.txt");
-    const double *dm = need(f, "lin.dims", 3);
+    fx_file *f = fx_need_file("ops.txt");
+    const double *dm = fx_need(f, "lin.dims", 3);
     const int B = (int)dm[0], IN = (int)dm[1], OUT = (int)dm[2];
     ck_assert(B == 5 && IN == 9 && OUT == 11);
     float X[5 * 9], Wy[5 * 11];
-    need_floats(f, "lin.x", X, (size_t)(B * IN));
-    need_floats(f, "lin.w", Wy, (size_t)(B * OUT));
+    fx_need_floats(f, "lin.x", X, (size_t)(B * IN));
+    fx_need_floats(f, "lin.w", Wy, (size_t)(B * OUT));
     tg_params *ps = tg_params_new();
     tg_param *W = tg_param_new(ps, "P", "W", 2, (int[]){IN, OUT});
     tg_param *bb = tg_param_new(ps, "P", "b", 1, (int[]){OUT});
     ck_assert(W && bb);
-    need_floats(f, "lin.W", tg_param_data(W), (size_t)(IN * OUT));
-    need_floats(f, "lin.b", tg_param_data(bb), (size_t)OUT);
+    fx_need_floats(f, "lin.W", tg_param_data(W), (size_t)(IN * OUT));
+    fx_need_floats(f, "lin.b", tg_param_data(bb), (size_t)OUT);
 
     tg_graph *g = tg_graph_new(ps);
     tg_node x = tg_input(g, "x", 2, (int[]){B, IN}), w = tg_input(g, "w", 2, (int[]){B, OUT});
@@ -446,29 +419,29 @@ START_TEST(test_linear_params_torch)
     tg_node L = tg_sum(g, tg_mul(g, y, w));
     tg_bind(g, x, X);
     tg_bind(g, w, Wy);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.groups = "P", .input_grads = 1, .outputs = &y, .n_outputs = 1,
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.groups = "P", .input_grads = 1, .outputs = &y, .n_outputs = 1,
                                                   .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_has_param_grad(p, W), 1);
     ck_assert_int_eq(tg_plan_has_param_grad(p, bb), 1);
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
     double got[9 * 11];
-    const double *wy = need(f, "lin.y", (size_t)(B * OUT));
+    const double *wy = fx_need(f, "lin.y", (size_t)(B * OUT));
     value_of(p, y, prec, got, (size_t)(B * OUT));
     ck_assert_msg(fx_close("linear forward", got, wy, (size_t)(B * OUT), FWD_RTOL[prec],
                            fx_maxabs(wy, (size_t)(B * OUT))), "%s %s", PNAME[prec], fx_error());
-    check_loss("linear", prec, tg_plan_loss(p), need(f, "lin.L", 1)[0], wy, Wy, (size_t)(B * OUT));
+    check_loss("linear", prec, tg_plan_loss(p), fx_need(f, "lin.L", 1)[0], wy, Wy, (size_t)(B * OUT));
     grad_of(p, x, NULL, prec, got, (size_t)(B * IN));
-    check_grad("linear d/dx", prec, got, need(f, "lin.dx", (size_t)(B * IN)), (size_t)(B * IN));
+    check_grad("linear d/dx", prec, got, fx_need(f, "lin.dx", (size_t)(B * IN)), (size_t)(B * IN));
     grad_of(p, nW, W, prec, got, (size_t)(IN * OUT));
-    check_grad("linear d/dW", prec, got, need(f, "lin.dW", (size_t)(IN * OUT)), (size_t)(IN * OUT));
+    check_grad("linear d/dW", prec, got, fx_need(f, "lin.dW", (size_t)(IN * OUT)), (size_t)(IN * OUT));
     grad_of(p, nb, bb, prec, got, (size_t)OUT);
-    check_grad("linear d/db", prec, got, need(f, "lin.db", (size_t)OUT), (size_t)OUT);
+    check_grad("linear d/db", prec, got, fx_need(f, "lin.db", (size_t)OUT), (size_t)OUT);
     tg_plan_free(p);
 
     /* a plan for no group: no parameter gradient, store untouched */
     for (size_t i = 0; i < tg_param_numel(W); i++) tg_param_grad(W)[i] = 12345.0f;
-    p = plan_or_die(g, L, &(tg_plan_opts){.groups = "", .precision = PREC[prec]});
+    p = fx_plan(g, L, &(tg_plan_opts){.groups = "", .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_has_param_grad(p, W), 0);
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
@@ -483,11 +456,11 @@ END_TEST
 START_TEST(test_concat_torch)
 {
     int prec = _i;
-    fx_file *f = need_fixture("ops.txt");
+    fx_file *f = fx_need_file("ops.txt");
     float A[12], B[20], W[32];
-    need_floats(f, "cat.a", A, 12);
-    need_floats(f, "cat.b", B, 20);
-    need_floats(f, "cat.w", W, 32);
+    fx_need_floats(f, "cat.a", A, 12);
+    fx_need_floats(f, "cat.b", B, 20);
+    fx_need_floats(f, "cat.w", W, 32);
     tg_graph *g = tg_graph_new(NULL);
     tg_node a = tg_input(g, "a", 2, (int[]){4, 3}), b = tg_input(g, "b", 2, (int[]){4, 5});
     tg_node w = tg_input(g, "w", 2, (int[]){4, 8});
@@ -496,20 +469,20 @@ START_TEST(test_concat_torch)
     tg_bind(g, a, A);
     tg_bind(g, b, B);
     tg_bind(g, w, W);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
                                                   .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
     double got[32];
-    const double *wy = need(f, "cat.y", 32);
+    const double *wy = fx_need(f, "cat.y", 32);
     value_of(p, y, prec, got, 32);
     /* a copy: exact in both precisions */
     ck_assert_msg(fx_close("concat forward", got, wy, 32, 0.0, 0.0), "%s %s", PNAME[prec], fx_error());
-    check_loss("concat", prec, tg_plan_loss(p), need(f, "cat.L", 1)[0], wy, W, 32);
+    check_loss("concat", prec, tg_plan_loss(p), fx_need(f, "cat.L", 1)[0], wy, W, 32);
     grad_of(p, a, NULL, prec, got, 12);
-    ck_assert_msg(fx_close("concat d/da", got, need(f, "cat.da", 12), 12, 0.0, 0.0), "%s %s", PNAME[prec], fx_error());
+    ck_assert_msg(fx_close("concat d/da", got, fx_need(f, "cat.da", 12), 12, 0.0, 0.0), "%s %s", PNAME[prec], fx_error());
     grad_of(p, b, NULL, prec, got, 20);
-    ck_assert_msg(fx_close("concat d/db", got, need(f, "cat.db", 20), 20, 0.0, 0.0), "%s %s", PNAME[prec], fx_error());
+    ck_assert_msg(fx_close("concat d/db", got, fx_need(f, "cat.db", 20), 20, 0.0, 0.0), "%s %s", PNAME[prec], fx_error());
     tg_plan_free(p);
     tg_graph_free(g);
     fx_free(f);
@@ -522,30 +495,30 @@ START_TEST(test_reduce_torch)
     int mean = _i / 2, prec = _i % 2;
     const char *op = mean ? "mean" : "sum";
     char nm[32];
-    fx_file *f = need_fixture("ops.txt");
+    fx_file *f = fx_need_file("ops.txt");
     float a[NE];
-    need_floats(f, "ew.a", a, NE);
+    fx_need_floats(f, "ew.a", a, NE);
     tg_graph *g = tg_graph_new(NULL);
     tg_node x = tg_input(g, "x", 2, (int[]){3, 13});
     tg_node L = mean ? tg_mean(g, x) : tg_sum(g, x);
     ck_assert_int_eq(tg_node_ndim(g, L), 1);
     ck_assert_int_eq(tg_node_dim(g, L, 0), 1);
     tg_bind(g, x, a);
-    tg_plan *p = plan_or_die(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
+    tg_plan *p = fx_plan(g, L, &(tg_plan_opts){.input_grads = 1, .precision = PREC[prec]});
     ck_assert_int_eq(tg_plan_forward(p), TG_OK);
     ck_assert_int_eq(tg_plan_backward(p), TG_OK);
     double ya[NE], scale = 0;
     for (int i = 0; i < NE; i++) ya[i] = a[i];
     for (int i = 0; i < NE; i++) scale += fabs(ya[i]);
     snprintf(nm, sizeof nm, "%s.y", op);
-    double want = need(f, nm, 1)[0], got = tg_plan_loss(p);
+    double want = fx_need(f, nm, 1)[0], got = tg_plan_loss(p);
     if (mean) scale /= NE;
     ck_assert_msg(fabs(got - want) <= FWD_RTOL[prec] * scale, "%s %s = %.17g, want %.17g", PNAME[prec], op, got, want);
     /* gradient: every element 1 (sum) or 1/39 (mean) */
     double gx[NE];
     grad_of(p, x, NULL, prec, gx, NE);
     snprintf(nm, sizeof nm, "%s.dx", op);
-    const double *wd = need(f, nm, NE);
+    const double *wd = fx_need(f, nm, NE);
     double hand = mean ? 1.0 / NE : 1.0;
     for (int i = 0; i < NE; i++) {
         ck_assert_msg(fabs(wd[i] - hand) <= 1e-16, "fixture %s[%d] = %.17g", nm, i, wd[i]);
@@ -593,7 +566,7 @@ static void drop_env_free(drop_env *e)
 
 static tg_plan *drop_plan(drop_env *e, int prec, int eval)
 {
-    return plan_or_die(e->g, e->L, &(tg_plan_opts){.input_grads = 1, .outputs = &e->y, .n_outputs = 1,
+    return fx_plan(e->g, e->L, &(tg_plan_opts){.input_grads = 1, .outputs = &e->y, .n_outputs = 1,
                                                   .eval = eval, .precision = PREC[prec]});
 }
 
@@ -891,7 +864,7 @@ START_TEST(test_unbound_input)
 {
     tg_graph *g = tg_graph_new(NULL);
     tg_node x = tg_input(g, "lonely", 1, (int[]){4});
-    tg_plan *p = plan_or_die(g, tg_sum(g, tg_relu(g, x)), &(tg_plan_opts){0});
+    tg_plan *p = fx_plan(g, tg_sum(g, tg_relu(g, x)), &(tg_plan_opts){0});
     ck_assert_int_eq(tg_plan_forward(p), TG_ERR_STATE);
     ck_assert_msg(strstr(tg_graph_error(g), "lonely") != NULL, "%s", tg_graph_error(g));
     tg_plan_free(p);
