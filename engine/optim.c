@@ -4,6 +4,10 @@
 #include <math.h>
 #include <string.h>
 
+/* a piece of one parameter: elements [i0, i1) of parameter k */
+typedef struct adam_chunk { int k; size_t i0, i1; } adam_chunk;
+#define ADAM_CHUNK 32768 /* elements per task when a pool splits the step */
+
 struct tg_adam {
     tg_params *ps;
     char group[TG_NAME_LEN];
@@ -12,6 +16,10 @@ struct tg_adam {
     int np;
     tg_param **p;   /* the group's parameters */
     float **m, **v; /* moments, one buffer per parameter */
+    tg_pool *pool;  /* optional: split the step over its threads */
+    adam_chunk *chunks;
+    int nchunks;
+    float bc1, bc2; /* this step's bias corrections, for the tasks */
 };
 
 tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float b2, float eps)
@@ -63,19 +71,56 @@ void tg_adam_free(tg_adam *a)
     tg_free(a->p);
     tg_free(a->m);
     tg_free(a->v);
+    tg_free(a->chunks);
     tg_free(a);
+}
+
+tg_status tg_adam_set_pool(tg_adam *a, tg_pool *pool)
+{
+    if (!a) return TG_ERR_ARG;
+    tg_free(a->chunks);
+    a->chunks = NULL;
+    a->nchunks = 0;
+    a->pool = NULL;
+    if (!pool || tg_pool_threads(pool) < 2) return TG_OK;
+    int n = 0;
+    for (int k = 0; k < a->np; k++) n += (int)((tg_param_numel(a->p[k]) + ADAM_CHUNK - 1) / ADAM_CHUNK);
+    a->chunks = tg_zalloc((size_t)n * sizeof *a->chunks);
+    if (!a->chunks) return TG_ERR_NOMEM;
+    for (int k = 0; k < a->np; k++)
+        for (size_t i = 0; i < tg_param_numel(a->p[k]); i += ADAM_CHUNK) {
+            size_t e = i + ADAM_CHUNK < tg_param_numel(a->p[k]) ? i + ADAM_CHUNK : tg_param_numel(a->p[k]);
+            a->chunks[a->nchunks++] = (adam_chunk){k, i, e};
+        }
+    a->pool = pool;
+    return TG_OK;
+}
+
+/* Adam is element-wise: any split gives the same bits */
+static void adam_range(tg_adam *a, int k, size_t i0, size_t i1)
+{
+    tg_kern_current()->adam(tg_param_data(a->p[k]) + i0, tg_param_grad(a->p[k]) + i0, a->m[k] + i0, a->v[k] + i0,
+                            i1 - i0, a->lr, a->b1, a->b2, a->eps, a->bc1, a->bc2);
+}
+
+static void adam_task(void *ctx, int task, int thread)
+{
+    tg_adam *a = ctx;
+    (void)thread;
+    adam_range(a, a->chunks[task].k, a->chunks[task].i0, a->chunks[task].i1);
 }
 
 tg_status tg_adam_step(tg_adam *a)
 {
     if (!a) return TG_ERR_ARG;
-    const tg_kern *k = tg_kern_current();
     a->t++;
-    float bc1 = (float)(1.0 - pow((double)a->b1, (double)a->t));
-    float bc2 = (float)(1.0 - pow((double)a->b2, (double)a->t));
-    for (int i = 0; i < a->np; i++)
-        k->adam(tg_param_data(a->p[i]), tg_param_grad(a->p[i]), a->m[i], a->v[i],
-                tg_param_numel(a->p[i]), a->lr, a->b1, a->b2, a->eps, bc1, bc2);
+    a->bc1 = (float)(1.0 - pow((double)a->b1, (double)a->t));
+    a->bc2 = (float)(1.0 - pow((double)a->b2, (double)a->t));
+    if (a->pool) {
+        tg_pool_run(a->pool, adam_task, a, a->nchunks);
+        return TG_OK;
+    }
+    for (int k = 0; k < a->np; k++) adam_range(a, k, 0, tg_param_numel(a->p[k]));
     return TG_OK;
 }
 

@@ -283,6 +283,10 @@ typedef struct tg_adam tg_adam;
 tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float beta1,
                      float beta2, float eps);
 void tg_adam_free(tg_adam *a);
+/* Split each step over a pool's threads (NULL: the caller's thread). The
+ * update is element-wise, so the bits do not depend on the split. The pool
+ * must outlive the optimizer or be unset first. */
+tg_status tg_adam_set_pool(tg_adam *a, tg_pool *pool);
 tg_status tg_adam_step(tg_adam *a);     /* no allocation */
 int64_t tg_adam_steps(const tg_adam *a);
 /* State, for checkpoints: the step count t and, per parameter of the group

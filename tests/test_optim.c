@@ -5,6 +5,7 @@
 #include "check_main.h"
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N 37 /* odd, covers SIMD tails */
@@ -80,6 +81,33 @@ START_TEST(test_adam_state_restore)
 }
 END_TEST
 
+START_TEST(test_adam_pool_same_bits)
+{
+    /* a 100,003-element parameter (several chunks and a tail) stepped with
+     * and without a 2-thread pool: identical bits */
+    tg_param *big = tg_param_new(ps, "B", "w", 1, (int[]){100003});
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert(big && pool);
+    float *w0 = malloc(100003 * sizeof *w0), *w1 = malloc(100003 * sizeof *w1);
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < 100003; i++) tg_param_data(big)[i] = (float)(0.001 * (i % 997) - 0.3);
+        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.9f, 0.999f, 1e-8f);
+        ck_assert_int_eq(tg_adam_set_pool(a, run ? pool : NULL), TG_OK);
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < 100003; i++) tg_param_grad(big)[i] = grad_at(t, i);
+            ck_assert_int_eq(tg_adam_step(a), TG_OK);
+        }
+        memcpy(run ? w1 : w0, tg_param_data(big), 100003 * sizeof *w0);
+        tg_adam_free(a);
+    }
+    ck_assert(memcmp(w0, w1, 100003 * sizeof *w0) == 0);
+    ck_assert(tg_param_data(big)[5] != (float)(0.001 * 5 - 0.3)); /* it did step */
+    free(w0);
+    free(w1);
+    tg_pool_free(pool);
+}
+END_TEST
+
 START_TEST(test_sgd_momentum)
 {
     const double lr = 0.05, mom = 0.9;
@@ -125,6 +153,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(core, setup, teardown);
     tcase_add_test(core, test_adam_matches_pytorch_rule);
     tcase_add_test(core, test_adam_state_restore);
+    tcase_add_test(core, test_adam_pool_same_bits);
     tcase_add_test(core, test_sgd_momentum);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");

@@ -199,6 +199,8 @@ START_TEST(test_no_alloc_per_step)
     tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
     tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
     ck_assert(pd && pg && ad && ag);
+    ck_assert_int_eq(tg_adam_set_pool(ad, pool), TG_OK);
+    ck_assert_int_eq(tg_adam_set_pool(ag, pool), TG_OK);
     /* one warm-up iteration, then count. No ck_assert inside the counted
      * region: Check itself allocates when it records a passing assertion. */
     for (int it = 0; it < 4; it++) {

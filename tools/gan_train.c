@@ -68,6 +68,8 @@ int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
     r->ad = tg_adam_new(r->ps, "D", c->lr_d, c->beta1, c->beta2, c->eps);
     r->ag = tg_adam_new(r->ps, "G", c->lr_g, c->beta1, c->beta2, c->eps);
     if (!r->ad || !r->ag) return fail(err, len, "adam", "bad learning rate or betas");
+    if (tg_adam_set_pool(r->ad, r->pool) != TG_OK || tg_adam_set_pool(r->ag, r->pool) != TG_OK)
+        return fail(err, len, "adam", "out of memory");
 
     /* the sampler: G alone, eval mode, on fixed noise */
     tg_rng fixed;
