@@ -63,6 +63,13 @@ void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
 /* f32 GEMM workspace a descriptor needs (floats per thread). */
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);
 
+/* Run fn(ctx, i0, i1) over [0, n) in contiguous pieces, one per thread,
+ * when the work (n * cost elements) pays for the hand-off; else on the
+ * caller's thread. Piece boundaries are multiples of `align`. Element-wise
+ * kernels give the same bits for any split. */
+typedef void (*tg_range_fn)(void *ctx, size_t i0, size_t i1);
+void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn fn, void *ctx);
+
 /* Thread pool (engine/pool.c): run fn(ctx, task) for task in [0, ntasks);
  * task t always runs whole on one thread; returns when all are done. */
 typedef void (*tg_task_fn)(void *ctx, int task, int thread);

@@ -554,3 +554,29 @@ void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
     gemm_job j = {ex, d, nblk, (nblk + tasks - 1) / tasks};
     tg_pool_run(ex->pool, gemm_task, &j, tasks);
 }
+
+/* ---- element-wise work split over the pool ---- */
+#define RANGE_MIN_WORK 16384 /* elements below which one thread is faster */
+
+typedef struct range_job { tg_range_fn fn; void *ctx; size_t n, per; } range_job;
+
+static void range_task(void *ctx, int task, int thread)
+{
+    range_job *j = ctx;
+    (void)thread;
+    size_t i0 = (size_t)task * j->per, i1 = i0 + j->per < j->n ? i0 + j->per : j->n;
+    if (i0 < i1) j->fn(j->ctx, i0, i1);
+}
+
+void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn fn, void *ctx)
+{
+    int t = ex->nthreads;
+    if (!ex->pool || t < 2 || n * cost < RANGE_MIN_WORK || n < (size_t)t * align) {
+        fn(ctx, 0, n);
+        return;
+    }
+    size_t per = (n + (size_t)t - 1) / (size_t)t;
+    per = (per + align - 1) / align * align;
+    range_job j = {fn, ctx, n, per};
+    tg_pool_run(ex->pool, range_task, &j, t);
+}

@@ -16,6 +16,23 @@ static tg_act act_of(tg_op op)
     }
 }
 
+/* f32 pieces [i0, i1), run split over the pool */
+static void act_fwd_range(void *c, size_t i0, size_t i1)
+{
+    tg_run *r = c;
+    r->ex->k->act_fwd(act_of(r->n->op), r->n->f[0], (const float *)r->x[0] + i0, (float *)r->y + i0, i1 - i0);
+}
+
+static void act_bwd_range(void *c, size_t i0, size_t i1)
+{
+    tg_run *r = c;
+    r->ex->k->act_bwd(act_of(r->n->op), r->n->f[0], (const float *)r->x[0] + i0, (const float *)r->y + i0,
+                      (const float *)r->dy + i0, (float *)r->dx[0] + i0, i1 - i0);
+}
+
+/* transcendental activations cost more per element than relu */
+static size_t cost_of(tg_op op) { return op == TG_OP_RELU || op == TG_OP_LEAKY_RELU ? 1 : 4; }
+
 static void act_fwd(tg_run *r)
 {
     tg_act act = act_of(r->n->op);
@@ -26,7 +43,7 @@ static void act_fwd(tg_run *r)
         double *y = r->y;
         for (size_t i = 0; i < n; i++) y[i] = tg_ref_act(act, slope, x[i]);
     } else {
-        r->ex->k->act_fwd(act, slope, r->x[0], r->y, n);
+        tg_exec_range(r->ex, n, 64, cost_of(r->n->op), act_fwd_range, r);
     }
 }
 
@@ -40,7 +57,7 @@ static void act_bwd(tg_run *r)
         double *dx = r->dx[0];
         for (size_t i = 0; i < n; i++) dx[i] += dy[i] * tg_ref_dact(act, slope, x[i], y[i]);
     } else {
-        r->ex->k->act_bwd(act, slope, r->x[0], r->y, r->dy, r->dx[0], n);
+        tg_exec_range(r->ex, n, 64, cost_of(r->n->op), act_bwd_range, r);
     }
 }
 

@@ -16,6 +16,22 @@ static uint64_t mix(uint64_t z)
     return z ^ (z >> 31);
 }
 
+typedef struct drop_job {
+    const tg_kern *k;
+    const float *in;
+    float *out;
+    uint32_t key, thr;
+    float scale;
+    int acc;
+} drop_job;
+
+/* the mask of element i depends on i alone, so pieces can run anywhere */
+static void drop_range(void *c, size_t i0, size_t i1)
+{
+    drop_job *j = c;
+    j->k->dropout(j->in, j->out, i0, i1, j->key, j->thr, j->scale, j->acc);
+}
+
 /* out (=, or += when acc) in * mask / (1-p); eval plans: in */
 static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
 {
@@ -25,7 +41,8 @@ static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
     uint32_t thr = (uint32_t)(p * 4294967296.0);
     if (r->eval) thr = 0, inv = 1.0; /* keep everything, unscaled */
     if (!r->f64) {
-        r->ex->k->dropout(in, out, n, key, thr, (float)inv, acc);
+        drop_job j = {r->ex->k, in, out, key, thr, (float)inv, acc};
+        tg_exec_range(r->ex, n, 64, 2, drop_range, &j);
         return;
     }
     const double *x = in;

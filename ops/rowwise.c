@@ -4,6 +4,21 @@
 
 #include <string.h>
 
+/* f32 pieces: rows [i0, i1) of the forward, columns [j0, j1) of db */
+static void bias_fwd_rows(void *c, size_t i0, size_t i1)
+{
+    tg_run *r = c;
+    int N = r->n->d[1];
+    r->ex->k->bias_act((const float *)r->x[0] + i0 * N, r->x[1], TG_ACT_NONE, 0, (float *)r->y + i0 * N,
+                       (int)(i1 - i0), N);
+}
+
+static void bias_db_cols(void *c, size_t j0, size_t j1)
+{
+    tg_run *r = c;
+    r->ex->k->colsum_acc(r->dy, r->dx[1], r->n->d[0], r->n->d[1], (int)j0, (int)j1);
+}
+
 static void bias_fwd(tg_run *r)
 {
     int B = r->n->d[0], N = r->n->d[1];
@@ -13,7 +28,7 @@ static void bias_fwd(tg_run *r)
         for (int i = 0; i < B; i++)
             for (int j = 0; j < N; j++) y[(size_t)i * N + j] = x[(size_t)i * N + j] + b[j];
     } else {
-        r->ex->k->bias_act(r->x[0], r->x[1], TG_ACT_NONE, 0, r->y, B, N);
+        tg_exec_range(r->ex, (size_t)B, 1, (size_t)N, bias_fwd_rows, r);
     }
 }
 
@@ -37,7 +52,7 @@ static void bias_bwd(tg_run *r)
             }
     } else {
         if (r->dx[0] && !r->fresh[0]) r->ex->k->axpy(r->dy, 1.0f, r->dx[0], (size_t)B * N);
-        if (r->dx[1]) r->ex->k->colsum_acc(r->dy, r->dx[1], B, N, 0, N);
+        if (r->dx[1]) tg_exec_range(r->ex, (size_t)N, 16, (size_t)B, bias_db_cols, r);
     }
 }
 

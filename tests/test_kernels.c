@@ -718,8 +718,10 @@ START_TEST(test_dropout)
                 float *x = buf(n), *y = buf(n), *acc = buf(n);
                 fill_u(x, n, L, -2.0f, 2.0f);
                 for (size_t i = 0; i < n; i++) acc[i] = 1.0f;
-                v[k]->dropout(x, y, n, key, thr, scale, 0);
-                v[k]->dropout(x, acc, n, key, thr, scale, 1);
+                v[k]->dropout(x, y, 0, n, key, thr, scale, 0);
+                /* the accumulating form in two pieces: the same mask */
+                v[k]->dropout(x, acc, 0, n / 3, key, thr, scale, 1);
+                v[k]->dropout(x, acc, n / 3, n, key, thr, scale, 1);
                 size_t kept = 0;
                 for (size_t i = 0; i < n; i++) {
                     int keep = tg_dropout_hash(key, i) >= thr;

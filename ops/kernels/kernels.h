@@ -101,10 +101,12 @@ typedef struct tg_kern {
     double (*softmax_xent)(const float *x, const int32_t *labels, float *p, int B, int C);
 
     /* ---- dropout ---- */
-    /* y = keep_i ? x * scale : 0  (acc: y += that), keep_i =
-     * tg_dropout_hash(key, i) >= thr: a counter-based mask, the same bits in
-     * every variant, so backward recomputes it instead of storing it. */
-    void (*dropout)(const float *x, float *y, size_t n, uint32_t key, uint32_t thr, float scale, int acc);
+    /* for i in [i0, i1): y[i] = keep_i ? x[i] * scale : 0  (acc: y[i] += that),
+     * keep_i = tg_dropout_hash(key, i) >= thr: a counter-based mask, the same
+     * bits in every variant and for any split of the range, so backward
+     * recomputes it instead of storing it. */
+    void (*dropout)(const float *x, float *y, size_t i0, size_t i1, uint32_t key, uint32_t thr, float scale,
+                    int acc);
 
     /* ---- optimizer ---- */
     /* Adam, PyTorch semantics, in place over n elements:
