@@ -1,0 +1,53 @@
+/* classifier.h - the MNIST MLP classifier: training, evaluation, checkpoints
+ * and features, free of printing (the commands train-classifier, activations
+ * and evaluate do the I/O).
+ *
+ * Model: the generic MLP (tg_mlp) in parameter group "C": input 784 ->
+ * hidden widths -> 10 logits, a chosen hidden activation, no output
+ * activation; trained with softmax_xent and Adam.
+ *
+ * Checkpoint (safetensors): tensors "C/l0.w" (IN, OUT), "C/l0.b", ...;
+ * "__metadata__": "format" = "tapegrad-classifier/1", "widths" =
+ * "784,512,256,128,10", "act" = "relu" | "leaky_relu" | "sigmoid" | "tanh",
+ * "slope", "epochs", "seed", "test_accuracy", "dataset". */
+#ifndef TG_CLASSIFIER_H
+#define TG_CLASSIFIER_H
+
+#include "tg_models.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clf_cfg {
+    tg_mlp_spec spec;      /* group "C", widths[0] = pixels, last = 10 */
+    int batch, epochs, threads;
+    uint64_t seed;
+    float lr;              /* Adam, betas (0.9, 0.999) */
+} clf_cfg;
+
+/* defaults: 784-512-256-128-10, relu, slope 0.01 (leaky_relu), batch 64,
+ * 10 epochs, Adam 1e-3, seed 1, 2 threads; 0 or -1 for a bad activation */
+int clf_cfg_defaults(clf_cfg *c, const char *activation);
+
+typedef struct clf clf;    /* a classifier: parameters, graphs, plans */
+
+/* Build a classifier of cfg (parameters initialized from cfg->seed). */
+clf *clf_new(const clf_cfg *cfg, char *err, size_t len);
+void clf_free(clf *m);
+/* One epoch over n images (n, 784) in [-1, 1] with labels, shuffled from the
+ * classifier's own stream; returns the mean training loss, or NAN with a
+ * message on failure. */
+double clf_train_epoch(clf *m, const float *images, const int32_t *labels, int n, char *err, size_t len);
+/* Mean loss and accuracy on n images (no dropout, no update). */
+int clf_evaluate(clf *m, const float *images, const int32_t *labels, int n, double *loss, double *acc,
+                 char *err, size_t len);
+/* For n images: the last hidden layer's activations (n, feat_dim(m)) and
+ * the class probabilities (n, 10); either output may be NULL. */
+int clf_features(clf *m, const float *images, int n, float *feats, float *probs, char *err, size_t len);
+int clf_feat_dim(const clf *m);
+
+/* Save / load the checkpoint described above (atomic write). */
+int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset, char *err, size_t len);
+clf *clf_load(const char *path, int threads, char *err, size_t len);
+
+#endif
