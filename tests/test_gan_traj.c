@@ -18,6 +18,7 @@
 #include "idx.h"
 #include "safetensors.h"
 
+#include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -367,9 +368,5 @@ static Suite *gan_traj_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gan_traj_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tg_run_suite(gan_traj_suite());
 }
