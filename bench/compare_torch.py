@@ -1,0 +1,433 @@
+#!/usr/bin/python3
+"""Compare tapegrad with PyTorch on the same workloads, on the same machine.
+
+For each workload this runs `tapegrad bench ... --json` and a PyTorch
+implementation of the same computation (same shapes, losses, optimizer
+settings) in a child process, alternating the two for --rounds rounds, and
+keeps the best of each (the machine is shared: the fastest run is the least
+disturbed one). It prints tapegrad vs PyTorch and their ratio, and with --out
+writes everything as JSON.
+
+Fair settings for the PyTorch child (see bench/README.md):
+  * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, so OpenBLAS picks the
+    kernels for this CPU (AVX-512, "SkylakeX") instead of the Haswell ones;
+  * OMP_WAIT_POLICY=PASSIVE; torch.set_num_threads(T) and OpenBLAS's thread
+    count (OPENBLAS_NUM_THREADS=T and openblas_set_num_threads(T)) set to the
+    same T as tapegrad's --threads;
+  * PyTorch's BLAS must be OpenBLAS: Debian's python3-torch calls whatever
+    libblas.so.3 the system provides, and the netlib reference BLAS is ~40x
+    slower. When it is not OpenBLAS, the child's LD_LIBRARY_PATH points at an
+    OpenBLAS directory (--openblas DIR, /usr/lib/x86_64-linux-gnu/
+    openblas-pthread, or libopenblas0-pthread extracted from apt's cache).
+
+Needs Debian's python3-torch: run with /usr/bin/python3 (a pyenv python3 first
+on PATH has no torch).
+"""
+import argparse
+import ctypes
+import glob
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NDATA = 8  # distinct random batches, as `tapegrad bench` cycles through
+CACHE_DIR = os.path.join(tempfile.gettempdir(), "tapegrad-bench-openblas")
+
+# ------------------------------------------------------------------ BLAS
+
+
+def blas_info():
+    """Which BLAS this process loaded: (name, lib or None)."""
+    try:
+        maps = open("/proc/self/maps").read()
+    except OSError:
+        return "unknown", None
+    libs = sorted({l.split()[-1] for l in maps.splitlines() if "blas" in l.lower() and "/" in l})
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            core = lib.openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        core.restype = ctypes.c_char_p
+        return "OpenBLAS " + core().decode(), lib
+    return ("netlib reference BLAS" if libs else "no BLAS loaded") + " (" + ",".join(libs) + ")", None
+
+
+def find_openblas(arg):
+    """A directory holding OpenBLAS's libblas.so.3, or None if not needed/found."""
+    if arg:
+        return arg
+    cands = ["/usr/lib/x86_64-linux-gnu/openblas-pthread",
+             "/usr/lib/x86_64-linux-gnu/openblas-openmp",
+             os.path.join(CACHE_DIR, "usr/lib/x86_64-linux-gnu/openblas-pthread")]
+    for d in cands:
+        if os.path.exists(os.path.join(d, "libblas.so.3")):
+            return d
+    debs = sorted(glob.glob("/var/cache/apt/archives/libopenblas0-pthread_*.deb"))
+    if debs and subprocess.run(["dpkg-deb", "-x", debs[-1], CACHE_DIR], capture_output=True).returncode == 0:
+        d = cands[-1]
+        if os.path.exists(os.path.join(d, "libblas.so.3")):
+            return d
+    return None
+
+
+def fair_env(threads, openblas_dir):
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    if openblas_dir:
+        env["LD_LIBRARY_PATH"] = openblas_dir + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    return env
+
+# ------------------------------------------------- PyTorch side (child)
+
+
+def timed_steps(step, steps, repeats):
+    """warm-up, then `repeats` timings of `steps` calls; seconds per call each"""
+    for i in range(steps // 5 + 3):
+        step(i)
+    out = []
+    k = 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(k)
+            k += 1
+        out.append((time.perf_counter() - t0) / steps)
+    return out
+
+
+def report_steps(name, a, times, blas, extra):
+    for r, s in enumerate(times):
+        print(json.dumps({"bench": name, "batch": a.batch, "threads": a.threads, "repeat": r + 1,
+                          "ms_per_iter": s * 1e3, "samples_per_s": a.batch / s}))
+    best = min(times)
+    print(json.dumps(dict({"bench": name, "batch": a.batch, "threads": a.threads, "blas": blas,
+                           "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                           "ms_per_iter": best * 1e3, "samples_per_s": a.batch / best}, **extra)))
+
+
+def torch_gan(a, torch, blas):
+    """The reference GAN iteration, as tools/gan_train.h does it."""
+    nn = torch.nn
+    B = a.batch
+    lrelu = lambda: nn.LeakyReLU(0.2)
+    G = nn.Sequential(nn.Linear(100, 128), lrelu(), nn.Linear(128, 256), lrelu(),
+                      nn.Linear(256, 512), lrelu(), nn.Linear(512, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 512), lrelu(), nn.Dropout(0.3),
+                      nn.Linear(512, 256), lrelu(), nn.Dropout(0.3),
+                      nn.Linear(256, 128), lrelu(), nn.Dropout(0.3), nn.Linear(128, 1))
+    for m in list(G) + list(D):
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    crit = nn.BCEWithLogitsLoss()
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    data = torch.rand(NDATA, B, 784) * 2 - 1
+    real_t = torch.full((B, 1), 0.9)
+    fake_t = torch.zeros(B, 1)
+    ones = torch.ones(B, 1)
+    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def step(i):
+        real = data[i % NDATA].clone()  # a batch copied in, as the trainer does
+        z = torch.randn(B, 100)
+        fake = G(z)
+        # D step: real with label 0.9, detached fake with label 0
+        opt_d.zero_grad()
+        out_r = D(real)
+        out_f = D(fake.detach())
+        loss_d = crit(out_r, real_t) + crit(out_f, fake_t)
+        loss_d.backward()
+        opt_d.step()
+        # G step: the same fake through the updated D, label 1
+        opt_g.zero_grad()
+        loss_g = crit(D(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+        # what gan_step reports every iteration
+        return (loss_d.item(), loss_g.item(), torch.sigmoid(out_r.detach()).mean().item(),
+                torch.sigmoid(out_f.detach()).mean().item())
+
+    report_steps("gan-step", a, timed_steps(step, a.steps, a.repeats), blas, {"rss_after_setup_kb": rss_import})
+
+
+def torch_mlp(a, torch, blas):
+    nn = torch.nn
+    B = a.batch
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                          nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    crit = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = torch.rand(NDATA, B, 784)
+    labels = torch.randint(0, 10, (NDATA, B), dtype=torch.int64)
+
+    def step(i):
+        x, y = data[i % NDATA].clone(), labels[i % NDATA].clone()
+        opt.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    report_steps("mlp-step", a, timed_steps(step, a.steps, a.repeats), blas, {})
+
+
+GAN_NETS = (("G", (100, 128, 256, 512, 784)), ("D", (784, 512, 256, 128, 1)))
+
+
+def gemm_shapes(B):
+    """every GEMM the GAN's plans run, as tapegrad bench gemm names them"""
+    for net, w in GAN_NETS:
+        for l in range(len(w) - 1):
+            IN, OUT = w[l], w[l + 1]
+            yield "%s.l%d.fwd" % (net, l), "NN", B, OUT, IN, IN, OUT
+            yield "%s.l%d.dW" % (net, l), "TN", IN, OUT, B, IN, OUT
+            if not (net == "G" and l == 0):
+                yield "%s.l%d.dx" % (net, l), "NT", B, IN, OUT, IN, OUT
+
+
+def torch_gemm(a, torch, blas, lib):
+    """each shape with torch.mm (out=, no allocation) and, when OpenBLAS is
+    loaded, with cblas_sgemm called directly through ctypes"""
+    B = a.batch
+    rows = []
+    for name, trans, M, N, K, IN, OUT in gemm_shapes(B):
+        x = torch.rand(B, IN) * 2 - 1
+        w = torch.rand(IN, OUT) * 0.2 - 0.1
+        dy = torch.rand(B, OUT) * 2 - 1
+        if trans == "NN":
+            A, Bm = x, w          # y = x W
+        elif trans == "TN":
+            A, Bm = x.t(), dy     # dW = x^T dy
+        else:
+            A, Bm = dy, w.t()     # dx = dy W^T
+        C = torch.empty(M, N)
+        row = {"bench": "gemm", "shape": name, "trans": trans, "M": M, "N": N, "K": K, "batch": B,
+               "threads": a.threads, "blas": blas}
+        t = timed_steps(lambda i: torch.mm(A, Bm, out=C), a.steps, a.repeats)
+        row["torch_gflops"] = 2.0 * M * N * K / min(t) * 1e-9
+        if lib is not None:
+            P = ctypes.c_void_p
+            # row-major; stored x (B,IN), w (IN,OUT), dy (B,OUT) are contiguous
+            xs, ws, ds = x.contiguous(), w.contiguous(), dy.contiguous()
+            if trans == "NN":
+                args = (101, 111, 111, M, N, K, ctypes.c_float(1), P(xs.data_ptr()), IN, P(ws.data_ptr()), OUT)
+            elif trans == "TN":
+                args = (101, 112, 111, M, N, K, ctypes.c_float(1), P(xs.data_ptr()), IN, P(ds.data_ptr()), OUT)
+            else:
+                args = (101, 111, 112, M, N, K, ctypes.c_float(1), P(ds.data_ptr()), OUT, P(ws.data_ptr()), OUT)
+            args = args + (ctypes.c_float(0), P(C.data_ptr()), N)
+            f = lib.cblas_sgemm
+            t = timed_steps(lambda i: f(*args), a.steps, a.repeats)
+            row["cblas_gflops"] = 2.0 * M * N * K / min(t) * 1e-9
+        row["gflops"] = max(row["torch_gflops"], row.get("cblas_gflops", 0.0))
+        print(json.dumps(row))
+        rows.append(row)
+
+
+def child_main(a):
+    import torch
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    blas, lib = blas_info()
+    if lib is not None:
+        lib.openblas_set_num_threads(a.threads)
+    if a.child == "gan":
+        torch_gan(a, torch, blas)
+    elif a.child == "mlp":
+        torch_mlp(a, torch, blas)
+    else:
+        torch_gemm(a, torch, blas, lib)
+    return 0
+
+# ------------------------------------------------------- parent: running
+
+
+def run_json(cmd, env, timeout=900):
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        sys.exit("compare_torch: %s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr))
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+
+
+class Runner:
+    def __init__(self, a):
+        self.a = a
+        self.ob = find_openblas(a.openblas)
+
+    def tapegrad(self, what, B, T, steps, repeats):
+        cmd = [self.a.tapegrad, "bench", what, "--batch", str(B), "--threads", str(T),
+               "--steps", str(steps), "--repeats", str(repeats), "--json"]
+        return run_json(cmd, fair_env(T, None))
+
+    def torch(self, what, B, T, steps, repeats):
+        cmd = ["/usr/bin/python3", os.path.abspath(__file__), "--child", what, "--batch", str(B),
+               "--threads", str(T), "--steps", str(steps), "--repeats", str(repeats)]
+        return run_json(cmd, fair_env(T, self.ob))
+
+
+def gan_steps(a, B):
+    return max(10, a.steps * 64 // B)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tapegrad", default=os.path.join(ROOT, "build", "tools", "tapegrad"),
+                    help="tapegrad binary (default: build/tools/tapegrad)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per workload (best-of)")
+    ap.add_argument("--steps", type=int, default=50, help="GAN/MLP steps per repeat at batch 64")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats per run (best-of)")
+    ap.add_argument("--gemm-calls", type=int, default=200, help="calls per repeat per GEMM shape")
+    ap.add_argument("--openblas", help="directory with OpenBLAS's libblas.so.3 for PyTorch")
+    ap.add_argument("--only", help="comma list of: gan,mlp,gemm,rss,loaded (default all)")
+    ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--child", choices=("gan", "mlp", "gemm"), help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        return child_main(a)
+    if not os.access(a.tapegrad, os.X_OK):
+        sys.exit("compare_torch: no tapegrad binary at %s (build it, or pass --tapegrad)" % a.tapegrad)
+    only = set((a.only or "gan,mlp,gemm,rss,loaded").split(","))
+    R = Runner(a)
+    res = {"rounds": a.rounds, "repeats": a.repeats, "tapegrad": a.tapegrad, "openblas_dir": R.ob,
+           "nproc": os.cpu_count(), "steps": [], "gemm": []}
+
+    # ---- training steps: alternate tapegrad and PyTorch, best of everything
+    work = []
+    if "gan" in only or "rss" in only:
+        work += [("gan", "gan-step", 64, 1, 3.0), ("gan", "gan-step", 64, 2, 3.0), ("gan", "gan-step", 256, 2, 2.0)]
+    if "mlp" in only:
+        work += [("mlp", "mlp-step", 64, 2, None)]
+    best = {}
+    for rnd in range(a.rounds):
+        for kind, what, B, T, _ in work:
+            steps = gan_steps(a, B) if kind == "gan" else a.steps * 4
+            order = ("tapegrad", "torch") if rnd % 2 == 0 else ("torch", "tapegrad")
+            for who in order:
+                lines = (R.tapegrad(what, B, T, steps, a.repeats) if who == "tapegrad"
+                         else R.torch(kind, B, T, steps, a.repeats))
+                s = lines[-1]
+                k = (what, B, T, who)
+                if k not in best or s["samples_per_s"] > best[k]["samples_per_s"]:
+                    keep_rss = min(s["peak_rss_kb"], best[k]["peak_rss_kb"]) if k in best else s["peak_rss_kb"]
+                    best[k] = dict(s)
+                    best[k]["peak_rss_kb"] = keep_rss
+                elif s["peak_rss_kb"] < best[k]["peak_rss_kb"]:
+                    best[k]["peak_rss_kb"] = s["peak_rss_kb"]
+            print("round %d: %s B=%d T=%d  tapegrad %.0f  torch %.0f samples/s" % (
+                rnd + 1, what, B, T, best[(what, B, T, "tapegrad")]["samples_per_s"],
+                best[(what, B, T, "torch")]["samples_per_s"]), file=sys.stderr)
+    for kind, what, B, T, target in work:
+        tg, pt = best[(what, B, T, "tapegrad")], best[(what, B, T, "torch")]
+        res["steps"].append({"workload": what, "batch": B, "threads": T, "tapegrad": tg, "torch": pt,
+                             "ratio": tg["samples_per_s"] / pt["samples_per_s"], "target_ratio": target})
+        res["blas"] = pt.get("blas")
+
+    # ---- GEMM shapes, T = 1 and 2
+    if "gemm" in only:
+        for T in (1, 2):
+            bt, bp = {}, {}
+            for rnd in range(a.rounds):
+                order = ("tapegrad", "torch") if rnd % 2 == 0 else ("torch", "tapegrad")
+                for who in order:
+                    lines = (R.tapegrad("gemm", 64, T, a.gemm_calls, a.repeats) if who == "tapegrad"
+                             else R.torch("gemm", 64, T, a.gemm_calls, a.repeats))
+                    d = bt if who == "tapegrad" else bp
+                    for l in lines:
+                        if l.get("bench") != "gemm":
+                            continue
+                        if l["shape"] not in d or l["gflops"] > d[l["shape"]]["gflops"]:
+                            d[l["shape"]] = l
+                print("round %d: gemm T=%d done" % (rnd + 1, T), file=sys.stderr)
+            for shape, t in bt.items():
+                p = bp.get(shape)
+                res["gemm"].append({"shape": shape, "trans": t["trans"], "M": t["M"], "N": t["N"], "K": t["K"],
+                                    "threads": T, "tapegrad_gflops": t["gflops"],
+                                    "openblas_gflops": p["gflops"] if p else None,
+                                    "torch_mm_gflops": p["torch_gflops"] if p else None,
+                                    "ratio": t["gflops"] / p["gflops"] if p else None})
+
+    # ---- peak RSS while training the GAN (B=64, T=2)
+    if ("gan" in only or "rss" in only) and (("gan-step", 64, 2, "tapegrad") in best):
+        tg, pt = best[("gan-step", 64, 2, "tapegrad")], best[("gan-step", 64, 2, "torch")]
+        res["rss"] = {"tapegrad_kb": tg["peak_rss_kb"], "torch_kb": pt["peak_rss_kb"],
+                      "torch_after_setup_kb": pt.get("rss_after_setup_kb"),
+                      "ratio": pt["peak_rss_kb"] / tg["peak_rss_kb"]}
+
+    # ---- loaded machine: one core kept busy, tapegrad 1 vs 2 threads
+    if "loaded" in only:
+        busy = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            lb = {}
+            for rnd in range(a.rounds):
+                for T in ((1, 2) if rnd % 2 == 0 else (2, 1)):
+                    s = R.tapegrad("gan-step", 64, T, gan_steps(a, 64), a.repeats)[-1]
+                    if T not in lb or s["samples_per_s"] > lb[T]["samples_per_s"]:
+                        lb[T] = s
+        finally:
+            busy.kill()
+            busy.wait()
+        res["loaded"] = {"t1_samples_per_s": lb[1]["samples_per_s"], "t2_samples_per_s": lb[2]["samples_per_s"],
+                         "ratio": lb[2]["samples_per_s"] / lb[1]["samples_per_s"]}
+
+    print_table(res)
+    if a.out:
+        tmp = a.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, a.out)
+    return 0
+
+
+def print_table(res):
+    blas = res.get("blas") or "?"
+    print("PyTorch BLAS: %s; best of %d rounds x %d repeats" % (blas, res["rounds"], res["repeats"]))
+    if not blas.startswith("OpenBLAS"):
+        print("WARNING: PyTorch is not running on OpenBLAS: the comparison is not fair (see --openblas)")
+    if res["steps"]:
+        print()
+        print("%-24s %12s %12s %8s %8s" % ("workload (samples/s)", "tapegrad", "PyTorch", "ratio", "target"))
+        for r in res["steps"]:
+            tgt = "%.1fx" % r["target_ratio"] if r["target_ratio"] else ">=60k/s"
+            print("%-24s %12.0f %12.0f %7.2fx %8s" % ("%s B=%d T=%d" % (r["workload"], r["batch"], r["threads"]),
+                                                   r["tapegrad"]["samples_per_s"], r["torch"]["samples_per_s"],
+                                                   r["ratio"], tgt))
+    if res["gemm"]:
+        print()
+        print("%-10s %-3s %-14s %3s %10s %10s %10s %7s" % ("gemm", "op", "MxNxK", "T", "tapegrad", "OpenBLAS",
+                                                          "torch.mm", "ratio"))
+        for g in res["gemm"]:
+            print("%-10s %-3s %-14s %3d %10.1f %10.1f %10.1f %6.2fx" % (
+                g["shape"], g["trans"], "%dx%dx%d" % (g["M"], g["N"], g["K"]), g["threads"], g["tapegrad_gflops"],
+                g["openblas_gflops"] or 0, g["torch_mm_gflops"] or 0, g["ratio"] or 0))
+        print("(GFLOP/s; OpenBLAS = the better of cblas_sgemm via ctypes and torch.mm; target ratio >= 0.9)")
+    if "rss" in res:
+        r = res["rss"]
+        print()
+        print("peak RSS, GAN B=64 T=2: tapegrad %.1f MiB, PyTorch %.1f MiB (%.1f MiB after import and setup): "
+              "PyTorch/tapegrad %.1fx (target >= 3x)" % (r["tapegrad_kb"] / 1024, r["torch_kb"] / 1024,
+                                                        (r["torch_after_setup_kb"] or 0) / 1024, r["ratio"]))
+    if "loaded" in res:
+        r = res["loaded"]
+        print("loaded machine (one core busy), tapegrad GAN B=64: T=1 %.0f, T=2 %.0f samples/s: T2/T1 %.2fx "
+              "(target >= 1)" % (r["t1_samples_per_s"], r["t2_samples_per_s"], r["ratio"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
