@@ -15,7 +15,7 @@ Fair settings for the PyTorch child (see bench/README.md):
     count (OPENBLAS_NUM_THREADS=T and openblas_set_num_threads(T)) set to the
     same T as tapegrad's --threads;
   * PyTorch's BLAS must be OpenBLAS: Debian's python3-torch calls whatever
-    libblas.so.3 the system provides, and the netlib reference BLAS is ~40x
+    libblas.so.3 the system provides, and the netlib reference BLAS is ~30x
     slower. When it is not OpenBLAS, the child's LD_LIBRARY_PATH points at an
     OpenBLAS directory (--openblas DIR, /usr/lib/x86_64-linux-gnu/
     openblas-pthread, or libopenblas0-pthread extracted from apt's cache).
