@@ -50,4 +50,28 @@ int clf_feat_dim(const clf *m);
 int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset, char *err, size_t len);
 clf *clf_load(const char *path, int threads, char *err, size_t len);
 
+/* ---- additions (used by the commands and tests) ---- */
+
+#define CLF_CLASSES 10
+#define CLF_EVAL_BATCH 1000   /* images per forward in evaluate / features */
+
+/* Called every few training iterations of clf_train_epoch (it done of
+ * iters, mean loss so far), e.g. to draw a progress bar; NULL: none. */
+typedef void (*clf_progress_fn)(void *ctx, int it, int iters, double loss);
+void clf_set_progress(clf *m, clf_progress_fn fn, void *ctx);
+const clf_cfg *clf_config(const clf *m);
+int clf_epochs_done(const clf *m);
+/* Parse a hidden-width list "512,256,128" into c->spec (input and output
+ * widths kept): 0, or -1 with a message. */
+int clf_parse_hidden(clf_cfg *c, const char *list, char *err, size_t len);
+/* "784-512-256-128-10" */
+void clf_widths_str(const tg_mlp_spec *s, char sep, char *out, size_t len);
+
+/* An activation and its derivative at n points, computed by the engine:
+ * y = act(x) by a forward plan, dy = d sum(y) / dx by its backward. */
+int clf_act_curve(tg_mlp_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len);
+
+/* mkdir -p: 0, or -1 with a message */
+int clf_mkdirs(const char *dir, char *err, size_t len);
+
 #endif

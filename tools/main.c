@@ -21,6 +21,10 @@ int cmd_sample(int argc, char **argv);
 void cmd_sample_help(FILE *out);
 int cmd_bench(int argc, char **argv);
 void cmd_bench_help(FILE *out);
+int cmd_train_classifier(int argc, char **argv);
+void cmd_train_classifier_help(FILE *out);
+int cmd_activations(int argc, char **argv);
+void cmd_activations_help(FILE *out);
 
 static const cli_cmd commands[] = {
     {"train-gan", "train a GAN on MNIST-format data (checkpoints, samples, plots)", cmd_train_gan, cmd_train_gan_help},
@@ -28,6 +32,10 @@ static const cli_cmd commands[] = {
     {"gradcheck", "check every op's gradients against finite differences", cmd_gradcheck, cmd_gradcheck_help},
     {"graph", "print a model's graph in Graphviz dot", cmd_graph, cmd_graph_help},
     {"demo", "build, check and train a tiny GAN; show arena savings", cmd_demo, cmd_demo_help},
+    {"train-classifier", "train the MLP digit classifier (metrics CSV, checkpoint)", cmd_train_classifier,
+     cmd_train_classifier_help},
+    {"activations", "compare relu, leaky_relu, sigmoid, tanh on the classifier (CSV, plots)", cmd_activations,
+     cmd_activations_help},
     {"bench", "benchmarks: gan-step, mlp-step, gemm, ops (--json for scripts)", cmd_bench, cmd_bench_help},
 };
 #define NCMDS ((int)(sizeof commands / sizeof commands[0]))
