@@ -70,8 +70,9 @@ size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);
 typedef void (*tg_range_fn)(void *ctx, size_t i0, size_t i1);
 void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn fn, void *ctx);
 
-/* Thread pool (engine/pool.c): run fn(ctx, task) for task in [0, ntasks);
- * task t always runs whole on one thread; returns when all are done. */
+/* Thread pool (engine/pool.c): run fn(ctx, task, thread) for task in
+ * [0, ntasks), each task whole on one thread (whichever claims it first;
+ * `thread` names that thread's workspace); returns when all are done. */
 typedef void (*tg_task_fn)(void *ctx, int task, int thread);
 void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks);
 

@@ -542,11 +542,16 @@ static void gemm_task(void *ctx, int task, int thread)
     if (n0 < n1) j->ex->k->sgemm(j->d, n0, n1, j->ex->ws[thread]);
 }
 
+#define GEMM_MIN_SPLIT 131072.0 /* multiply-adds below which one thread is faster */
+#define GEMM_TASKS_PER_THREAD 2  /* spare tasks let one thread cover for a busy one */
+
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
 {
     int nr = ex->k->nr;
     int nblk = (d->N + nr - 1) / nr;
-    int tasks = ex->nthreads < nblk ? ex->nthreads : nblk;
+    int want = ex->nthreads * GEMM_TASKS_PER_THREAD;
+    int tasks = want < nblk ? want : nblk;
+    if ((double)d->M * d->N * d->K < GEMM_MIN_SPLIT) tasks = 1;
     if (tasks <= 1 || !ex->pool) {
         ex->k->sgemm(d, 0, d->N, ex->ws[0]);
         return;

@@ -1,9 +1,17 @@
-/* pool.c - a persistent thread pool. Between jobs a worker spins for a few
- * microseconds (a plan runs dozens of small GEMMs back to back, and a wake-up
- * through the kernel costs more than most of them), then blocks on a
- * condition variable, so idle workers cost nothing when the cores are busy
- * elsewhere. Task t of a job always runs on thread t % nthreads: the split is
- * fixed, never work-stolen. */
+/* pool.c - a persistent thread pool.
+ *
+ * A job is ntasks independent tasks. Every participant - the caller and each
+ * worker - claims the next unclaimed task from one atomic counter until none
+ * are left, so a thread the OS has descheduled (say, another process holds
+ * that core) never holds up the job: the others take its share. Which thread
+ * runs a task never changes what the task computes, so results stay
+ * bit-identical. The claim counter carries the job's generation in its high
+ * bits, so a late worker can never claim a task of a later job.
+ *
+ * Between jobs a worker spins for a few microseconds (a plan runs dozens of
+ * small jobs back to back, and a wake-up through the kernel costs more than
+ * most of them), then blocks on a condition variable, so idle workers cost
+ * nothing when the cores are busy elsewhere. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -16,8 +24,9 @@ struct tg_pool {
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t start, done;
-    _Atomic uint64_t gen;   /* job counter: a new value starts a job */
-    _Atomic int pending;    /* workers still running the current job */
+    _Atomic uint64_t gen;     /* job counter: a new value starts a job */
+    _Atomic uint64_t claim;   /* (generation << 32) | next task to claim */
+    _Atomic int finished;     /* tasks of the current job completed */
     int stop;
     tg_task_fn fn;
     void *ctx;
@@ -33,9 +42,20 @@ static void cpu_relax(void)
 #endif
 }
 
-static void run_share(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks, int idx)
+/* Claim and run tasks of job `gen` until none are left; returns how many. */
+static void run_tasks(tg_pool *p, uint64_t gen, tg_task_fn fn, void *ctx, int ntasks, int idx)
 {
-    for (int t = idx; t < ntasks; t += p->n) fn(ctx, t, idx);
+    for (;;) {
+        uint64_t c = atomic_load(&p->claim);
+        if ((c >> 32) != (gen & 0xffffffffu) || (int)(c & 0xffffffffu) >= ntasks) return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1)) continue;
+        fn(ctx, (int)(c & 0xffffffffu), idx);
+        if (atomic_fetch_add(&p->finished, 1) + 1 == ntasks) {
+            pthread_mutex_lock(&p->mu); /* the caller checks `finished` under the mutex */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void *worker(void *arg)
@@ -59,12 +79,7 @@ static void *worker(void *arg)
         void *ctx = p->ctx;
         int ntasks = p->ntasks;
         pthread_mutex_unlock(&p->mu);
-        run_share(p, fn, ctx, ntasks, idx);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu); /* the waiter checks pending under the mutex */
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_tasks(p, seen, fn, ctx, ntasks, idx);
     }
     return NULL;
 }
@@ -81,7 +96,8 @@ tg_pool *tg_pool_new(int nthreads)
         return NULL;
     }
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->finished, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -125,15 +141,19 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
     p->fn = fn;
     p->ctx = ctx;
     p->ntasks = ntasks;
-    atomic_store(&p->pending, p->n - 1);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    uint64_t gen = atomic_load(&p->gen) + 1;
+    atomic_store(&p->finished, 0);
+    atomic_store(&p->claim, (gen & 0xffffffffu) << 32);
+    atomic_store_explicit(&p->gen, gen, memory_order_release);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
-    run_share(p, fn, ctx, ntasks, 0);
-    for (int s = 0; s < SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire); s++) cpu_relax();
-    if (atomic_load(&p->pending)) {
+    run_tasks(p, gen, fn, ctx, ntasks, 0);
+    /* every task was claimed; wait for those other threads are still running */
+    for (int s = 0; s < SPIN_ITERS && atomic_load_explicit(&p->finished, memory_order_acquire) < ntasks; s++)
+        cpu_relax();
+    if (atomic_load(&p->finished) < ntasks) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending)) pthread_cond_wait(&p->done, &p->mu);
+        while (atomic_load(&p->finished) < ntasks) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
 }
