@@ -3,6 +3,7 @@
  * and a checkpoint after every epoch that --resume continues bit-exactly. */
 #include "checkpoint.h"
 #include "cli.h"
+#include "evaluate.h"
 #include "gan_train.h"
 #include "idx.h"
 #include "png_out.h"
@@ -21,6 +22,8 @@
 #define DWIN_THRESHOLD 0.01   /* mean D(G(z)) below this ... */
 #define DWIN_ITERS 500        /* ... for this many iterations in a row: D is winning */
 #define COLLAPSE_DIVERSITY 0.05
+#define EVAL_SAMPLES 2000     /* --eval-every: images G draws for each evaluation */
+#define EVAL_STREAM 0x6576616cu /* their noise: a stream of its own, the same every time */
 
 void cmd_train_gan_help(FILE *out)
 {
@@ -36,7 +39,8 @@ void cmd_train_gan_help(FILE *out)
             "  --out RUN_DIR       new run folder (default runs/gan)\n"
             "  --resume RUN_DIR    continue a run from its checkpoint (same bits as an\n"
             "                      uninterrupted run); only --epochs, --threads, --data,\n"
-            "                      --log-every and --quiet may be given with it\n"
+            "                      --log-every, --eval-every, --classifier and --quiet\n"
+            "                      may be given with it\n"
             "  --model NAME        reference (default), documents, tiny\n"
             "  --epochs N          total epochs (default 30)\n"
             "  --batch N           batch size (default 64); the last partial batch of an\n"
@@ -58,6 +62,12 @@ void cmd_train_gan_help(FILE *out)
             "  --dropout P         dropout after D's hidden layers (reference: 0.3)\n"
             "  --limit N           use only the first N training images\n"
             "  --log-every N       metrics row / log line every N iterations (default 50)\n"
+            "  --eval-every N      every N epochs (and after the last), score 2000 samples\n"
+            "                      from fixed noise as `tapegrad evaluate` does (Frechet\n"
+            "                      distance, inception score, label entropy, confidence)\n"
+            "                      into RUN_DIR/eval.csv\n"
+            "  --classifier FILE   classifier for --eval-every (default $TAPEGRAD_CLASSIFIER,\n"
+            "                      else data/classifier/classifier.safetensors)\n"
             "  --quiet             no progress bar or log lines, only warnings and errors\n");
 }
 
@@ -84,8 +94,9 @@ static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int fir
 }
 
 typedef struct opts {
-    const char *data, *out, *resume, *g_hidden, *d_hidden;
+    const char *data, *out, *resume, *g_hidden, *d_hidden, *classifier;
     int limit, quiet, changed; /* changed: a model/training flag was given */
+    int eval_every;
 } opts;
 
 /* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
@@ -120,6 +131,8 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
         else if (OPT("--threads")) CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads));
         else if (OPT("--log-every")) CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
         else if (OPT("--limit")) CHECK(cli_int(CMD, "--limit", v, 1, 100000000, &o->limit));
+        else if (OPT("--eval-every")) CHECK(cli_int(CMD, "--eval-every", v, 1, 100000, &o->eval_every));
+        else if (OPT("--classifier")) { CHECK(0); o->classifier = v; }
         else if (OPT("--batch")) { CHECK(cli_int(CMD, "--batch", v, 1, 65536, &c->batch)); o->changed = 1; }
         else if (OPT("--seed")) {
             int s;
@@ -207,10 +220,84 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
     if (o->d_hidden && parse_widths("--d-hidden", o->d_hidden, &c->spec.D, xdim, 1)) return CLI_USAGE;
     if (o->resume && (o->out || o->changed)) {
         cli_err("%s: --resume continues a run with its own settings: only --epochs, --threads, --data, "
-                "--log-every, --limit and --quiet may be given with it", CMD);
+                "--log-every, --limit, --eval-every, --classifier and --quiet may be given with it", CMD);
         return CLI_USAGE;
     }
     return 0;
+}
+
+/* ---- --eval-every: G on fixed noise, scored against the test set ---- */
+typedef struct evaluator {
+    eval_ref *ref;
+    tg_graph *g;       /* G alone, batch EVAL_SAMPLES, sharing the run's weights */
+    tg_plan *p;
+    tg_node out;
+    float *z;
+    FILE *csv;         /* RUN_DIR/eval.csv */
+} evaluator;
+
+/* after evaluator_load (ev->ref) and gan_init */
+static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const opts *o, char *err, size_t len)
+{
+    const tg_mlp_spec *G = &r->cfg.spec.G;
+    const int zd = G->widths[0], xd = G->widths[G->n_layers];
+    char path[4200];
+    if (eval_ref_pixels(ev->ref, NULL, NULL) != xd) {
+        snprintf(err, len, "the test set's images have %d pixels but G makes %d", eval_ref_pixels(ev->ref, NULL, NULL),
+                 xd);
+        return -1;
+    }
+    ev->g = tg_graph_new(r->ps);
+    ev->z = malloc((size_t)EVAL_SAMPLES * zd * sizeof *ev->z);
+    if (!ev->g || !ev->z) {
+        snprintf(err, len, "out of memory");
+        return -1;
+    }
+    tg_node z = tg_input(ev->g, "z", 2, (int[]){EVAL_SAMPLES, zd});
+    ev->out = tg_generator(ev->g, &r->cfg.spec, z);
+    tg_bind(ev->g, z, ev->z);
+    ev->p = tg_plan_new(ev->g, ev->out, &(tg_plan_opts){.forward_only = 1, .eval = 1, .pool = r->pool});
+    if (!ev->p) {
+        snprintf(err, len, "evaluation sampler: %s", tg_graph_error(ev->g));
+        return -1;
+    }
+    tg_rng rng;
+    tg_rng_seed(&rng, r->cfg.seed, EVAL_STREAM);
+    tg_rng_fill_normal(&rng, ev->z, (size_t)EVAL_SAMPLES * zd, 0, 1);
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    int append = o->resume && access(path, F_OK) == 0;
+    if (!(ev->csv = fopen(path, append ? "a" : "w"))) {
+        snprintf(err, len, "cannot write %s/eval.csv: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!append) fprintf(ev->csv, "epoch,step,n,fid,is,entropy_bits,mean_confidence\n");
+    return 0;
+}
+
+static int evaluator_run(evaluator *ev, const gan_run *r, int quiet, char *err, size_t len)
+{
+    eval_result res;
+    if (tg_plan_forward(ev->p) != TG_OK) {
+        snprintf(err, len, "generator failed: %s", tg_graph_error(ev->g));
+        return -1;
+    }
+    if (eval_images(ev->ref, tg_plan_value(ev->p, ev->out), EVAL_SAMPLES, &res, err, len)) return -1;
+    fprintf(ev->csv, "%d,%lld,%d,%.6g,%.6g,%.6g,%.6g\n", r->epoch, (long long)r->step, res.n, res.fid, res.is,
+            res.entropy_bits, res.confidence);
+    fflush(ev->csv);
+    if (!quiet)
+        printf("epoch %d eval (%d samples): Frechet distance %.3f, inception score %.3f, label entropy %.3f bits, "
+               "mean confidence %.3f\n", r->epoch, res.n, res.fid, res.is, res.entropy_bits, res.confidence);
+    return 0;
+}
+
+static void evaluator_free(evaluator *ev)
+{
+    if (ev->csv) fclose(ev->csv);
+    tg_plan_free(ev->p);
+    tg_graph_free(ev->g);
+    free(ev->z);
+    eval_ref_free(ev->ref);
 }
 
 /* ---- the run ---- */
@@ -277,7 +364,13 @@ int cmd_train_gan(int argc, char **argv)
     run_metrics hist = {0};
     int *perm = NULL, status = CLI_FAIL;
     FILE *csv = NULL;
+    evaluator ev = {0};
 
+    /* the classifier and test set first: a missing one stops before any file is made */
+    if (o.eval_every && !(ev.ref = eval_ref_new(o.classifier, data, cfg.threads, err, sizeof err))) {
+        cli_err("%s: --eval-every: %s", CMD, err);
+        return CLI_FAIL;
+    }
     if (o.resume) {
         int epochs = cfg.epochs, threads = cfg.threads, every = cfg.log_every;
         int keep_epochs = 0, keep_threads = 0, keep_every = 0;
@@ -290,7 +383,7 @@ int cmd_train_gan(int argc, char **argv)
         if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err)) {
             cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
             st_close(f);
-            return CLI_FAIL;
+            goto done;
         }
         if (keep_epochs) cfg.epochs = epochs;
         if (keep_threads) cfg.threads = threads;
@@ -309,11 +402,11 @@ int cmd_train_gan(int argc, char **argv)
     } else {
         if (access(ckpt, F_OK) == 0) {
             cli_err("%s: %s already holds a run (use --resume %s, or another --out)", CMD, dir, dir);
-            return CLI_FAIL;
+            goto done;
         }
         if (run_mkdirs(dir, err, sizeof err)) {
             cli_err("%s: %s", CMD, err);
-            return CLI_FAIL;
+            goto done;
         }
         if (gan_init(&r, &cfg, err, sizeof err)) {
             cli_err("%s: %s", CMD, err);
@@ -338,6 +431,10 @@ int cmd_train_gan(int argc, char **argv)
     csv = run_metrics_open(dir, o.resume != NULL, err, sizeof err);
     if (!perm || !csv) {
         cli_err("%s: %s", CMD, perm ? err : "out of memory");
+        goto done;
+    }
+    if (o.eval_every && evaluator_init(&ev, &r, dir, &o, err, sizeof err)) {
+        cli_err("%s: --eval-every: %s", CMD, err);
         goto done;
     }
     const int tty = isatty(fileno(stderr)) && !o.quiet;
@@ -406,6 +503,11 @@ int cmd_train_gan(int argc, char **argv)
         if (div < COLLAPSE_DIVERSITY)
             fprintf(stderr, "tapegrad: warning: generator collapse: the 64 fixed-noise samples are nearly identical "
                     "(per-pixel std %.4f < %.2f)\n", div, COLLAPSE_DIVERSITY);
+        if (o.eval_every && (r.epoch % o.eval_every == 0 || r.epoch == cfg.epochs) &&
+            evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
+            cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
+            goto done;
+        }
         fflush(stdout);
     }
     if (!o.quiet) printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", dir, dir, ckpt);
@@ -415,6 +517,7 @@ done:
     free(perm);
     mnist_free(&set);
     run_metrics_free(&hist);
+    evaluator_free(&ev); /* before the store and pool it borrows */
     gan_free(&r);
     return status;
 }

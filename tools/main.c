@@ -25,6 +25,8 @@ int cmd_train_classifier(int argc, char **argv);
 void cmd_train_classifier_help(FILE *out);
 int cmd_activations(int argc, char **argv);
 void cmd_activations_help(FILE *out);
+int cmd_evaluate(int argc, char **argv);
+void cmd_evaluate_help(FILE *out);
 
 static const cli_cmd commands[] = {
     {"train-gan", "train a GAN on MNIST-format data (checkpoints, samples, plots)", cmd_train_gan, cmd_train_gan_help},
@@ -36,6 +38,8 @@ static const cli_cmd commands[] = {
      cmd_train_classifier_help},
     {"activations", "compare relu, leaky_relu, sigmoid, tanh on the classifier (CSV, plots)", cmd_activations,
      cmd_activations_help},
+    {"evaluate", "score generated digits against the MNIST test set (Frechet distance, IS, labels)", cmd_evaluate,
+     cmd_evaluate_help},
     {"bench", "benchmarks: gan-step, mlp-step, gemm, ops (--json for scripts)", cmd_bench, cmd_bench_help},
 };
 #define NCMDS ((int)(sizeof commands / sizeof commands[0]))
