@@ -29,19 +29,30 @@ build() {
 
 case "${1:-}" in
 main)
-    # Train the reference GAN on real MNIST (EPOCHS=30 by default; about
-    # 10 minutes on 2 cores), then draw 100 digits from it.
+    # Train the classifier `tapegrad evaluate` scores digits with (once: about
+    # 1.5 minutes, ~97% test accuracy), then the reference GAN on real MNIST
+    # (EPOCHS=30 by default; about 10 minutes on 2 cores) with its samples
+    # scored after every epoch (RUN_DIR/eval.csv); then draw 100 digits for a
+    # picture and 10000 for a final `tapegrad evaluate`.
     install_deps
     bash tools/fetch-mnist.sh data/mnist
     build
+    clf=${TAPEGRAD_CLASSIFIER:-data/classifier/classifier.safetensors}
+    if [ ! -f "$clf" ]; then
+        ./build/tools/tapegrad train-classifier --data data/mnist --out "$(dirname "$clf")" --epochs 5
+    fi
     run=${RUN_DIR:-runs/reference}
     if [ -f "$run/checkpoint.safetensors" ]; then
-        ./build/tools/tapegrad train-gan --resume "$run" --data data/mnist --epochs "${EPOCHS:-30}"
+        ./build/tools/tapegrad train-gan --resume "$run" --data data/mnist --epochs "${EPOCHS:-30}" \
+            --eval-every 1 --classifier "$clf"
     else
-        ./build/tools/tapegrad train-gan --data data/mnist --out "$run" --epochs "${EPOCHS:-30}"
+        ./build/tools/tapegrad train-gan --data data/mnist --out "$run" --epochs "${EPOCHS:-30}" \
+            --eval-every 1 --classifier "$clf"
     fi
     ./build/tools/tapegrad sample --checkpoint "$run/checkpoint.safetensors" --n 100 --seed 1 --out "$run/samples/final-100.png"
-    echo "samples: $run/samples/ (epoch-NNN.png per epoch, final-100.png); losses: $run/losses.png"
+    ./build/tools/tapegrad sample --checkpoint "$run/checkpoint.safetensors" --n 10000 --seed 1 --out "$run/samples/final-10000.idx"
+    ./build/tools/tapegrad evaluate "$run/samples/final-10000.idx" --classifier "$clf" --data data/mnist
+    echo "samples: $run/samples/ (epoch-NNN.png per epoch, final-100.png); losses: $run/losses.png; scores: $run/eval.csv"
     ;;
 test)
     install_deps
