@@ -464,24 +464,12 @@ int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset
 
 static const char *need(const st_file *f, const char *key, char *err, size_t len)
 {
-    const char *v = st_meta(f, key);
-    if (!v) fail(err, len, "not a tapegrad classifier checkpoint: metadata has no '%s'", key);
-    return v;
+    return st_meta_need(f, key, "not a tapegrad classifier checkpoint:", err, len);
 }
 
 static int num(const st_file *f, const char *key, double lo, double hi, double *out, char *err, size_t len)
 {
-    const char *v = need(f, key, err, len);
-    if (!v) return -1;
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= lo && d <= hi)) {
-        if (err) snprintf(err, len, "checkpoint metadata '%s' = '%s' is not a number in [%g, %g]", key, v, lo, hi);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return st_meta_num(f, key, lo, hi, out, "classifier checkpoint:", err, len) == ST_OK ? 0 : -1;
 }
 
 static int parse_widths(const char *v, tg_mlp_spec *s, char *err, size_t len)

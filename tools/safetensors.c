@@ -1137,3 +1137,25 @@ done:
     free(kv);
     return rc;
 }
+
+const char *st_meta_need(const st_file *f, const char *key, const char *what, char *err, size_t errlen)
+{
+    const char *v = st_meta(f, key);
+    if (!v) fail(err, errlen, ST_ERR_NOTFOUND, "%s metadata has no '%s'", what, key);
+    return v;
+}
+
+int st_meta_num(const st_file *f, const char *key, double lo, double hi, double *out, const char *what,
+                char *err, size_t errlen)
+{
+    const char *v = st_meta_need(f, key, what, err, errlen);
+    if (!v) return ST_ERR_NOTFOUND;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= lo && d <= hi))
+        return fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not a number in [%g, %g]", what, key,
+                    v, lo, hi);
+    *out = d;
+    return ST_OK;
+}

@@ -121,6 +121,12 @@ int st_get_f32(const st_file *f, const char *name, int ndim, const int *dims, fl
 
 /* "__metadata__": the value of key, or NULL; pairs sorted by key. */
 const char *st_meta(const st_file *f, const char *key);
+/* The value of a key that must be there: NULL with "<what> metadata has no
+ * 'key'" in err otherwise. */
+const char *st_meta_need(const st_file *f, const char *key, const char *what, char *err, size_t errlen);
+/* A numeric value in [lo, hi]: ST_OK, or an error naming the key and value. */
+int st_meta_num(const st_file *f, const char *key, double lo, double hi, double *out, const char *what,
+                char *err, size_t errlen);
 size_t st_meta_count(const st_file *f);
 const st_kv *st_meta_at(const st_file *f, size_t i);
 
