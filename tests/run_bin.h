@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,5 +76,60 @@ static void result_free(result *r)
 }
 
 #define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- a scratch folder per test case, and file helpers ---- */
+static char tmpdir[64];
+
+/* $TG_FIXTURES (set by tests/meson.build) */
+static inline const char *fixtures(void)
+{
+    const char *f = getenv("TG_FIXTURES");
+    ck_assert_msg(f && *f, "TG_FIXTURES is not set");
+    return f;
+}
+
+/* make /tmp/<prefix>_XXXXXX into tmpdir */
+static inline void tmp_make(const char *prefix)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/%s_XXXXXX", prefix);
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static inline void tmp_remove(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* tmpdir/name (four rotating buffers, so a call can take several) */
+static inline const char *path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static inline int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* a whole file, malloc'ed, with *n its size */
+static inline unsigned char *slurp_file(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f, "cannot open %s", p);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    ck_assert(fread(b, 1, *n, f) == *n);
+    fclose(f);
+    return b;
+}
 
 #endif

@@ -18,41 +18,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-static char tmpdir[64];
-
-static const char *fixtures(void)
-{
-    const char *f = getenv("TG_FIXTURES");
-    ck_assert_msg(f && *f, "TG_FIXTURES is not set");
-    return f;
-}
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/tg_clf_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
+static void setup(void) { tmp_make("tg_clf"); }
+static void teardown(void) { tmp_remove(); }
 
 /* a tiny classifier 784-16-12-10 at batch 5 (2 iterations per epoch), Adam 1e-2 */
 static clf_cfg tiny(const char *act)

@@ -14,23 +14,7 @@
 
 #define LOG2_10 3.321928094887362
 
-static char tmpdir[64], clf_path[128];
-
-static const char *fixtures(void)
-{
-    const char *f = getenv("TG_FIXTURES");
-    ck_assert_msg(f && *f, "TG_FIXTURES is not set");
-    return f;
-}
-
-static const char *path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+static char clf_path[128];
 
 /* an IDX ubyte file n x h x w */
 static void write_idx(const char *p, int n, int h, int w, const uint8_t *data)
@@ -60,8 +44,7 @@ static uint8_t fixture_pixel(int i, int r, int c)
 /* once for the suite (in the parent process): a folder and a classifier */
 static void suite_setup(void)
 {
-    strcpy(tmpdir, "/tmp/tg_eval_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tmp_make("tg_eval");
     snprintf(clf_path, sizeof clf_path, "%s/clf/classifier.safetensors", tmpdir);
     result r = RUN("train-classifier", "--data", fixtures(), "--out", path("clf"), "--epochs", "60", "--batch", "5",
                    "--threads", "1", "--quiet");
@@ -69,12 +52,7 @@ static void suite_setup(void)
     result_free(&r);
 }
 
-static void suite_teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void suite_teardown(void) { tmp_remove(); }
 
 /* the number after "key": in a JSON line */
 static double json_num(const char *s, const char *key)

@@ -8,53 +8,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-static char tmpdir[64];
-static const char *fixtures(void)
-{
-    const char *f = getenv("TG_FIXTURES");
-    ck_assert_msg(f && *f, "TG_FIXTURES is not set");
-    return f;
-}
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/tg_train_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static unsigned char *slurp_file(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    ck_assert_msg(f, "cannot open %s", p);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    ck_assert(fread(b, 1, *n, f) == *n);
-    fclose(f);
-    return b;
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
+static void setup(void) { tmp_make("tg_train"); }
+static void teardown(void) { tmp_remove(); }
 
 /* TRAIN(out folder, epochs, more args...) */
 #define TRAIN(...) RUN("train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", __VA_ARGS__)
