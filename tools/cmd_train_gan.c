@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define CMD "train-gan"
-#define DWIN_THRESHOLD 0.01   /* mean D(G(z)) below this ... */
-#define DWIN_ITERS 500        /* ... for this many iterations in a row: D is winning */
+#define DWIN_THRESHOLD 0.01   /* mean D(G(z)), averaged over ~DWIN_ITERS iterations, below this: */
+#define DWIN_ITERS 500        /* D is winning (an exponential average, so one noisy batch does not reset it) */
 #define COLLAPSE_DIVERSITY 0.05
 #define EVAL_SAMPLES 2000     /* --eval-every: images G draws for each evaluation */
 #define EVAL_STREAM 0x6576616cu /* their noise: a stream of its own, the same every time */
@@ -445,7 +445,8 @@ int cmd_train_gan(int argc, char **argv)
     for (; r.epoch < cfg.epochs; ) {
         gan_shuffle(&r, perm, n);
         sums w = {0}, ep = {0};
-        int dwin = 0, warned = 0;
+        double dfake_avg = -1; /* exponential average of mean D(G(z)) over ~DWIN_ITERS iterations */
+        int warned = 0;
         double te = now();
         for (int it = 0; it < ipe; it++) {
             for (int b = 0; b < cfg.batch; b++)
@@ -463,11 +464,11 @@ int cmd_train_gan(int argc, char **argv)
             }
             sums_add(&w, &st);
             sums_add(&ep, &st);
-            dwin = st.d_fake < DWIN_THRESHOLD ? dwin + 1 : 0;
-            if (dwin >= DWIN_ITERS && !warned) {
+            dfake_avg = dfake_avg < 0 ? st.d_fake : dfake_avg + (st.d_fake - dfake_avg) / DWIN_ITERS;
+            if (it + 1 >= DWIN_ITERS && dfake_avg < DWIN_THRESHOLD && !warned) {
                 if (tty) fputc('\n', stderr);
-                fprintf(stderr, "tapegrad: warning: D is winning: mean D(G(z)) below %.2f for %d iterations in a row "
-                        "(epoch %d); G gets almost no gradient\n", DWIN_THRESHOLD, DWIN_ITERS, r.epoch + 1);
+                fprintf(stderr, "tapegrad: warning: D is winning: mean D(G(z)) has averaged %.4f over the last ~%d "
+                        "iterations (epoch %d); G gets almost no gradient\n", dfake_avg, DWIN_ITERS, r.epoch + 1);
                 warned = 1;
             }
             if (w.n == cfg.log_every || it == ipe - 1) {
