@@ -138,3 +138,14 @@ int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void 
     if (rc) cli_err("%s", err);
     return rc;
 }
+
+int cli_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}

@@ -26,6 +26,14 @@ void cli_err(const char *fmt, ...)
 #endif
     ;
 
+/* For modules that report into a caller's buffer instead of printing:
+ * format the message into err (if err and errlen) and return `code`. */
+int cli_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* 1 for "-h" or "--help". */
 int cli_is_help(const char *arg);
 

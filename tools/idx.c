@@ -12,24 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#if defined(__GNUC__)
-#define IDX_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define IDX_PRINTF(a, b)
-#endif
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) IDX_PRINTF(4, 5);
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static const char *type_name(int t)
 {
     switch (t) {
@@ -63,7 +45,7 @@ static size_t src_read(src *s, void *buf, size_t n, char *err, size_t errlen, in
         got = fread(p, 1, n, s->f);
         if (got < n && ferror(s->f)) {
             s->failed = 1;
-            *code = fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", s->path, strerror(errno));
+            *code = cli_fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", s->path, strerror(errno));
         }
         return got;
     }
@@ -76,12 +58,12 @@ static size_t src_read(src *s, void *buf, size_t n, char *err, size_t errlen, in
         if (r < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
             s->failed = 1;
             if (errnum == Z_ERRNO)
-                *code = fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", s->path, strerror(errno));
+                *code = cli_fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", s->path, strerror(errno));
             else {
                 /* zlib's message is "<path>: <what>"; keep <what> */
                 size_t pl = strlen(s->path);
                 if (msg && !strncmp(msg, s->path, pl) && !strncmp(msg + pl, ": ", 2)) msg += pl + 2;
-                *code = fail(err, errlen, IDX_ERR_GZIP, "%s: corrupt gzip data: %s", s->path,
+                *code = cli_fail(err, errlen, IDX_ERR_GZIP, "%s: corrupt gzip data: %s", s->path,
                              msg && *msg ? msg : "decompression failed");
             }
             return got;
@@ -97,11 +79,11 @@ static int src_open(src *s, const char *path, char *err, size_t errlen)
     memset(s, 0, sizeof *s);
     s->path = path;
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, IDX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!f) return cli_fail(err, errlen, IDX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(err, errlen, IDX_ERR_IO, "cannot read '%s': not a regular file", path);
+        return cli_fail(err, errlen, IDX_ERR_IO, "cannot read '%s': not a regular file", path);
     }
     unsigned char magic[2] = {0, 0};
     size_t m = fread(magic, 1, 2, f);
@@ -109,7 +91,7 @@ static int src_open(src *s, const char *path, char *err, size_t errlen)
         fclose(f);
         s->gz = gzopen(path, "rb");
         if (!s->gz)
-            return fail(err, errlen, IDX_ERR_IO, "cannot open '%s': %s", path,
+            return cli_fail(err, errlen, IDX_ERR_IO, "cannot open '%s': %s", path,
                         errno ? strerror(errno) : "out of memory");
         gzbuffer(s->gz, 1u << 17);
         return IDX_OK;
@@ -117,7 +99,7 @@ static int src_open(src *s, const char *path, char *err, size_t errlen)
     if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
         int e = errno;
         fclose(f);
-        return fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", path, strerror(e));
+        return cli_fail(err, errlen, IDX_ERR_IO, "%s: read error: %s", path, strerror(e));
     }
     s->f = f;
     s->size = st.st_size;
@@ -143,38 +125,38 @@ static int read_body(src *s, idx_array *out, char *err, size_t errlen)
     size_t got = src_read(s, h, 4, err, errlen, &code);
     if (s->failed) return code;
     if (got < 4)
-        return fail(err, errlen, IDX_ERR_FORMAT,
+        return cli_fail(err, errlen, IDX_ERR_FORMAT,
                     "%s: too short for an IDX header: %zu bytes%s", path, got, what);
     if (h[0] != 0 || h[1] != 0)
-        return fail(err, errlen, IDX_ERR_FORMAT,
+        return cli_fail(err, errlen, IDX_ERR_FORMAT,
                     "%s: bad magic: first bytes are 0x%02x 0x%02x, an IDX file starts with 0x00 0x00",
                     path, h[0], h[1]);
     const char *tn = type_name(h[2]);
-    if (!tn) return fail(err, errlen, IDX_ERR_FORMAT, "%s: bad element type 0x%02x", path, h[2]);
+    if (!tn) return cli_fail(err, errlen, IDX_ERR_FORMAT, "%s: bad element type 0x%02x", path, h[2]);
     if (h[2] != IDX_UBYTE)
-        return fail(err, errlen, IDX_ERR_UNSUPPORTED,
+        return cli_fail(err, errlen, IDX_ERR_UNSUPPORTED,
                     "%s: unsupported element type 0x%02x (%s); only 0x08 (unsigned byte) is supported",
                     path, h[2], tn);
     int ndim = h[3];
     if (ndim < 1 || ndim > IDX_MAX_DIMS)
-        return fail(err, errlen, IDX_ERR_FORMAT, "%s: ndim %d is out of range (1..%d)", path, ndim,
+        return cli_fail(err, errlen, IDX_ERR_FORMAT, "%s: ndim %d is out of range (1..%d)", path, ndim,
                     IDX_MAX_DIMS);
     size_t hlen = 4 + 4 * (size_t)ndim;
     got = src_read(s, h + 4, hlen - 4, err, errlen, &code);
     if (s->failed) return code;
     if (got < hlen - 4)
-        return fail(err, errlen, IDX_ERR_SIZE,
+        return cli_fail(err, errlen, IDX_ERR_SIZE,
                     "%s: truncated header: %d dims need %zu bytes, file has %zu%s", path, ndim, hlen,
                     4 + got, what);
     uint64_t total = 1;
     for (int i = 0; i < ndim; i++) {
         const unsigned char *d = h + 4 + 4 * i;
         uint64_t v = (uint64_t)d[0] << 24 | (uint64_t)d[1] << 16 | (uint64_t)d[2] << 8 | d[3];
-        if (v == 0) return fail(err, errlen, IDX_ERR_FORMAT, "%s: dimension %d is 0", path, i);
+        if (v == 0) return cli_fail(err, errlen, IDX_ERR_FORMAT, "%s: dimension %d is 0", path, i);
         /* total <= 1 GiB and v < 2^32, so the product cannot overflow 64 bits */
         total *= v;
         if (total > IDX_MAX_BYTES)
-            return fail(err, errlen, IDX_ERR_SIZE,
+            return cli_fail(err, errlen, IDX_ERR_SIZE,
                         "%s: data would exceed the size limit of %llu bytes (1 GiB)", path,
                         (unsigned long long)IDX_MAX_BYTES);
         out->dims[i] = (int)v;
@@ -185,20 +167,20 @@ static int read_body(src *s, idx_array *out, char *err, size_t errlen)
     if (s->f) { /* raw: the file size tells it all before reading */
         unsigned long long have = (unsigned long long)s->size - hlen;
         if (have < total)
-            return fail(err, errlen, IDX_ERR_SIZE, "%s: truncated: expected %llu bytes of data, file has %llu",
+            return cli_fail(err, errlen, IDX_ERR_SIZE, "%s: truncated: expected %llu bytes of data, file has %llu",
                         path, (unsigned long long)total, have);
         if (have > total)
-            return fail(err, errlen, IDX_ERR_SIZE,
+            return cli_fail(err, errlen, IDX_ERR_SIZE,
                         "%s: trailing bytes: expected %llu bytes of data, file has %llu (%llu extra)", path,
                         (unsigned long long)total, have, have - total);
     }
     out->data = malloc(out->count);
     if (!out->data)
-        return fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, out->count);
+        return cli_fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, out->count);
     got = src_read(s, out->data, out->count, err, errlen, &code);
     if (s->failed) return code;
     if (got < out->count)
-        return fail(err, errlen, IDX_ERR_SIZE, "%s: truncated: expected %zu bytes of data, file has %zu%s", path,
+        return cli_fail(err, errlen, IDX_ERR_SIZE, "%s: truncated: expected %zu bytes of data, file has %zu%s", path,
                     out->count, got, what);
     /* trailing bytes: count them (up to the size cap) for the message */
     unsigned char buf[4096];
@@ -210,7 +192,7 @@ static int read_body(src *s, idx_array *out, char *err, size_t errlen)
         if (r < sizeof buf || extra > IDX_MAX_BYTES) break;
     }
     if (extra)
-        return fail(err, errlen, IDX_ERR_SIZE,
+        return cli_fail(err, errlen, IDX_ERR_SIZE,
                     "%s: trailing bytes: expected %zu bytes of data, file has %s%llu%s (%s%llu extra)", path,
                     out->count, extra > IDX_MAX_BYTES ? "over " : "",
                     (unsigned long long)(out->count + extra), what, extra > IDX_MAX_BYTES ? "over " : "",
@@ -220,9 +202,9 @@ static int read_body(src *s, idx_array *out, char *err, size_t errlen)
 
 int idx_read(const char *path, idx_array *out, char *err, size_t errlen)
 {
-    if (!out) return fail(err, errlen, IDX_ERR_ARG, "idx_read: no output array");
+    if (!out) return cli_fail(err, errlen, IDX_ERR_ARG, "idx_read: no output array");
     memset(out, 0, sizeof *out);
-    if (!path || !*path) return fail(err, errlen, IDX_ERR_ARG, "idx_read: empty file name");
+    if (!path || !*path) return cli_fail(err, errlen, IDX_ERR_ARG, "idx_read: empty file name");
     src s;
     int rc = src_open(&s, path, err, errlen);
     if (rc != IDX_OK) return rc;
@@ -268,23 +250,23 @@ static int write_idx(FILE *out, void *p)
 int idx_write_ubyte(const char *path, int ndim, const int *dims, const uint8_t *data,
                     char *err, size_t errlen)
 {
-    if (!path || !*path) return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: empty file name");
+    if (!path || !*path) return cli_fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: empty file name");
     if (ndim < 1 || ndim > IDX_MAX_DIMS || !dims)
-        return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: ndim %d is out of range (1..%d)", ndim,
+        return cli_fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: ndim %d is out of range (1..%d)", ndim,
                     IDX_MAX_DIMS);
     uint64_t total = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] <= 0)
-            return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: dimension %d is %d (must be > 0)", i,
+            return cli_fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: dimension %d is %d (must be > 0)", i,
                         dims[i]);
         total *= (uint64_t)dims[i];
         if (total > IDX_MAX_BYTES)
-            return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: data exceeds the 1 GiB size limit");
+            return cli_fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: data exceeds the 1 GiB size limit");
     }
-    if (!data) return fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: no data");
+    if (!data) return cli_fail(err, errlen, IDX_ERR_ARG, "idx_write_ubyte: no data");
     wctx c = {ndim, dims, data, (size_t)total};
     char why[512];
-    if (cli_write_atomic_err(path, write_idx, &c, why, sizeof why) != 0) return fail(err, errlen, IDX_ERR_IO, "%s", why);
+    if (cli_write_atomic_err(path, write_idx, &c, why, sizeof why) != 0) return cli_fail(err, errlen, IDX_ERR_IO, "%s", why);
     return IDX_OK;
 }
 
@@ -297,7 +279,7 @@ static char *find_file(const char *dir, const char *prefix, const char *kind, ch
     size_t n = strlen(dir) + strlen(prefix) + strlen(kind) + 16;
     char *p = malloc(n);
     if (!p) {
-        fail(err, errlen, IDX_ERR_NOMEM, "out of memory");
+        cli_fail(err, errlen, IDX_ERR_NOMEM, "out of memory");
         return NULL;
     }
     snprintf(p, n, "%s/%s-%s-ubyte", dir, prefix, kind);
@@ -306,7 +288,7 @@ static char *find_file(const char *dir, const char *prefix, const char *kind, ch
     memcpy(p + len, ".gz", 4);
     if (access(p, F_OK) == 0) return p;
     p[len] = 0;
-    fail(err, errlen, IDX_ERR_IO, "no MNIST data in '%s': neither '%s' nor '%s.gz' exists", dir, p, p);
+    cli_fail(err, errlen, IDX_ERR_IO, "no MNIST data in '%s': neither '%s' nor '%s.gz' exists", dir, p, p);
     free(p);
     return NULL;
 }
@@ -323,31 +305,31 @@ static int load_pair(const char *dir, const char *prefix, idx_array *im, idx_arr
     rc = idx_read(*lbpath, lb, err, errlen);
     if (rc != IDX_OK) return rc;
     if (im->ndim != 3)
-        return fail(err, errlen, IDX_ERR_DATA, "%s: expected N x H x W images (3 dims), got %d dims", *impath,
+        return cli_fail(err, errlen, IDX_ERR_DATA, "%s: expected N x H x W images (3 dims), got %d dims", *impath,
                     im->ndim);
     if (lb->ndim != 1)
-        return fail(err, errlen, IDX_ERR_DATA, "%s: expected N labels (1 dim), got %d dims", *lbpath,
+        return cli_fail(err, errlen, IDX_ERR_DATA, "%s: expected N labels (1 dim), got %d dims", *lbpath,
                     lb->ndim);
     if (im->dims[0] != lb->dims[0])
-        return fail(err, errlen, IDX_ERR_DATA, "count mismatch: %s has %d images of %dx%d, %s has %d labels",
+        return cli_fail(err, errlen, IDX_ERR_DATA, "count mismatch: %s has %d images of %dx%d, %s has %d labels",
                     *impath, im->dims[0], im->dims[1], im->dims[2], *lbpath, lb->dims[0]);
     for (size_t i = 0; i < lb->count; i++)
         if (lb->data[i] > 9)
-            return fail(err, errlen, IDX_ERR_DATA, "%s: label %d at index %zu is out of range (0..9)", *lbpath,
+            return cli_fail(err, errlen, IDX_ERR_DATA, "%s: label %d at index %zu is out of range (0..9)", *lbpath,
                         lb->data[i], i);
     return IDX_OK;
 }
 
 int mnist_load(const char *dir, const char *split, mnist_set *set, char *err, size_t errlen)
 {
-    if (!set) return fail(err, errlen, IDX_ERR_ARG, "mnist_load: no output set");
+    if (!set) return cli_fail(err, errlen, IDX_ERR_ARG, "mnist_load: no output set");
     memset(set, 0, sizeof *set);
-    if (!dir || !*dir) return fail(err, errlen, IDX_ERR_ARG, "mnist_load: empty directory name");
+    if (!dir || !*dir) return cli_fail(err, errlen, IDX_ERR_ARG, "mnist_load: empty directory name");
     const char *prefix;
     if (split && !strcmp(split, "train")) prefix = "train";
     else if (split && !strcmp(split, "test")) prefix = "t10k";
     else
-        return fail(err, errlen, IDX_ERR_ARG, "mnist_load: split '%s' is neither 'train' nor 'test'",
+        return cli_fail(err, errlen, IDX_ERR_ARG, "mnist_load: split '%s' is neither 'train' nor 'test'",
                     split ? split : "(null)");
     idx_array im, lb;
     memset(&im, 0, sizeof im);
@@ -358,7 +340,7 @@ int mnist_load(const char *dir, const char *split, mnist_set *set, char *err, si
         set->images = malloc(im.count * sizeof *set->images);
         set->labels = malloc(lb.count * sizeof *set->labels);
         if (!set->images || !set->labels) {
-            rc = fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory", impath);
+            rc = cli_fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory", impath);
             mnist_free(set);
         } else {
             for (size_t i = 0; i < im.count; i++) set->images[i] = (float)im.data[i] / 127.5f - 1.0f;

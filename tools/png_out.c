@@ -12,24 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#define PO_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define PO_PRINTF(a, b)
-#endif
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) PO_PRINTF(4, 5);
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* ---- PNG writing -------------------------------------------------------- */
 
 typedef struct pctx {
@@ -90,16 +72,16 @@ static int write_png(FILE *out, void *p)
 static int write_image(const char *path, int w, int h, int channels, const uint8_t *pix, char *err,
                        size_t errlen)
 {
-    if (!path || !*path) return fail(err, errlen, PNGOUT_ERR_ARG, "png: empty file name");
+    if (!path || !*path) return cli_fail(err, errlen, PNGOUT_ERR_ARG, "png: empty file name");
     if (w < 1 || h < 1 || w > PNGOUT_MAX_SIDE || h > PNGOUT_MAX_SIDE)
-        return fail(err, errlen, PNGOUT_ERR_ARG, "png: size %dx%d is out of range (1..%d per side)", w, h,
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "png: size %dx%d is out of range (1..%d per side)", w, h,
                     PNGOUT_MAX_SIDE);
-    if (!pix) return fail(err, errlen, PNGOUT_ERR_ARG, "png: no pixels");
+    if (!pix) return cli_fail(err, errlen, PNGOUT_ERR_ARG, "png: no pixels");
     pctx c = {w, h, channels, pix, ""};
     char why[512];
     if (cli_write_atomic_err(path, write_png, &c, why, sizeof why) != 0) {
-        if (c.msg[0]) return fail(err, errlen, PNGOUT_ERR_IO, "cannot write '%s': %s", path, c.msg);
-        return fail(err, errlen, PNGOUT_ERR_IO, "%s", why);
+        if (c.msg[0]) return cli_fail(err, errlen, PNGOUT_ERR_IO, "cannot write '%s': %s", path, c.msg);
+        return cli_fail(err, errlen, PNGOUT_ERR_IO, "%s", why);
     }
     return PNGOUT_OK;
 }
@@ -128,22 +110,22 @@ int pngout_grid(const char *path, const float *images, int n, int h, int w, int 
 {
     const int B = PNGOUT_GRID_BORDER;
     if (n < 1 || h < 1 || w < 1 || !images)
-        return fail(err, errlen, PNGOUT_ERR_ARG, "grid: need at least one image of at least 1x1 (got %d of %dx%d)",
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "grid: need at least one image of at least 1x1 (got %d of %dx%d)",
                     n, h, w);
-    if (scale < 1 || scale > 64) return fail(err, errlen, PNGOUT_ERR_ARG, "grid: scale %d is out of range (1..64)", scale);
+    if (scale < 1 || scale > 64) return cli_fail(err, errlen, PNGOUT_ERR_ARG, "grid: scale %d is out of range (1..64)", scale);
     if (rows == 0 && cols == 0) {
         cols = (int)ceil(sqrt((double)n));
         rows = (n + cols - 1) / cols;
     }
     if (rows < 1 || cols < 1 || (long long)rows * cols < n)
-        return fail(err, errlen, PNGOUT_ERR_ARG, "grid: %d x %d cells cannot hold %d images", rows, cols, n);
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "grid: %d x %d cells cannot hold %d images", rows, cols, n);
     long long cw = (long long)w * scale, ch = (long long)h * scale;
     long long W = cols * cw + (long long)(cols + 1) * B, H = rows * ch + (long long)(rows + 1) * B;
     if (W > PNGOUT_MAX_SIDE || H > PNGOUT_MAX_SIDE)
-        return fail(err, errlen, PNGOUT_ERR_ARG, "grid: image would be %lldx%lld, over the limit of %d per side", W, H,
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "grid: image would be %lldx%lld, over the limit of %d per side", W, H,
                     PNGOUT_MAX_SIDE);
     uint8_t *pix = malloc((size_t)W * (size_t)H);
-    if (!pix) return fail(err, errlen, PNGOUT_ERR_NOMEM, "grid: out of memory");
+    if (!pix) return cli_fail(err, errlen, PNGOUT_ERR_NOMEM, "grid: out of memory");
     memset(pix, PNGOUT_GRID_GRAY, (size_t)W * (size_t)H);
     for (int k = 0; k < n; k++) {
         const float *img = images + (size_t)k * (size_t)h * (size_t)w;
@@ -610,13 +592,13 @@ int plot_lines_opts(const char *path, const char *title, const char *xlabel, con
     plot_opts o = {0, 0};
     if (opts) o = *opts;
     if (w < 64 || h < 64 || w > 8192 || h > 8192)
-        return fail(err, errlen, PNGOUT_ERR_ARG, "plot: size %dx%d is out of range (64..8192 per side)", w, h);
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "plot: size %dx%d is out of range (64..8192 per side)", w, h);
     if (ns < 0 || ns > 1000 || (ns > 0 && !ss))
-        return fail(err, errlen, PNGOUT_ERR_ARG, "plot: bad series count %d", ns);
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "plot: bad series count %d", ns);
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < ns; i++) {
         if (ss[i].n < 0 || (ss[i].n > 0 && !ss[i].y))
-            return fail(err, errlen, PNGOUT_ERR_ARG, "plot: series %d ('%s') has %d points and %s y values", i,
+            return cli_fail(err, errlen, PNGOUT_ERR_ARG, "plot: series %d ('%s') has %d points and %s y values", i,
                         ss[i].name ? ss[i].name : "", ss[i].n, ss[i].y ? "some" : "no");
         for (int j = 0; j < ss[i].n; j++) {
             double x, y;
@@ -628,7 +610,7 @@ int plot_lines_opts(const char *path, const char *title, const char *xlabel, con
         }
     }
     frame *f = calloc(1, sizeof *f);
-    if (!f) return fail(err, errlen, PNGOUT_ERR_NOMEM, "plot: out of memory");
+    if (!f) return cli_fail(err, errlen, PNGOUT_ERR_NOMEM, "plot: out of memory");
     pad_range(&xlo, &xhi, 0.02);
     pad_range(&ylo, &yhi, 0.05);
     f->ax.lo = xlo;
@@ -649,13 +631,13 @@ int plot_lines_opts(const char *path, const char *title, const char *xlabel, con
     f->y1 = h - 1 - (9 + CELL_H + (xlabel && *xlabel ? 6 + CELL_H : 0) + 8);
     if (f->x1 - f->x0 < 24 || f->y1 - f->y0 < 24) {
         free(f);
-        return fail(err, errlen, PNGOUT_ERR_ARG, "plot: %dx%d leaves no room for the plot area", w, h);
+        return cli_fail(err, errlen, PNGOUT_ERR_ARG, "plot: %dx%d leaves no room for the plot area", w, h);
     }
     canvas c = {w, h, malloc((size_t)w * (size_t)h * 3)};
     float *mask = malloc((size_t)(f->x1 - f->x0 + 1) * (size_t)(f->y1 - f->y0 + 1) * sizeof *mask);
     int rc;
     if (!c.rgb || !mask) {
-        rc = fail(err, errlen, PNGOUT_ERR_NOMEM, "plot: out of memory");
+        rc = cli_fail(err, errlen, PNGOUT_ERR_NOMEM, "plot: out of memory");
     } else {
         memset(c.rgb, PLOT_BACKGROUND, (size_t)w * (size_t)h * 3);
         render(&c, f, title, xlabel, ylabel, ss, ns, &o, mask);

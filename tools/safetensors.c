@@ -78,22 +78,6 @@ static int shape_bytes(int bits, uint64_t numel, uint64_t *nbytes)
 
 /* ---- messages ---- */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* A bounded string builder for names and shapes in messages: it truncates. */
 typedef struct sb {
     char *b;
@@ -231,7 +215,7 @@ typedef struct jparser {
 
 static int jfail(jparser *p, const char *what)
 {
-    p->code = fail(p->err, p->errlen, ST_ERR_FORMAT,
+    p->code = cli_fail(p->err, p->errlen, ST_ERR_FORMAT,
                    "safetensors: header is not valid JSON: %s at header byte %zu", what, p->pos);
     return -1;
 }
@@ -248,7 +232,7 @@ static long jnew(jparser *p, int type)
         size_t cap = p->cap ? p->cap * 2 : 64;
         jnode *nd = realloc(p->nodes, cap * sizeof *nd);
         if (!nd) {
-            p->code = fail(p->err, p->errlen, ST_ERR_NOMEM, "safetensors: out of memory parsing the header");
+            p->code = cli_fail(p->err, p->errlen, ST_ERR_NOMEM, "safetensors: out of memory parsing the header");
             return -1;
         }
         p->nodes = nd;
@@ -405,7 +389,7 @@ static int jdup(jparser *p, size_t id)
     if (n < 2) return 0;
     jkey small[16], *k = n <= 16 ? small : malloc(n * sizeof *k);
     if (!k) {
-        p->code = fail(p->err, p->errlen, ST_ERR_NOMEM, "safetensors: out of memory parsing the header");
+        p->code = cli_fail(p->err, p->errlen, ST_ERR_NOMEM, "safetensors: out of memory parsing the header");
         return -1;
     }
     size_t i = id + 1;
@@ -417,7 +401,7 @@ static int jdup(jparser *p, size_t id)
     for (uint32_t m = 1; m < n; m++)
         if (!jkey_cmp(&k[m - 1], &k[m])) {
             char nm[100];
-            p->code = fail(p->err, p->errlen, ST_ERR_FORMAT, "safetensors: header has a duplicate key %s",
+            p->code = cli_fail(p->err, p->errlen, ST_ERR_FORMAT, "safetensors: header has a duplicate key %s",
                            qname(nm, sizeof nm, k[m].s));
             if (k != small) free(k);
             return -1;
@@ -527,11 +511,11 @@ static int entry_off_cmp(const void *a, const void *b)
 static int check_header_len(uint64_t n, uint64_t total, char *err, size_t errlen)
 {
     if (n > ST_MAX_HEADER)
-        return fail(err, errlen, ST_ERR_LIMIT,
+        return cli_fail(err, errlen, ST_ERR_LIMIT,
                     "safetensors: header length %" PRIu64 " exceeds the limit of %llu bytes", n, ST_MAX_HEADER);
-    if (n == 0) return fail(err, errlen, ST_ERR_FORMAT, "safetensors: header length is 0");
+    if (n == 0) return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: header length is 0");
     if (n > total - 8)
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: header length %" PRIu64 " but only %" PRIu64 " bytes follow it", n, total - 8);
     return ST_OK;
 }
@@ -564,7 +548,7 @@ static int read_entry(const jparser *p, size_t vi, st_entry *e, st_file *f, size
     qname(nm, sizeof nm, e->name);
     const jnode *nd = p->nodes;
     if (nd[vi].type != J_OBJ)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s is not an object", nm);
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s is not an object", nm);
     size_t idt = 0, ish = 0, iof = 0; /* value nodes; 0 = absent (node 0 is the root) */
     size_t k = vi + 1;
     for (uint32_t m = 0; m < nd[vi].n; m++) {
@@ -572,35 +556,35 @@ static int read_entry(const jparser *p, size_t vi, st_entry *e, st_file *f, size
         size_t *slot = !strcmp(key, "dtype") ? &idt : !strcmp(key, "shape") ? &ish
                      : !strcmp(key, "data_offsets") ? &iof : NULL;
         if (!slot)
-            return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has an unknown field %s", nm,
+            return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has an unknown field %s", nm,
                         qname(fld, sizeof fld, key));
         *slot = k + 1;
         k = jnext(p, k + 1);
     }
     if (!idt || !ish || !iof)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has no \"%s\"", nm,
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has no \"%s\"", nm,
                     !idt ? "dtype" : !ish ? "shape" : "data_offsets");
     /* dtype */
     if (nd[idt].type != J_STR)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: dtype is not a string", nm);
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: dtype is not a string", nm);
     const char *dts = p->s + nd[idt].v;
     int dt = -1;
     for (int i = 0; i < ST_NDTYPES; i++)
         if (!strcmp(dts, dtypes[i].name)) dt = i;
     if (dt < 0)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has an unknown dtype %s", nm,
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s has an unknown dtype %s", nm,
                     qname(fld, sizeof fld, dts));
     e->dtype = (st_dtype)dt;
     /* shape */
     if (nd[ish].type != J_ARR)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: shape is not an array", nm);
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: shape is not an array", nm);
     e->ndim = (int)nd[ish].n;
     uint64_t numel = 1;
     int overflow = 0;
     for (uint32_t i = 0; i < nd[ish].n; i++) {
         const jnode *d = &nd[ish + 1 + i];
         if (d->type != J_NUM || d->neg)
-            return fail(err, errlen, ST_ERR_FORMAT,
+            return cli_fail(err, errlen, ST_ERR_FORMAT,
                         "safetensors: tensor %s: shape must be an array of non-negative integers", nm);
         f->dims[*ndims + i] = d->v;
         if (d->v && numel > UINT64_MAX / d->v) overflow = 1;
@@ -611,29 +595,29 @@ static int read_entry(const jparser *p, size_t vi, st_entry *e, st_file *f, size
     uint64_t need = 0;
     int r = overflow ? -1 : shape_bytes(dtypes[dt].bits, numel, &need);
     if (r == -1 || (r == 0 && need > SIZE_MAX))
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: %s %s overflows", nm, dtypes[dt].name,
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: %s %s overflows", nm, dtypes[dt].name,
                     fmt_shape(sh, sizeof sh, e->ndim, dims, NULL));
     if (r == -2)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: %s %s is not a whole number of bytes",
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: tensor %s: %s %s is not a whole number of bytes",
                     nm, dtypes[dt].name, fmt_shape(sh, sizeof sh, e->ndim, dims, NULL));
     e->numel = numel;
     /* data_offsets */
     const jnode *o = &nd[iof];
     if (o->type != J_ARR || o->n != 2 || o[1].type != J_NUM || o[1].neg || o[2].type != J_NUM || o[2].neg)
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: tensor %s: data_offsets must be two non-negative integers [begin, end]", nm);
     uint64_t b = o[1].v, en = o[2].v;
     if (en < b)
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: tensor %s data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin", nm, b,
                     en);
     if (en - b != need)
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: tensor %s data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64
                     " bytes but %s %s needs %" PRIu64,
                     nm, b, en, en - b, dtypes[dt].name, fmt_shape(sh, sizeof sh, e->ndim, dims, NULL), need);
     if (en > buflen)
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: tensor %s data_offsets [%" PRIu64 ", %" PRIu64
                     "] lie outside the %" PRIu64 "-byte data buffer",
                     nm, b, en, buflen);
@@ -648,12 +632,12 @@ static int check_coverage(st_file *f, uint64_t buflen, char *err, size_t errlen)
 {
     if (!f->ne) {
         if (buflen)
-            return fail(err, errlen, ST_ERR_FORMAT,
+            return cli_fail(err, errlen, ST_ERR_FORMAT,
                         "safetensors: %" PRIu64 " trailing bytes after the header but no tensor", buflen);
         return ST_OK;
     }
     const st_entry **by = malloc(f->ne * sizeof *by);
-    if (!by) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+    if (!by) return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
     for (size_t i = 0; i < f->ne; i++) by[i] = &f->e[i];
     qsort(by, f->ne, sizeof *by, entry_off_cmp);
     uint64_t cur = 0;
@@ -663,12 +647,12 @@ static int check_coverage(st_file *f, uint64_t buflen, char *err, size_t errlen)
     for (size_t i = 0; i < f->ne && rc == ST_OK; i++) {
         const st_entry *e = by[i];
         if (e->begin < cur)
-            rc = fail(err, errlen, ST_ERR_FORMAT,
+            rc = cli_fail(err, errlen, ST_ERR_FORMAT,
                       "safetensors: tensors %s [%" PRIu64 ", %" PRIu64 "] and %s [%" PRIu64 ", %" PRIu64 "] overlap",
                       qname(n1, sizeof n1, last->name), last->begin, last->end, qname(n2, sizeof n2, e->name),
                       e->begin, e->end);
         else if (e->begin > cur)
-            rc = fail(err, errlen, ST_ERR_FORMAT,
+            rc = cli_fail(err, errlen, ST_ERR_FORMAT,
                       "safetensors: hole in the data buffer: bytes [%" PRIu64 ", %" PRIu64 ") belong to no tensor",
                       cur, e->begin);
         else if (e->end > cur || !last) {
@@ -677,7 +661,7 @@ static int check_coverage(st_file *f, uint64_t buflen, char *err, size_t errlen)
         }
     }
     if (rc == ST_OK && cur != buflen)
-        rc = fail(err, errlen, ST_ERR_FORMAT,
+        rc = cli_fail(err, errlen, ST_ERR_FORMAT,
                   "safetensors: %" PRIu64 " trailing bytes after the last tensor (the tensors cover %" PRIu64
                   " of %" PRIu64 " data bytes)",
                   buflen - cur, cur, buflen);
@@ -700,16 +684,16 @@ static int read_header(st_file *f, const jparser *p, uint64_t buflen, char *err,
     }
     f->e = calloc(ntens ? ntens : 1, sizeof *f->e);
     f->dims = malloc((ndims ? ndims : 1) * sizeof *f->dims);
-    if (!f->e || !f->dims) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+    if (!f->e || !f->dims) return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
     if (imeta) {
         if (nd[imeta].type != J_OBJ)
-            return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ is not an object");
+            return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ is not an object");
         f->meta = malloc((nd[imeta].n ? nd[imeta].n : 1) * sizeof *f->meta);
-        if (!f->meta) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+        if (!f->meta) return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
         for (size_t k = imeta + 1, m = 0; m < nd[imeta].n; m++, k = jnext(p, k + 1)) {
             if (nd[k + 1].type != J_STR) {
                 char nm[100];
-                return fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ value of %s is not a string",
+                return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: __metadata__ value of %s is not a string",
                             qname(nm, sizeof nm, p->s + nd[k].v));
             }
             f->meta[f->nmeta++] = (st_kv){p->s + nd[k].v, p->s + nd[k + 1].v};
@@ -733,12 +717,12 @@ static int read_header(st_file *f, const jparser *p, uint64_t buflen, char *err,
 static int parse_file(st_file *f, char *err, size_t errlen)
 {
     if (f->len < 8)
-        return fail(err, errlen, ST_ERR_FORMAT, "safetensors: file is %zu bytes, too short for the 8-byte header length",
+        return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: file is %zu bytes, too short for the 8-byte header length",
                     f->len);
     uint64_t n = le64(f->buf);
     int rc = check_header_len(n, f->len, err, errlen);
     if (rc) return rc;
-    if (f->buf[8] != '{') return fail(err, errlen, ST_ERR_FORMAT, "safetensors: header does not start with '{'");
+    if (f->buf[8] != '{') return cli_fail(err, errlen, ST_ERR_FORMAT, "safetensors: header does not start with '{'");
     jparser p = {(char *)f->buf + 8, (size_t)n, 0, NULL, 0, 0, err, errlen, ST_OK};
     if (jvalue(&p, 1) == 0) {
         jws(&p);
@@ -754,7 +738,7 @@ static int open_owned(unsigned char *buf, size_t len, st_file **out, char *err, 
     st_file *f = calloc(1, sizeof *f);
     if (!f) {
         free(buf);
-        return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+        return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
     }
     f->buf = buf;
     f->len = len;
@@ -770,11 +754,11 @@ static int open_owned(unsigned char *buf, size_t len, st_file **out, char *err, 
 int st_open_mem(const void *buf, size_t len, st_file **out, char *err, size_t errlen)
 {
     if (out) *out = NULL;
-    if (!out || (!buf && len)) return fail(err, errlen, ST_ERR_ARG, "safetensors: st_open_mem: bad arguments");
+    if (!out || (!buf && len)) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: st_open_mem: bad arguments");
     if ((uint64_t)len > ST_MAX_FILE)
-        return fail(err, errlen, ST_ERR_LIMIT, "safetensors: %zu bytes is over the 4 GiB limit", len);
+        return cli_fail(err, errlen, ST_ERR_LIMIT, "safetensors: %zu bytes is over the 4 GiB limit", len);
     unsigned char *copy = malloc(len ? len : 1);
-    if (!copy) return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+    if (!copy) return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
     if (len) memcpy(copy, buf, len);
     return open_owned(copy, len, out, err, errlen);
 }
@@ -793,42 +777,42 @@ static int read_all(FILE *fp, unsigned char *b, size_t n)
 int st_open(const char *path, st_file **out, char *err, size_t errlen)
 {
     if (out) *out = NULL;
-    if (!path || !out) return fail(err, errlen, ST_ERR_ARG, "safetensors: st_open: bad arguments");
+    if (!path || !out) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: st_open: bad arguments");
     char nm[100];
     qname(nm, sizeof nm, path);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return fail(err, errlen, ST_ERR_IO, "safetensors: cannot open %s: %s", nm, strerror(errno));
+    if (!fp) return cli_fail(err, errlen, ST_ERR_IO, "safetensors: cannot open %s: %s", nm, strerror(errno));
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
         int e = errno;
         fclose(fp);
-        return fail(err, errlen, ST_ERR_IO, "safetensors: cannot read %s: %s", nm, strerror(e));
+        return cli_fail(err, errlen, ST_ERR_IO, "safetensors: cannot read %s: %s", nm, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(fp);
-        return fail(err, errlen, ST_ERR_IO, "safetensors: %s is not a regular file", nm);
+        return cli_fail(err, errlen, ST_ERR_IO, "safetensors: %s is not a regular file", nm);
     }
     uint64_t size = (uint64_t)st.st_size;
     if (st.st_size < 0 || size > ST_MAX_FILE || size > SIZE_MAX) {
         fclose(fp);
-        return fail(err, errlen, ST_ERR_LIMIT, "safetensors: %s is %jd bytes, over the 4 GiB limit", nm,
+        return cli_fail(err, errlen, ST_ERR_LIMIT, "safetensors: %s is %jd bytes, over the 4 GiB limit", nm,
                     (intmax_t)st.st_size);
     }
     if (size < 8) {
         fclose(fp);
-        return fail(err, errlen, ST_ERR_FORMAT,
+        return cli_fail(err, errlen, ST_ERR_FORMAT,
                     "safetensors: %s is %" PRIu64 " bytes, too short for the 8-byte header length", nm, size);
     }
     unsigned char *buf = malloc((size_t)size);
     if (!buf) {
         fclose(fp);
-        return fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory reading %s", nm);
+        return cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory reading %s", nm);
     }
     /* Check the header length before reading a large file. */
     int rc = read_all(fp, buf, 8) ? ST_ERR_IO : check_header_len(le64(buf), size, err, errlen);
     if (rc == ST_OK && read_all(fp, buf + 8, (size_t)size - 8)) rc = ST_ERR_IO;
     if (rc == ST_ERR_IO)
-        fail(err, errlen, ST_ERR_IO, "safetensors: cannot read %s: %s", nm,
+        cli_fail(err, errlen, ST_ERR_IO, "safetensors: cannot read %s: %s", nm,
              ferror(fp) ? strerror(errno) : "the file shrank while being read");
     fclose(fp);
     if (rc) {
@@ -874,18 +858,18 @@ const char *st_meta(const st_file *f, const char *key)
 int st_get_f32(const st_file *f, const char *name, int ndim, const int *dims, float *dst, char *err, size_t errlen)
 {
     char nm[100], have[200], want[200];
-    if (!name) return fail(err, errlen, ST_ERR_ARG, "st_get_f32: no tensor name");
+    if (!name) return cli_fail(err, errlen, ST_ERR_ARG, "st_get_f32: no tensor name");
     const st_entry *e = st_find(f, name);
-    if (!e) return fail(err, errlen, ST_ERR_NOTFOUND, "checkpoint has no tensor %s", qname(nm, sizeof nm, name));
+    if (!e) return cli_fail(err, errlen, ST_ERR_NOTFOUND, "checkpoint has no tensor %s", qname(nm, sizeof nm, name));
     int same = e->dtype == ST_F32 && e->ndim == ndim && ndim >= 0 && (dims || !ndim);
     for (int i = 0; same && i < ndim; i++) same = dims[i] >= 0 && e->dims[i] == (uint64_t)dims[i];
     if (!same)
-        return fail(err, errlen, ST_ERR_MISMATCH, "checkpoint tensor %s is %s %s, model expects %s%s",
+        return cli_fail(err, errlen, ST_ERR_MISMATCH, "checkpoint tensor %s is %s %s, model expects %s%s",
                     qname(nm, sizeof nm, name), st_dtype_name(e->dtype),
                     fmt_shape(have, sizeof have, e->ndim, e->dims, NULL), e->dtype == ST_F32 ? "" : "F32 ",
                     fmt_shape(want, sizeof want, ndim > 0 && dims ? ndim : 0, NULL, dims));
     if (e->nbytes) {
-        if (!dst) return fail(err, errlen, ST_ERR_ARG, "st_get_f32: no destination");
+        if (!dst) return cli_fail(err, errlen, ST_ERR_ARG, "st_get_f32: no destination");
         memcpy(dst, e->data, e->nbytes);
         if (!host_is_le()) swap_elems((unsigned char *)dst, e->nbytes, 4);
     }
@@ -1008,16 +992,16 @@ static int write_body(FILE *out, void *vctx)
 static int check_tensor(const st_tensor *t, size_t i, uint64_t *nbytes, char *err, size_t errlen)
 {
     char nm[100], sh[200];
-    if (!t->name) return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %zu has no name", i);
+    if (!t->name) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %zu has no name", i);
     qname(nm, sizeof nm, t->name);
     if (!t->name[0] || !strcmp(t->name, "__metadata__"))
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: %s is not a valid tensor name", nm);
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: %s is not a valid tensor name", nm);
     if (!utf8_valid(t->name))
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor name %s is not valid UTF-8", nm);
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor name %s is not valid UTF-8", nm);
     if ((unsigned)t->dtype >= ST_NDTYPES)
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid dtype %d", nm, (int)t->dtype);
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid dtype %d", nm, (int)t->dtype);
     if (t->ndim < 0 || (t->ndim > 0 && !t->dims))
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid ndim %d", nm, t->ndim);
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid ndim %d", nm, t->ndim);
     uint64_t numel = 1;
     int bad = 0;
     for (int d = 0; d < t->ndim; d++) {
@@ -1027,10 +1011,10 @@ static int check_tensor(const st_tensor *t, size_t i, uint64_t *nbytes, char *er
     }
     int r = bad ? -1 : shape_bytes(dtypes[t->dtype].bits, numel, nbytes);
     if (bad == 1 || r)
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid shape %s %s%s", nm,
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has an invalid shape %s %s%s", nm,
                     st_dtype_name(t->dtype), fmt_shape(sh, sizeof sh, t->ndim, NULL, t->dims),
                     r == -2 ? " (not a whole number of bytes)" : bad == 1 ? "" : " (too large)");
-    if (*nbytes && !t->data) return fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has no data", nm);
+    if (*nbytes && !t->data) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: tensor %s has no data", nm);
     return ST_OK;
 }
 
@@ -1038,15 +1022,15 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
              char *err, size_t errlen)
 {
     char nm[100];
-    if (!path || !path[0]) return fail(err, errlen, ST_ERR_ARG, "safetensors: no output file name");
+    if (!path || !path[0]) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: no output file name");
     if ((ntensors && !tensors) || (nmeta && !meta))
-        return fail(err, errlen, ST_ERR_ARG, "safetensors: st_write: bad arguments");
+        return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: st_write: bad arguments");
     wtensor *wt = malloc((ntensors ? ntensors : 1) * sizeof *wt);
     const st_kv **kv = malloc((nmeta ? nmeta : 1) * sizeof *kv);
     jbuf h = {0};
     int rc = ST_OK;
     if (!wt || !kv) {
-        rc = fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
+        rc = cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
         goto done;
     }
     uint64_t total = 0;
@@ -1054,14 +1038,14 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
         wt[i].t = &tensors[i];
         rc = check_tensor(&tensors[i], i, &wt[i].nbytes, err, errlen);
         if (rc == ST_OK && wt[i].nbytes > ST_MAX_FILE - total)
-            rc = fail(err, errlen, ST_ERR_LIMIT, "safetensors: the tensors exceed the 4 GiB file limit");
+            rc = cli_fail(err, errlen, ST_ERR_LIMIT, "safetensors: the tensors exceed the 4 GiB file limit");
         if (rc == ST_OK) total += wt[i].nbytes;
     }
     if (rc) goto done;
     qsort(wt, ntensors, sizeof *wt, wt_name_cmp);
     for (size_t i = 1; i < ntensors; i++)
         if (!strcmp(wt[i - 1].t->name, wt[i].t->name)) {
-            rc = fail(err, errlen, ST_ERR_ARG, "safetensors: two tensors are called %s",
+            rc = cli_fail(err, errlen, ST_ERR_ARG, "safetensors: two tensors are called %s",
                       qname(nm, sizeof nm, wt[i].t->name));
             goto done;
         }
@@ -1069,11 +1053,11 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
     for (size_t i = 0; i < nmeta; i++) {
         kv[i] = &meta[i];
         if (!meta[i].key || !meta[i].value) {
-            rc = fail(err, errlen, ST_ERR_ARG, "safetensors: metadata pair %zu has a NULL string", i);
+            rc = cli_fail(err, errlen, ST_ERR_ARG, "safetensors: metadata pair %zu has a NULL string", i);
             goto done;
         }
         if (!utf8_valid(meta[i].key) || !utf8_valid(meta[i].value)) {
-            rc = fail(err, errlen, ST_ERR_ARG, "safetensors: metadata %s is not valid UTF-8",
+            rc = cli_fail(err, errlen, ST_ERR_ARG, "safetensors: metadata %s is not valid UTF-8",
                       qname(nm, sizeof nm, meta[i].key));
             goto done;
         }
@@ -1081,7 +1065,7 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
     qsort(kv, nmeta, sizeof *kv, kvp_cmp);
     for (size_t i = 1; i < nmeta; i++)
         if (!strcmp(kv[i - 1]->key, kv[i]->key)) {
-            rc = fail(err, errlen, ST_ERR_ARG, "safetensors: metadata key %s appears twice",
+            rc = cli_fail(err, errlen, ST_ERR_ARG, "safetensors: metadata key %s appears twice",
                       qname(nm, sizeof nm, kv[i]->key));
             goto done;
         }
@@ -1119,18 +1103,18 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
     jb_puts(&h, "}");
     while (!h.oom && h.n % 8) jb_puts(&h, " ");
     if (h.oom) {
-        rc = fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory building the header");
+        rc = cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory building the header");
         goto done;
     }
     if (h.n > ST_MAX_HEADER || 8 + (uint64_t)h.n > ST_MAX_FILE - total) {
-        rc = fail(err, errlen, ST_ERR_LIMIT, "safetensors: the header (%zu bytes) or the file exceeds its limit",
+        rc = cli_fail(err, errlen, ST_ERR_LIMIT, "safetensors: the header (%zu bytes) or the file exceeds its limit",
                   h.n);
         goto done;
     }
     wctx c = {&h, wt, ntensors};
     char why[512];
     if (cli_write_atomic_err(path, write_body, &c, why, sizeof why) != 0)
-        rc = fail(err, errlen, ST_ERR_IO, "safetensors: %s", why);
+        rc = cli_fail(err, errlen, ST_ERR_IO, "safetensors: %s", why);
 done:
     free(h.b);
     free(wt);
@@ -1141,7 +1125,7 @@ done:
 const char *st_meta_need(const st_file *f, const char *key, const char *what, char *err, size_t errlen)
 {
     const char *v = st_meta(f, key);
-    if (!v) fail(err, errlen, ST_ERR_NOTFOUND, "%s metadata has no '%s'", what, key);
+    if (!v) cli_fail(err, errlen, ST_ERR_NOTFOUND, "%s metadata has no '%s'", what, key);
     return v;
 }
 
@@ -1154,7 +1138,7 @@ int st_meta_num(const st_file *f, const char *key, double lo, double hi, double 
     errno = 0;
     double d = strtod(v, &end);
     if (errno || end == v || *end || !(d >= lo && d <= hi))
-        return fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not a number in [%g, %g]", what, key,
+        return cli_fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not a number in [%g, %g]", what, key,
                     v, lo, hi);
     *out = d;
     return ST_OK;
