@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define CLF_FORMAT "tapegrad-classifier/1"
 #define PROGRESS_EVERY 20   /* iterations between progress callbacks */
@@ -576,22 +575,3 @@ int clf_act_curve(tg_mlp_act act, float slope, const float *x, int n, float *y, 
     return rc;
 }
 
-int clf_mkdirs(const char *dir, char *err, size_t len)
-{
-    char p[4096];
-    if (!dir || !*dir || strlen(dir) >= sizeof p) return fail(err, len, "bad folder name");
-    strcpy(p, dir);
-    for (char *s = p + 1;; s++) {
-        int end = !*s;
-        if (*s == '/' || end) {
-            *s = 0;
-            struct stat sb;
-            if (mkdir(p, 0777) != 0 && !(errno == EEXIST && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)))
-                return fail(err, len, "cannot create folder %s: %s", p,
-                            errno == EEXIST ? "a file is in the way" : strerror(errno));
-            if (end) break;
-            *s = '/';
-        }
-    }
-    return 0;
-}

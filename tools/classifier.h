@@ -71,7 +71,5 @@ void clf_widths_str(const tg_mlp_spec *s, char sep, char *out, size_t len);
  * y = act(x) by a forward plan, dy = d sum(y) / dx by its backward. */
 int clf_act_curve(tg_mlp_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len);
 
-/* mkdir -p: 0, or -1 with a message */
-int clf_mkdirs(const char *dir, char *err, size_t len);
 
 #endif

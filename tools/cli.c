@@ -149,3 +149,23 @@ int cli_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     }
     return code;
 }
+
+int cli_mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char p[4096];
+    if (!dir || !*dir || strlen(dir) >= sizeof p) return cli_fail(err, errlen, -1, "bad folder name");
+    strcpy(p, dir);
+    for (char *s = p + 1;; s++) {
+        int end = !*s;
+        if (*s == '/' || end) {
+            *s = 0;
+            struct stat sb;
+            if (mkdir(p, 0777) != 0 && !(errno == EEXIST && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)))
+                return cli_fail(err, errlen, -1, "cannot create folder %s: %s", p,
+                                errno == EEXIST ? "a file is in the way" : strerror(errno));
+            if (end) break;
+            *s = '/';
+        }
+    }
+    return 0;
+}

@@ -34,6 +34,10 @@ int cli_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 #endif
     ;
 
+/* mkdir -p: create dir and its missing parents; 0, or -1 with a message
+ * ("cannot create folder X: ...") in err. */
+int cli_mkdirs(const char *dir, char *err, size_t errlen);
+
 /* 1 for "-h" or "--help". */
 int cli_is_help(const char *arg);
 

@@ -184,7 +184,7 @@ int cmd_activations(int argc, char **argv)
         status = CLI_USAGE;
         goto done;
     }
-    if (clf_mkdirs(dir, err, sizeof err)) {
+    if (cli_mkdirs(dir, err, sizeof err)) {
         cli_err("%s: %s", CMD, err);
         goto done;
     }

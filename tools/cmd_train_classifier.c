@@ -174,7 +174,7 @@ int cmd_train_classifier(int argc, char **argv)
         status = CLI_USAGE;
         goto done;
     }
-    if (clf_mkdirs(dir, err, sizeof err)) {
+    if (cli_mkdirs(dir, err, sizeof err)) {
         cli_err("%s: %s", CMD, err);
         goto done;
     }

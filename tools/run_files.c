@@ -1,12 +1,12 @@
 /* run_files.c - the files of a training run folder (see run_files.h). */
 #include "run_files.h"
+#include "cli.h"
 #include "png_out.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define CSV_HEADER "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s"
 
@@ -17,28 +17,12 @@ const char *run_data_dir(const char *given)
     return env && *env ? env : "data/mnist";
 }
 
-static int mkdir1(const char *p, char *err, size_t len)
-{
-    struct stat st;
-    if (mkdir(p, 0777) == 0 || (errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) return 0;
-    snprintf(err, len, "cannot create folder %s: %s", p, errno == EEXIST ? "a file is in the way" : strerror(errno));
-    return -1;
-}
-
 int run_mkdirs(const char *dir, char *err, size_t len)
 {
     char p[4096];
-    if (!*dir || strlen(dir) + 10 >= sizeof p) return snprintf(err, len, "bad run folder name"), -1;
-    strcpy(p, dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir1(p, err, len)) return -1;
-            *s = '/';
-        }
-    if (mkdir1(p, err, len)) return -1;
-    strcat(p, "/samples");
-    return mkdir1(p, err, len);
+    if (strlen(dir) + 10 >= sizeof p) return snprintf(err, len, "bad run folder name"), -1;
+    snprintf(p, sizeof p, "%s/samples", dir);
+    return cli_mkdirs(p, err, len); /* creates dir too */
 }
 
 FILE *run_metrics_open(const char *dir, int append, char *err, size_t len)
