@@ -58,6 +58,14 @@ typedef struct tg_exec {
     size_t ws_floats;    /* floats in each */
 } tg_exec;
 
+/* Profiling (engine/profile.c): rows are op ids, then tg_prof_row_adam()
+ * and tg_prof_row_sgd(); pass 0 forward (or step), 1 backward. */
+int tg_prof_on(void);
+double tg_prof_now(void);
+void tg_prof_add(int row, int pass, double sec);
+int tg_prof_row_adam(void);
+int tg_prof_row_sgd(void);
+
 /* f32 GEMM split over the pool by column blocks (engine/plan.c). */
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
 /* f32 GEMM workspace a descriptor needs (floats per thread). */

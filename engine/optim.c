@@ -110,17 +110,28 @@ static void adam_task(void *ctx, int task, int thread)
     adam_range(a, a->chunks[task].k, a->chunks[task].i0, a->chunks[task].i1);
 }
 
+static void adam_run(tg_adam *a)
+{
+    if (a->pool) {
+        tg_pool_run(a->pool, adam_task, a, a->nchunks);
+        return;
+    }
+    for (int k = 0; k < a->np; k++) adam_range(a, k, 0, tg_param_numel(a->p[k]));
+}
+
 tg_status tg_adam_step(tg_adam *a)
 {
     if (!a) return TG_ERR_ARG;
     a->t++;
     a->bc1 = (float)(1.0 - pow((double)a->b1, (double)a->t));
     a->bc2 = (float)(1.0 - pow((double)a->b2, (double)a->t));
-    if (a->pool) {
-        tg_pool_run(a->pool, adam_task, a, a->nchunks);
-        return TG_OK;
+    if (tg_prof_on()) {
+        double t0 = tg_prof_now();
+        adam_run(a);
+        tg_prof_add(tg_prof_row_adam(), 0, tg_prof_now() - t0);
+    } else {
+        adam_run(a);
     }
-    for (int k = 0; k < a->np; k++) adam_range(a, k, 0, tg_param_numel(a->p[k]));
     return TG_OK;
 }
 
@@ -182,6 +193,7 @@ void tg_sgd_free(tg_sgd *s)
 tg_status tg_sgd_step(tg_sgd *s)
 {
     if (!s) return TG_ERR_ARG;
+    const double t0 = tg_prof_on() ? tg_prof_now() : 0.0;
     const tg_kern *k = tg_kern_current();
     for (int i = 0; i < s->np; i++) {
         float *w = tg_param_data(s->p[i]), *b = s->b[i];
@@ -195,5 +207,6 @@ tg_status tg_sgd_step(tg_sgd *s)
         k->axpy(b, -s->lr, w, n);                     /* w -= lr b */
     }
     s->t++;
+    if (tg_prof_on()) tg_prof_add(tg_prof_row_sgd(), 0, tg_prof_now() - t0);
     return TG_OK;
 }

@@ -418,7 +418,13 @@ tg_status tg_plan_forward_raw(tg_plan *p)
         int id = p->fwd[t];
         setup_run(p, &r, id);
         if (!p->eval) p->g->n[id].dstep = p->step; /* for plans that reuse this node */
-        tg_optab[p->g->n[id].op]->fwd(&r);
+        if (tg_prof_on()) {
+            double t0 = tg_prof_now();
+            tg_optab[p->g->n[id].op]->fwd(&r);
+            tg_prof_add((int)p->g->n[id].op, 0, tg_prof_now() - t0);
+        } else {
+            tg_optab[p->g->n[id].op]->fwd(&r);
+        }
         if (r.err) {
             tg_fail(p->g, TG_ERR_ARG, "%s", r.err);
             return TG_ERR_ARG;
@@ -482,7 +488,13 @@ tg_status tg_plan_backward(tg_plan *p)
                 else ((float *)r.dy)[e] *= (float)tg_fault_scale;
             }
 #endif
-        tg_optab[r.n->op]->bwd(&r);
+        if (tg_prof_on()) {
+            double t0 = tg_prof_now();
+            tg_optab[r.n->op]->bwd(&r);
+            tg_prof_add((int)r.n->op, 1, tg_prof_now() - t0);
+        } else {
+            tg_optab[r.n->op]->bwd(&r);
+        }
     }
     return TG_OK;
 }

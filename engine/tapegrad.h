@@ -276,6 +276,23 @@ int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param);
 /* Name of the kernel variant f32 plans use ("avx512", "avx2", "portable"). */
 const char *tg_kernel_name(void);
 
+/* ------------------------------------------------------------- profiling */
+/* Opt-in wall-time profile: while enabled, each node a plan runs adds its
+ * time to a row per (op, pass), and each Adam/SGD step to an "adam"/"sgd" row
+ * (pass "step"). Process-wide and unsynchronised: enable it only while a
+ * single thread drives plans and optimizers. Off by default (cost: one flag
+ * test per node). tg_profile_rows fills up to max rows (rows may be NULL) and
+ * returns how many there are. */
+typedef struct tg_profile_row {
+    const char *what;   /* op name ("matmul", ...), "adam" or "sgd" */
+    const char *pass;   /* "forward", "backward" or "step" */
+    double seconds;     /* summed wall time */
+    long calls;
+} tg_profile_row;
+void tg_profile_enable(int on);
+void tg_profile_reset(void);
+int tg_profile_rows(tg_profile_row *rows, int max);
+
 /* ------------------------------------------------------------ optimizers */
 typedef struct tg_adam tg_adam;
 /* Adam over one group with PyTorch semantics (bias-corrected). The optimizer

@@ -282,6 +282,45 @@ START_TEST(demo_short)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- bench
+ * Output format only (speed is never asserted in a test): the profile rows
+ * name the ops that ran and account for the repeat's time; peak reports a
+ * positive rate per thread count; bad options fail with status 2. */
+START_TEST(bench_profile_and_peak)
+{
+    result r = RUN("bench", "gan-step", "--batch", "8", "--threads", "2", "--steps", "3", "--repeats", "1",
+                   "--profile", "--json");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"profile\":\"matmul\",\"pass\":\"forward\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"profile\":\"matmul\",\"pass\":\"backward\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"profile\":\"adam\",\"pass\":\"step\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"profile\":\"outside\""));
+    /* shares of the rows sum to 1 (the outside row is the remainder) */
+    double sum = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"share\":")); p++) sum += atof(p + 8);
+    ck_assert_double_eq_tol(sum, 1.0, 1e-3);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"samples_per_s\""));
+    result_free(&r);
+
+    r = RUN("bench", "peak", "--threads", "2", "--repeats", "1", "--steps", "10000", "--json");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    const char *t2 = strstr(r.out, "\"threads\":2,\"gflops\":");
+    ck_assert_ptr_nonnull(strstr(r.out, "\"threads\":1,\"gflops\":"));
+    ck_assert_ptr_nonnull(t2);
+    ck_assert_double_gt(atof(t2 + strlen("\"threads\":2,\"gflops\":")), 0.0);
+    result_free(&r);
+
+    r = RUN("bench", "peak", "--threads", "0");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--threads"));
+    result_free(&r);
+    r = RUN("bench", "nosuch");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "peak"));
+    result_free(&r);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -294,6 +333,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, graph_nets);
     tcase_add_test(tc, graph_to_file);
     tcase_add_test(tc, demo_short);
+    tcase_add_test(tc, bench_profile_and_peak);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_set_timeout(tc, 60);

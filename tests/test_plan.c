@@ -328,12 +328,65 @@ START_TEST(test_pool_reuse)
 }
 END_TEST
 
+static const tg_profile_row *prof_find(const tg_profile_row *rows, int n, const char *what, const char *pass)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rows[i].what, what) && !strcmp(rows[i].pass, pass)) return &rows[i];
+    return NULL;
+}
+
+/* The profiler counts every node a run executes, per op and pass, and each
+ * optimizer step; nothing while disabled; reset clears it. */
+START_TEST(test_profile_counts)
+{
+    tg_plan *p = dplan(NULL);
+    tg_adam *a = tg_adam_new(T.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    ck_assert_ptr_nonnull(a);
+    tg_profile_reset();
+    ck_assert_int_eq(tg_profile_rows(NULL, 0), 0);
+    ck_assert_int_eq(tg_plan_forward(p), TG_OK); /* disabled: not counted */
+    ck_assert_int_eq(tg_profile_rows(NULL, 0), 0);
+    tg_profile_enable(1);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+        ck_assert_int_eq(tg_adam_step(a), TG_OK);
+    }
+    tg_profile_enable(0);
+    tg_profile_row rows[64];
+    int n = tg_profile_rows(rows, 64);
+    ck_assert_int_gt(n, 3);
+    ck_assert_int_le(n, 64);
+    const tg_profile_row *mf = prof_find(rows, n, "matmul", "forward");
+    const tg_profile_row *mb = prof_find(rows, n, "matmul", "backward");
+    const tg_profile_row *ad = prof_find(rows, n, "adam", "step");
+    ck_assert_ptr_nonnull(mf);
+    ck_assert_ptr_nonnull(mb);
+    ck_assert_ptr_nonnull(ad);
+    ck_assert_int_gt(mf->calls, 0);
+    ck_assert_int_eq(mf->calls % 3, 0);
+    ck_assert_int_eq(mb->calls % 3, 0);
+    ck_assert_int_eq(ad->calls, 3);
+    long fwd_calls = 0;
+    for (int i = 0; i < n; i++) {
+        ck_assert(rows[i].seconds >= 0 && isfinite(rows[i].seconds));
+        if (!strcmp(rows[i].pass, "forward")) fwd_calls += rows[i].calls;
+    }
+    ck_assert_int_eq(fwd_calls, 3 * tg_plan_forward_len(p)); /* every node of each forward, once */
+    tg_profile_reset();
+    ck_assert_int_eq(tg_profile_rows(NULL, 0), 0);
+    tg_adam_free(a);
+    tg_plan_free(p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *core = tcase_create("core");
     tcase_add_checked_fixture(core, setup_tiny, teardown);
     tcase_add_test(core, test_groups_only);
+    tcase_add_test(core, test_profile_counts);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);
     tcase_add_test(core, test_values_readable);

@@ -22,7 +22,7 @@
 #define OPS_ELEMS 50000000 /* elements an ops repeat processes (when --steps is not given) */
 
 typedef struct bopts {
-    int batch, threads, steps, repeats, json;
+    int batch, threads, steps, repeats, json, profile;
     int steps_set;
     const char *model;
 } bopts;
@@ -30,7 +30,7 @@ typedef struct bopts {
 void cmd_bench_help(FILE *out)
 {
     fprintf(out,
-            "usage: tapegrad bench gan-step|mlp-step|gemm|ops [options]\n"
+            "usage: tapegrad bench gan-step|mlp-step|gemm|ops|peak [options]\n"
             "\n"
             "  gan-step   one reference GAN iteration (D step on real + fake, G step\n"
             "             through D, Adam on both), random data in [-1, 1]\n"
@@ -40,6 +40,8 @@ void cmd_bench_help(FILE *out)
             "             input gradient of each layer) with the engine's kernel and\n"
             "             thread split, GFLOP/s\n"
             "  ops        ns/element of the f32 element-wise kernels, Adam, dropout\n"
+            "  peak       the machine's FMA peak with the engine's kernel variant:\n"
+            "             12 independent FMA chains per thread, 1..T threads, GFLOP/s\n"
             "\n"
             "Each figure is the best of R repeats of S steps after a warm-up.\n"
             "\n"
@@ -49,6 +51,9 @@ void cmd_bench_help(FILE *out)
             "                gemm 300 calls per shape, ops ~50M elements per row)\n"
             "  --repeats R   repeats (default 5)\n"
             "  --model M     gan-step preset: reference (default) or documents\n"
+            "  --profile     gan-step, mlp-step: after the timed repeats, one more\n"
+            "                repeat with the engine's profiler on: wall time per op and\n"
+            "                pass (forward, backward, optimizer step), ms per iteration\n"
             "  --json        one JSON object per line: a line per repeat, then a summary\n"
             "                line (gan-step, mlp-step: best samples_per_s and ms_per_iter,\n"
             "                GFLOP/s, peak_rss_kb); one line per shape (gemm) or row (ops)\n");
@@ -119,6 +124,57 @@ typedef struct step_bench {
     double flops;                                          /* GEMM FLOPs per iteration */
 } step_bench;
 
+/* One more repeat of S steps with the engine's profiler on: a row per op
+ * and pass, ms per iteration and share of the repeat's wall time; the time
+ * outside every node and optimizer step (the caller's own work: copying
+ * batches, drawing noise, reading losses) is the "outside" row. */
+#define PROF_MAX 64
+static int profile_repeat(const bopts *o, const step_bench *sb, int i0)
+{
+    char err[512];
+    tg_profile_row rows[PROF_MAX];
+    tg_profile_reset();
+    tg_profile_enable(1);
+    double t0 = now_s();
+    for (int i = 0; i < o->steps; i++)
+        if (sb->step(sb->ctx, i0 + i, err, sizeof err)) {
+            tg_profile_enable(0);
+            cli_err("%s %s: %s", CMD, sb->name, err);
+            return -1;
+        }
+    double wall = now_s() - t0;
+    tg_profile_enable(0);
+    int n = tg_profile_rows(rows, PROF_MAX);
+    if (n > PROF_MAX) n = PROF_MAX;
+    /* largest first */
+    for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && rows[b].seconds > rows[b - 1].seconds; b--) {
+            tg_profile_row t = rows[b];
+            rows[b] = rows[b - 1];
+            rows[b - 1] = t;
+        }
+    double inside = 0;
+    for (int r = 0; r < n; r++) inside += rows[r].seconds;
+    if (!o->json)
+        printf("profile (one more repeat of %d steps, %.4f ms/iter with the profiler on)\n"
+               "%-22s %-9s %10s %7s %10s\n", o->steps, wall / o->steps * 1e3, "op", "pass", "ms/iter",
+               "share", "calls/iter");
+    for (int r = 0; r <= n; r++) {
+        const char *what = r < n ? rows[r].what : "outside";
+        const char *pass = r < n ? rows[r].pass : "-";
+        double sec = r < n ? rows[r].seconds : wall - inside;
+        double calls = r < n ? (double)rows[r].calls / o->steps : 0.0;
+        if (o->json)
+            printf("{\"bench\":\"%s\",\"profile\":\"%s\",\"pass\":\"%s\",\"ms_per_iter\":%.6f,"
+                   "\"share\":%.5f,\"calls_per_iter\":%.2f}\n",
+                   sb->name, what, pass, sec / o->steps * 1e3, sec / wall, calls);
+        else
+            printf("%-22s %-9s %10.4f %6.1f%% %10.2f\n", what, pass, sec / o->steps * 1e3, 100.0 * sec / wall,
+                   calls);
+    }
+    return 0;
+}
+
 static int run_steps(const bopts *o, const step_bench *sb, const char *extra_json, const char *extra_text)
 {
     char err[512];
@@ -153,6 +209,7 @@ static int run_steps(const bopts *o, const step_bench *sb, const char *extra_jso
         fflush(stdout);
     }
     long rss = peak_rss_kb();
+    if (o->profile && profile_repeat(o, sb, warm + o->repeats * o->steps)) return CLI_FAIL;
     if (o->json)
         printf("{\"bench\":\"%s\",%s\"batch\":%d,\"threads\":%d,\"repeats\":%d,\"steps\":%d,\"kernel\":\"%s\","
                "\"gflop_per_iter\":%.6f,\"gflops\":%.3f,\"peak_rss_kb\":%ld,"
@@ -556,6 +613,52 @@ done:
 }
 
 /* ----------------------------------------------------------------- main */
+/* ----------------------------------------------------------------- peak */
+typedef struct peak_job { const tg_kern *k; long n; double flops[64]; float sink[64]; } peak_job;
+
+static void peak_task(void *ctx, int task, int thread)
+{
+    peak_job *j = ctx;
+    (void)thread;
+    j->flops[task] = j->k->fma_peak(j->n, &j->sink[task]);
+}
+
+/* The FMA rate the engine's kernel variant can reach: T threads each run
+ * 12 independent FMA chains; GFLOP/s = all threads' FLOPs / wall time.
+ * The machine's real ceiling for GEMM-bound work, measured rather than
+ * taken from a data sheet (a VM may not give what the CPU model promises). */
+static int bench_peak(const bopts *o)
+{
+    const tg_kern *k = tg_kern_current();
+    const long n = o->steps_set ? o->steps : 20000000L;
+    if (!o->json)
+        printf("peak  kernel %s  12 FMA chains per thread, %ld rounds, best of %d\n%-8s %10s %12s\n",
+               tg_kernel_name(), n, o->repeats, "threads", "GFLOP/s", "per thread");
+    for (int t = 1; t <= o->threads; t++) {
+        tg_pool *pool = t > 1 ? tg_pool_new(t) : NULL;
+        if (t > 1 && !pool) {
+            cli_err("%s peak: cannot start %d threads", CMD, t);
+            return CLI_FAIL;
+        }
+        peak_job j = {.k = k, .n = n};
+        double best = 0;
+        for (int r = 0; r < o->repeats + 1; r++) { /* the first run warms up */
+            double t0 = now_s();
+            tg_pool_run(pool, peak_task, &j, t);
+            double s = now_s() - t0, f = 0;
+            for (int q = 0; q < t; q++) f += j.flops[q];
+            if (r > 0 && f / s > best) best = f / s;
+        }
+        tg_pool_free(pool);
+        if (o->json)
+            printf("{\"bench\":\"peak\",\"kernel\":\"%s\",\"threads\":%d,\"gflops\":%.3f,"
+                   "\"gflops_per_thread\":%.3f}\n", tg_kernel_name(), t, best * 1e-9, best * 1e-9 / t);
+        else
+            printf("%-8d %10.1f %12.1f\n", t, best * 1e-9, best * 1e-9 / t);
+    }
+    return CLI_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bopts o = {.batch = 64, .threads = 2, .steps = 0, .repeats = 5, .model = "reference"};
@@ -584,6 +687,8 @@ int cmd_bench(int argc, char **argv)
             o.model = v;
         } else if (!strcmp(argv[i], "--json")) {
             o.json = 1;
+        } else if (!strcmp(argv[i], "--profile")) {
+            o.profile = 1;
         } else if (argv[i][0] != '-' && !what) {
             what = argv[i];
         } else {
@@ -591,7 +696,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (!what) {
-        cli_err("%s: which benchmark? gan-step, mlp-step, gemm or ops (see 'tapegrad bench --help')", CMD);
+        cli_err("%s: which benchmark? gan-step, mlp-step, gemm, ops or peak (see 'tapegrad bench --help')", CMD);
         return CLI_USAGE;
     }
     if (!strcmp(what, "gan-step")) {
@@ -607,6 +712,7 @@ int cmd_bench(int argc, char **argv)
         return bench_gemm(&o);
     }
     if (!strcmp(what, "ops")) return bench_ops(&o);
-    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops)", CMD, what);
+    if (!strcmp(what, "peak")) return bench_peak(&o);
+    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops, peak)", CMD, what);
     return CLI_USAGE;
 }

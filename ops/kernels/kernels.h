@@ -115,6 +115,13 @@ typedef struct tg_kern {
      * bc1 = 1 - b1^t, bc2 = 1 - b2^t computed by the caller. */
     void (*adam)(float *w, const float *g, float *m, float *v, size_t n,
                  float lr, float b1, float b2, float eps, float bc1, float bc2);
+
+    /* ---- machine peak (benchmarks only) ---- */
+    /* n rounds of 12 independent vector FMA chains (enough to cover the FMA
+     * latency on every x86 core we know); returns the float operations done
+     * (2 per lane per FMA) and writes a checksum so nothing is optimized
+     * away. Timing it gives the variant's peak FMA rate on this core. */
+    double (*fma_peak)(long n, float *sink);
 } tg_kern;
 
 /* The dropout mask's hash: murmur3's 32-bit finalizer over key ^ (i * golden

@@ -217,6 +217,20 @@ static void adam(float *w, const float *g, float *m, float *v, size_t n,
     }
 }
 
+/* see tg_kern.fma_peak: 12 independent multiply-add chains (what the
+ * portable kernels can reach: they rely on the compiler's vectorizer) */
+static double fma_peak(long n, float *sink)
+{
+    float a[12];
+    for (int j = 0; j < 12; j++) a[j] = 0.5f + 0.1f * (float)j;
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < 12; j++) a[j] = a[j] * 0.999999f + 1e-7f;
+    float s = 0.0f;
+    for (int j = 0; j < 12; j++) s += a[j];
+    *sink = s;
+    return (double)n * 12.0 * 2.0;
+}
+
 #include "dropout.inc"
 
 static const tg_kern kern_portable = {
@@ -239,6 +253,7 @@ static const tg_kern kern_portable = {
     .softmax_xent = softmax_xent,
     .dropout = dropout,
     .adam = adam,
+    .fma_peak = fma_peak,
 };
 
 const tg_kern *tg_kern_portable(void)
