@@ -555,21 +555,41 @@ static void gemm_task(void *ctx, int task, int thread)
 }
 
 #define GEMM_MIN_SPLIT 131072.0 /* multiply-adds below which one thread is faster */
-#define GEMM_TASKS_PER_THREAD 2  /* spare tasks let one thread cover for a busy one */
+
+/* Column blocks per task. Tasks are claimed from a shared counter, so the
+ * busiest thread runs about ceil(tasks / T) of them: pick the block count per
+ * task that makes that makespan smallest, with at least two tasks per thread
+ * when there are enough blocks (a spare lets one thread cover for another the
+ * OS has descheduled), and the fewest tasks among equals. E.g. 25 blocks
+ * (N = 784) on 2 threads: 4 tasks of 7, 7, 7, 4 blocks (makespan 14, as
+ * with 13 tasks of 2, and fewer hand-offs); 16 blocks: 4 tasks of 4. */
+static int gemm_per_task(int nblk, int T)
+{
+    int best_per = nblk, best_span = -1;
+    int min_tasks = 2 * T < nblk ? 2 * T : nblk;
+    for (int per = nblk; per >= 1; per--) {
+        int tasks = (nblk + per - 1) / per;
+        if (tasks < min_tasks) continue;
+        int span = (tasks + T - 1) / T * per;
+        if (best_span < 0 || span < best_span) {
+            best_span = span;
+            best_per = per;
+        }
+    }
+    return best_per;
+}
 
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
 {
     int nr = ex->k->nr;
     int nblk = (d->N + nr - 1) / nr;
-    int want = ex->nthreads * GEMM_TASKS_PER_THREAD;
-    int tasks = want < nblk ? want : nblk;
-    if ((double)d->M * d->N * d->K < GEMM_MIN_SPLIT) tasks = 1;
-    if (tasks <= 1 || !ex->pool) {
+    if (nblk <= 1 || ex->nthreads < 2 || !ex->pool || (double)d->M * d->N * d->K < GEMM_MIN_SPLIT) {
         ex->k->sgemm(d, 0, d->N, ex->ws[0]);
         return;
     }
-    gemm_job j = {ex, d, nblk, (nblk + tasks - 1) / tasks};
-    tg_pool_run(ex->pool, gemm_task, &j, tasks);
+    int per = gemm_per_task(nblk, ex->nthreads);
+    gemm_job j = {ex, d, nblk, per};
+    tg_pool_run(ex->pool, gemm_task, &j, (nblk + per - 1) / per);
 }
 
 /* ---- element-wise work split over the pool ---- */
