@@ -83,6 +83,12 @@ void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn
  * `thread` names that thread's workspace); returns when all are done. */
 typedef void (*tg_task_fn)(void *ctx, int task, int thread);
 void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks);
+/* Times the pool found the cores contended and ran jobs on the caller alone. */
+long tg_pool_solo_windows(const tg_pool *p);
+/* 1 if the next job should run on the caller alone, unsplit (no pool, one
+ * thread, or the cores are contended - counts as one job of the solo
+ * period); callers that split work only for the pool skip the split then. */
+int tg_pool_solo(tg_pool *p);
 
 /* Allocation (engine/alloc.c): 64-byte aligned, zeroed. */
 void *tg_zalloc(size_t bytes);

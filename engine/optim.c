@@ -112,7 +112,7 @@ static void adam_task(void *ctx, int task, int thread)
 
 static void adam_run(tg_adam *a)
 {
-    if (a->pool) {
+    if (a->pool && !tg_pool_solo(a->pool)) {
         tg_pool_run(a->pool, adam_task, a, a->nchunks);
         return;
     }

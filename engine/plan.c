@@ -583,7 +583,8 @@ void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
 {
     int nr = ex->k->nr;
     int nblk = (d->N + nr - 1) / nr;
-    if (nblk <= 1 || ex->nthreads < 2 || !ex->pool || (double)d->M * d->N * d->K < GEMM_MIN_SPLIT) {
+    if (nblk <= 1 || ex->nthreads < 2 || !ex->pool || (double)d->M * d->N * d->K < GEMM_MIN_SPLIT ||
+        tg_pool_solo(ex->pool)) {
         ex->k->sgemm(d, 0, d->N, ex->ws[0]);
         return;
     }
@@ -608,7 +609,7 @@ static void range_task(void *ctx, int task, int thread)
 void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn fn, void *ctx)
 {
     int t = ex->nthreads;
-    if (!ex->pool || t < 2 || n * cost < RANGE_MIN_WORK || n < (size_t)t * align) {
+    if (!ex->pool || t < 2 || n * cost < RANGE_MIN_WORK || n < (size_t)t * align || tg_pool_solo(ex->pool)) {
         fn(ctx, 0, n);
         return;
     }

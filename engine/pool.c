@@ -11,13 +11,30 @@
  * Between jobs a worker spins for a few microseconds (a plan runs dozens of
  * small jobs back to back, and a wake-up through the kernel costs more than
  * most of them), then blocks on a condition variable, so idle workers cost
- * nothing when the cores are busy elsewhere. */
+ * nothing when the cores are busy elsewhere.
+ *
+ * When another process competes for the cores, a worker can be preempted
+ * in the middle of a task it claimed, and the caller then waits for a whole
+ * scheduler slice (milliseconds) at the end of a job that took microseconds.
+ * The caller measures, per job, how long it waited for others after running
+ * out of tasks, against how long it worked itself. When the waiting exceeds
+ * a quarter of the work over a window of jobs (or one wait exceeds 2 ms),
+ * the pool runs the next SOLO_JOBS jobs on the caller alone (the workers
+ * sleep, leaving their core to the other process), then tries again, with
+ * twice as long a solo period each time the cores are still contended. The
+ * tasks are the same either way, so the results are too. */
 #include "internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #define SPIN_ITERS 4000 /* ~10-40 us of pause instructions */
+#define WINDOW_JOBS 256  /* jobs per measurement window */
+#define SOLO_JOBS 8192   /* jobs run on the caller alone after a bad window, */
+#define SOLO_JOBS_MAX (1 << 20) /* doubling while windows stay bad, up to this */
+#define WAIT_SHARE 0.25  /* waiting / own work above which a window is bad */
+#define WAIT_MAX 2e-3    /* one wait this long (s) is bad on its own */
 
 struct tg_pool {
     int n;
@@ -31,6 +48,12 @@ struct tg_pool {
     tg_task_fn fn;
     void *ctx;
     int ntasks;
+    /* contention detection (caller's thread only) */
+    int solo_left;            /* jobs still to run alone */
+    int solo_len;             /* length of the last solo period (0: last window was good) */
+    int win_jobs;             /* jobs in the current window */
+    double win_wait, win_own; /* seconds waited for others / worked, this window */
+    long solo_windows;        /* times the pool went solo (for tests) */
 };
 
 typedef struct worker_arg { tg_pool *p; int idx; } worker_arg;
@@ -131,12 +154,34 @@ void tg_pool_free(tg_pool *p)
 
 int tg_pool_threads(const tg_pool *p) { return p ? p->n : 1; }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+long tg_pool_solo_windows(const tg_pool *p) { return p ? p->solo_windows : 0; }
+
+int tg_pool_solo(tg_pool *p)
+{
+    if (!p || p->n == 1) return 1;
+    if (p->solo_left <= 0) return 0;
+    p->solo_left--;
+    return 1;
+}
+
 void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
 {
     if (!p || p->n == 1 || ntasks <= 1) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
         return;
     }
+    if (tg_pool_solo(p)) { /* the cores are contended: run alone for a while */
+        for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    const double t0 = now_s();
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
@@ -148,6 +193,7 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     run_tasks(p, gen, fn, ctx, ntasks, 0);
+    const double t1 = now_s();
     /* every task was claimed; wait for those other threads are still running */
     for (int s = 0; s < SPIN_ITERS && atomic_load_explicit(&p->finished, memory_order_acquire) < ntasks; s++)
         cpu_relax();
@@ -155,5 +201,21 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
         pthread_mutex_lock(&p->mu);
         while (atomic_load(&p->finished) < ntasks) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
+    }
+    const double wait = now_s() - t1;
+    p->win_wait += wait;
+    p->win_own += t1 - t0;
+    if (wait > WAIT_MAX || ++p->win_jobs >= WINDOW_JOBS) {
+        if (wait > WAIT_MAX || p->win_wait > WAIT_SHARE * p->win_own) {
+            /* contended again right after a solo period: stay solo longer */
+            p->solo_len = p->solo_len ? (p->solo_len < SOLO_JOBS_MAX / 2 ? 2 * p->solo_len : SOLO_JOBS_MAX)
+                                      : SOLO_JOBS;
+            p->solo_left = p->solo_len;
+            p->solo_windows++;
+        } else {
+            p->solo_len = 0;
+        }
+        p->win_jobs = 0;
+        p->win_wait = p->win_own = 0;
     }
 }

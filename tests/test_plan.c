@@ -1,12 +1,14 @@
 /* test_plan.c - plans: schedules, gradients only where asked, value reuse
  * between plans, the arena, zero allocations per step, determinism. */
 #include "tiny_gan.h"
+#include "internal.h" /* tg_pool_run, tg_pool_solo_windows */
 
 #include "check_main.h"
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- allocation counting: this binary links with -Wl,--wrap=... so every
  * allocation the engine makes goes through these. */
@@ -380,6 +382,47 @@ START_TEST(test_profile_counts)
 }
 END_TEST
 
+/* A worker that stalls mid-task (as one preempted by another process
+ * does) makes the caller wait; the pool then runs the following jobs on the
+ * caller alone, every task still run exactly once. */
+typedef struct stall_ctx { int ran[8]; } stall_ctx;
+
+static void sleep_ms(double ms)
+{
+    struct timespec t = {0, (long)(ms * 1e6)};
+    nanosleep(&t, NULL);
+}
+
+static void stall_task(void *ctx, int task, int thread)
+{
+    stall_ctx *c = ctx;
+    sleep_ms(thread == 0 ? 1.0 : 6.0);
+    c->ran[task] = thread + 1;
+}
+
+START_TEST(test_pool_goes_solo_when_stalled)
+{
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert_ptr_nonnull(pool);
+    ck_assert_int_eq(tg_pool_solo_windows(pool), 0);
+    stall_ctx c = {{0}};
+    /* the worker wakes within a task's 1 ms and claims one: the caller then
+     * waits ~5 ms for it, more than the 2 ms a single wait may take */
+    tg_pool_run(pool, stall_task, &c, 8);
+    int on_worker = 0;
+    for (int t = 0; t < 8; t++) {
+        ck_assert_int_gt(c.ran[t], 0);
+        on_worker += c.ran[t] == 2;
+    }
+    ck_assert_int_gt(on_worker, 0);
+    ck_assert_int_eq(tg_pool_solo_windows(pool), 1);
+    memset(&c, 0, sizeof c);
+    tg_pool_run(pool, stall_task, &c, 8);
+    for (int t = 0; t < 8; t++) ck_assert_int_eq(c.ran[t], 1); /* all on the caller */
+    tg_pool_free(pool);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -387,6 +430,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(core, setup_tiny, teardown);
     tcase_add_test(core, test_groups_only);
     tcase_add_test(core, test_profile_counts);
+    tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);
     tcase_add_test(core, test_values_readable);
