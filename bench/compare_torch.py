@@ -306,10 +306,17 @@ def main():
     res = {"rounds": a.rounds, "repeats": a.repeats, "tapegrad": a.tapegrad, "openblas_dir": R.ob,
            "nproc": os.cpu_count(), "steps": [], "gemm": []}
 
+    # ---- the machine's measured FMA peak (tapegrad's kernel variant), 1 and 2 threads
+    peak = {}
+    for l in run_json([a.tapegrad, "bench", "peak", "--threads", "2", "--repeats", "3", "--json"], fair_env(2, None)):
+        if l.get("bench") == "peak":
+            peak[l["threads"]] = l["gflops"]
+    res["peak_gflops"] = peak
+
     # ---- training steps: alternate tapegrad and PyTorch, best of everything
     work = []
     if "gan" in only or "rss" in only:
-        work += [("gan", "gan-step", 64, 1, 3.0), ("gan", "gan-step", 64, 2, 3.0), ("gan", "gan-step", 256, 2, 2.0)]
+        work += [("gan", "gan-step", 64, 1, 2.0), ("gan", "gan-step", 64, 2, 3.0), ("gan", "gan-step", 256, 2, 2.0)]
     if "mlp" in only:
         work += [("mlp", "mlp-step", 64, 2, None)]
     best = {}
@@ -337,26 +344,26 @@ def main():
                              "ratio": tg["samples_per_s"] / pt["samples_per_s"], "target_ratio": target})
         res["blas"] = pt.get("blas")
 
-    # ---- GEMM shapes, T = 1 and 2
+    # ---- GEMM shapes, batch 64 and 256, T = 1 and 2
     if "gemm" in only:
-        for T in (1, 2):
+        for GB, T in ((64, 1), (64, 2), (256, 1), (256, 2)):
             bt, bp = {}, {}
             for rnd in range(a.rounds):
                 order = ("tapegrad", "torch") if rnd % 2 == 0 else ("torch", "tapegrad")
                 for who in order:
-                    lines = (R.tapegrad("gemm", 64, T, a.gemm_calls, a.repeats) if who == "tapegrad"
-                             else R.torch("gemm", 64, T, a.gemm_calls, a.repeats))
+                    lines = (R.tapegrad("gemm", GB, T, a.gemm_calls, a.repeats) if who == "tapegrad"
+                             else R.torch("gemm", GB, T, a.gemm_calls, a.repeats))
                     d = bt if who == "tapegrad" else bp
                     for l in lines:
                         if l.get("bench") != "gemm":
                             continue
                         if l["shape"] not in d or l["gflops"] > d[l["shape"]]["gflops"]:
                             d[l["shape"]] = l
-                print("round %d: gemm T=%d done" % (rnd + 1, T), file=sys.stderr)
+                print("round %d: gemm B=%d T=%d done" % (rnd + 1, GB, T), file=sys.stderr)
             for shape, t in bt.items():
                 p = bp.get(shape)
                 res["gemm"].append({"shape": shape, "trans": t["trans"], "M": t["M"], "N": t["N"], "K": t["K"],
-                                    "threads": T, "tapegrad_gflops": t["gflops"],
+                                    "batch": GB, "threads": T, "tapegrad_gflops": t["gflops"],
                                     "openblas_gflops": p["gflops"] if p else None,
                                     "torch_mm_gflops": p["torch_gflops"] if p else None,
                                     "ratio": t["gflops"] / p["gflops"] if p else None})
@@ -400,22 +407,35 @@ def print_table(res):
     print("PyTorch BLAS: %s; best of %d rounds x %d repeats" % (blas, res["rounds"], res["repeats"]))
     if not blas.startswith("OpenBLAS"):
         print("WARNING: PyTorch is not running on OpenBLAS: the comparison is not fair (see --openblas)")
+    peak = {int(k): v for k, v in (res.get("peak_gflops") or {}).items()}
+    if peak:
+        print("machine FMA peak, measured (tapegrad bench peak): %s" % ", ".join(
+            "%.1f GFLOP/s on %d thread%s" % (peak[t], t, "s" if t > 1 else "") for t in sorted(peak)))
     if res["steps"]:
         print()
-        print("%-24s %12s %12s %8s %8s" % ("workload (samples/s)", "tapegrad", "PyTorch", "ratio", "target"))
+        print("%-24s %12s %12s %8s %8s %9s %7s" % ("workload (samples/s)", "tapegrad", "PyTorch", "ratio", "target",
+                                                   "GFLOP/s", "%peak"))
         for r in res["steps"]:
             tgt = "%.1fx" % r["target_ratio"] if r["target_ratio"] else ">=60k/s"
-            print("%-24s %12.0f %12.0f %7.2fx %8s" % ("%s B=%d T=%d" % (r["workload"], r["batch"], r["threads"]),
-                                                   r["tapegrad"]["samples_per_s"], r["torch"]["samples_per_s"],
-                                                   r["ratio"], tgt))
+            gf = r["tapegrad"].get("gflops", 0)
+            pk = peak.get(r["threads"])
+            print("%-24s %12.0f %12.0f %7.2fx %8s %9.1f %6s" % (
+                "%s B=%d T=%d" % (r["workload"], r["batch"], r["threads"]), r["tapegrad"]["samples_per_s"],
+                r["torch"]["samples_per_s"], r["ratio"], tgt, gf, "%.0f%%" % (100 * gf / pk) if pk else "-"))
+        print("(GFLOP/s: GEMM FLOPs per iteration / tapegrad's time per iteration, against the measured peak)")
     if res["gemm"]:
         print()
-        print("%-10s %-3s %-14s %3s %10s %10s %10s %7s" % ("gemm", "op", "MxNxK", "T", "tapegrad", "OpenBLAS",
-                                                          "torch.mm", "ratio"))
+        print("%-10s %-3s %-14s %3s %10s %10s %10s %7s %6s" % ("gemm", "op", "MxNxK", "T", "tapegrad", "OpenBLAS",
+                                                               "torch.mm", "ratio", "%peak"))
         for g in res["gemm"]:
-            print("%-10s %-3s %-14s %3d %10.1f %10.1f %10.1f %6.2fx" % (
+            pk = peak.get(g["threads"])
+            print("%-10s %-3s %-14s %3d %10.1f %10.1f %10.1f %6.2fx %6s" % (
                 g["shape"], g["trans"], "%dx%dx%d" % (g["M"], g["N"], g["K"]), g["threads"], g["tapegrad_gflops"],
-                g["openblas_gflops"] or 0, g["torch_mm_gflops"] or 0, g["ratio"] or 0))
+                g["openblas_gflops"] or 0, g["torch_mm_gflops"] or 0, g["ratio"] or 0,
+                "%.0f%%" % (100 * g["tapegrad_gflops"] / pk) if pk else "-"))
+        rs = [g["ratio"] for g in res["gemm"] if g["ratio"]]
+        if rs:
+            print("lowest ratio %.2fx over %d shape x batch x thread rows" % (min(rs), len(rs)))
         print("(GFLOP/s; OpenBLAS = the better of cblas_sgemm via ctypes and torch.mm; target ratio >= 0.9)")
     if "rss" in res:
         r = res["rss"]
