@@ -143,12 +143,13 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     p->bwd = tg_zalloc((size_t)n * sizeof(int));
     int *tfwd = tg_zalloc((size_t)n * sizeof(int)), *tbwd = tg_zalloc((size_t)n * sizeof(int));
     int *lastuse = tg_zalloc((size_t)n * sizeof(int));
+    int *galias = tg_zalloc((size_t)n * sizeof(int)), *gcons = tg_zalloc((size_t)n * sizeof(int));
     buf *bufs = tg_zalloc((size_t)(3 * n + 1) * sizeof(buf));
     buf **tmp = tg_zalloc((size_t)(3 * n + 1) * sizeof(buf *));
     tg_plan *ret = NULL;
     if (!anc || !reused || !req || !flow || !p->fwdn || !p->hasg || !p->readable || !p->val ||
         !p->grad || !p->saved || !p->gstart || !p->fwd || !p->bwd || !tfwd || !tbwd || !lastuse ||
-        !bufs || !tmp) {
+        !bufs || !tmp || !galias || !gcons) {
         compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory");
         p = NULL;
         goto done;
@@ -267,6 +268,26 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     }
     if (p->hasg[out.id]) p->gstart[out.id] = t_bwd0;
 
+    /* bias_add hands its gradient to x unchanged: when it is the only
+     * consumer of a non-leaf x, x's gradient is the bias_add's own buffer
+     * (galias[x] = the bias_add node), kept alive until x's backward, and
+     * the copy disappears */
+    for (int i = 0; i < n; i++) galias[i] = -1;
+    for (int j = 0; j < p->nbwd; j++) {
+        const tg_nrec *r = &g->n[p->bwd[j]];
+        for (int k = 0; k < r->nin; k++)
+            if (p->hasg[r->in[k]]) gcons[r->in[k]]++;
+    }
+    for (int j = 0; j < p->nbwd; j++) {
+        const int id = p->bwd[j];
+        const tg_nrec *r = &g->n[id];
+        if (r->op != TG_OP_BIAS_ADD) continue;
+        const int x = r->in[0];
+        if (p->hasg[x] && p->hasg[id] && gcons[x] == 1 && r->in[1] != x && !is_leaf(g->n[x].op) &&
+            x != out.id && galias[id] < 0)
+            galias[x] = id;
+    }
+
     /* buffers */
     const size_t esz = f64 ? sizeof(double) : sizeof(float);
     int nb = 0;
@@ -298,12 +319,19 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
             int end = tbwd[i] >= 0 ? tbwd[i] : tfwd[i];
             if (sb) bufs[nb++] = (buf){align64(sb), 0, tfwd[i], end, &p->saved[i]};
         }
-        if (p->hasg[i] && p->gstart[i] >= 0) {
+        if (p->hasg[i] && p->gstart[i] >= 0 && galias[i] < 0) {
             if (leaf && !f64 && r->op == TG_OP_PARAM) {
                 p->grad[i] = tg_param_grad(r->param);
             } else {
                 int end = leaf ? T_END : (tbwd[i] >= 0 ? tbwd[i] : p->gstart[i]);
                 if (i == out.id && tbwd[i] < 0) end = T_END;
+                /* a node whose gradient aliases this one (x of a bias_add
+                 * node i): alive until that node's backward too */
+                if (r->op == TG_OP_BIAS_ADD && galias[r->in[0]] == i) {
+                    const int x = r->in[0];
+                    int xend = tbwd[x] >= 0 ? tbwd[x] : p->gstart[x];
+                    if (xend > end) end = xend;
+                }
                 bufs[nb++] = (buf){align64(r->numel * esz), 0, p->gstart[i], end, &p->grad[i]};
                 if (leaf) p->readable[i] = p->readable[i] || !f64;
             }
@@ -337,11 +365,14 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     for (int t = 0; t < p->ex.nthreads; t++)
         p->ex.ws[t] = (float *)(p->arena + shared) + (size_t)t * p->ex.ws_floats;
     for (int b = 0; b < nb; b++) *bufs[b].slot = p->arena + bufs[b].off;
+    for (int i = 0; i < n; i++)
+        if (galias[i] >= 0) p->grad[i] = p->grad[galias[i]];
     ret = p;
 
 done:
     tg_free(reused); tg_free(req); tg_free(flow);
     tg_free(tfwd); tg_free(tbwd); tg_free(lastuse); tg_free(bufs); tg_free(tmp);
+    tg_free(galias); tg_free(gcons);
     return ret;
 }
 

@@ -1,5 +1,5 @@
 /* activations.c - relu, leaky_relu, sigmoid, tanh, softplus: y = act(x),
- * dx += dy act'(x). One pair of functions serves all five; the op table
+ * dx += dy act'(x) (dx = ... for the gradient's first writer). One pair of functions serves all five; the op table
  * entries differ only in the activation kind and what backward reads. */
 #include "ops.h"
 
@@ -27,7 +27,7 @@ static void act_bwd_range(void *c, size_t i0, size_t i1)
 {
     tg_run *r = c;
     r->ex->k->act_bwd(act_of(r->n->op), r->n->f[0], (const float *)r->x[0] + i0, (const float *)r->y + i0,
-                      (const float *)r->dy + i0, (float *)r->dx[0] + i0, i1 - i0);
+                      (const float *)r->dy + i0, (float *)r->dx[0] + i0, i1 - i0, !r->fresh[0]);
 }
 
 /* transcendental activations cost more per element than relu */
@@ -55,14 +55,18 @@ static void act_bwd(tg_run *r)
     if (r->f64) {
         const double *x = r->x[0], *y = r->y, *dy = r->dy;
         double *dx = r->dx[0];
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * tg_ref_dact(act, slope, x[i], y[i]);
+        for (size_t i = 0; i < n; i++) {
+            double v = dy[i] * tg_ref_dact(act, slope, x[i], y[i]);
+            dx[i] = r->fresh[0] ? v : dx[i] + v;
+        }
     } else {
         tg_exec_range(r->ex, n, 64, cost_of(r->n->op), act_bwd_range, r);
     }
 }
 
 #define ACT_OP(lower, needs) \
-    const tg_opdesc tg_op_##lower = {.name = #lower, .bwd_needs = (needs), .fwd = act_fwd, .bwd = act_bwd};
+    const tg_opdesc tg_op_##lower = {.name = #lower, .bwd_needs = (needs), .fwd = act_fwd, .bwd = act_bwd, \
+                                     .fresh_ok = 1};
 /* kernels may read either x or y; we keep both alive for backward */
 ACT_OP(relu, TG_NEED_X0 | TG_NEED_Y)
 ACT_OP(leaky_relu, TG_NEED_X0 | TG_NEED_Y)

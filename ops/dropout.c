@@ -54,9 +54,9 @@ static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
 }
 
 static void dropout_fwd(tg_run *r) { mask_apply(r, r->x[0], r->y, 0); }
-static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], 1); }
+static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], !r->fresh[0]); }
 
-const tg_opdesc tg_op_dropout = {.name = "dropout", .fwd = dropout_fwd, .bwd = dropout_bwd};
+const tg_opdesc tg_op_dropout = {.name = "dropout", .fwd = dropout_fwd, .bwd = dropout_bwd, .fresh_ok = 1};
 
 tg_node tg_dropout(tg_graph *g, tg_node x, float p)
 {

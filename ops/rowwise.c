@@ -36,9 +36,11 @@ static void bias_bwd(tg_run *r)
 {
     int B = r->n->d[0], N = r->n->d[1];
     size_t es = r->f64 ? sizeof(double) : sizeof(float);
-    /* first writer: dx = dy is a copy; db starts from zero */
+    /* first writer: dx = dy is a copy - or nothing at all when the plan
+     * made x's gradient this node's own buffer (its only consumer);
+     * db starts from zero */
     if (r->dx[0] && r->fresh[0]) {
-        memcpy(r->dx[0], r->dy, (size_t)B * N * es);
+        if (r->dx[0] != r->dy) memcpy(r->dx[0], r->dy, (size_t)B * N * es);
         if (!r->dx[1]) return;
     }
     if (r->dx[1] && r->fresh[1]) memset(r->dx[1], 0, (size_t)N * es);

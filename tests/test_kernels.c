@@ -247,7 +247,7 @@ START_TEST(test_act_bwd)
                 fill_u(dx0, n, L + 200, -1.0f, 1.0f);
                 memcpy(dx, dx0, n * sizeof *dx);
                 v[k]->act_fwd(ACTS[a], SLOPE, x, y, n);
-                v[k]->act_bwd(ACTS[a], SLOPE, x, y, dy, dx, n);
+                v[k]->act_bwd(ACTS[a], SLOPE, x, y, dy, dx, n, 1);
                 double rt = is_trans(ACTS[a]) ? RTOL_TRANS : RTOL_EXACT;
                 for (size_t i = 0; i < n; i++) {
                     /* the kernel is given this float y: the oracle uses it too */
@@ -257,6 +257,15 @@ START_TEST(test_act_bwd)
                     expect(&e, close_to(dx[i], r, sc, rt, ATOL_TINY),
                            "%s %s' n=%zu i=%zu x=%.9g y=%.9g dx=%.9g ref=%.17g", v[k]->name,
                            ACT_NAME[ACTS[a]], n, i, (double)x[i], (double)y[i], (double)dx[i], r);
+                }
+                /* acc = 0 (first writer): dx = dy act', whatever dx held */
+                memcpy(dx, dx0, n * sizeof *dx);
+                v[k]->act_bwd(ACTS[a], SLOPE, x, y, dy, dx, n, 0);
+                for (size_t i = 0; i < n; i++) {
+                    double r = (double)dy[i] * tg_ref_dact(ACTS[a], SLOPE, x[i], y[i]);
+                    expect(&e, close_to(dx[i], r, fabs(r), rt, ATOL_TINY),
+                           "%s %s' (overwrite) n=%zu i=%zu dx=%.9g ref=%.17g", v[k]->name, ACT_NAME[ACTS[a]], n,
+                           i, (double)dx[i], r);
                 }
                 expect(&e, guard_ok(dx, n), "%s %s' n=%zu: wrote outside", v[k]->name,
                        ACT_NAME[ACTS[a]], n);

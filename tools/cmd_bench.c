@@ -466,7 +466,7 @@ static void op_once(ops_ctx *c, const op_row *r)
     const tg_kern *k = c->k;
     switch (r->op) {
     case OP_ACT_FWD: k->act_fwd(r->act, 0.2f, c->a, c->b, c->n); break;
-    case OP_ACT_BWD: k->act_bwd(r->act, 0.2f, c->a, c->b, c->c, c->d, c->n); break;
+    case OP_ACT_BWD: k->act_bwd(r->act, 0.2f, c->a, c->b, c->c, c->d, c->n, 1); break;
     case OP_BIAS_ACT: k->bias_act(c->a, c->bias, r->act, 0.2f, c->b, c->B, c->N); break;
     case OP_BCE_SUM: c->sink = k->bce_sum(c->a, NULL, 0.9f, c->n); break;
     case OP_BCE_BWD: k->bce_bwd(c->a, NULL, 0.9f, 1.0f / (float)c->n, c->d, NULL, c->n); break;

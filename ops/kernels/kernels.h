@@ -64,9 +64,11 @@ typedef struct tg_kern {
     /* ---- element-wise, all over n contiguous elements ---- */
     /* y = act(x) */
     void (*act_fwd)(tg_act act, float slope, const float *x, float *y, size_t n);
-    /* dx += dy * act'(x); x or y may be used (both are given, both valid) */
+    /* dx += dy * act'(x) when acc, else dx = dy * act'(x) (the first writer
+     * of a gradient: no zeroing pass); x or y may be used (both are given,
+     * both valid) */
     void (*act_bwd)(tg_act act, float slope, const float *x, const float *y,
-                    const float *dy, float *dx, size_t n);
+                    const float *dy, float *dx, size_t n, int acc);
     /* y = a + s*b  (add: s=1, sub: s=-1) */
     void (*add)(const float *a, const float *b, float s, float *y, size_t n);
     /* y = a * b */

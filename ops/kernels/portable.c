@@ -59,32 +59,34 @@ static void act_fwd(tg_act act, float slope, const float *x, float *y, size_t n)
 /* (1-y)(1+y) and y(1-y) rather than 1-y*y: 1-y is exact for y in [0.5, 1],
  * so the derivative keeps full relative precision where tanh/sigmoid saturate. */
 static void act_bwd(tg_act act, float slope, const float *x, const float *y,
-                    const float *dy, float *dx, size_t n)
+                    const float *dy, float *dx, size_t n, int acc)
 {
+#define DX(v) (dx[i] = acc ? dx[i] + (v) : (v))
     size_t i;
     switch (act) {
     case TG_ACT_NONE:
-        for (i = 0; i < n; i++) dx[i] += dy[i];
+        for (i = 0; i < n; i++) DX(dy[i]);
         break;
     case TG_ACT_RELU:
-        for (i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        for (i = 0; i < n; i++) DX(x[i] > 0.0f ? dy[i] : 0.0f);
         break;
     case TG_ACT_LEAKY:
-        for (i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
+        for (i = 0; i < n; i++) DX(x[i] > 0.0f ? dy[i] : slope * dy[i]);
         break;
     case TG_ACT_SIGMOID:
-        for (i = 0; i < n; i++) dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
+        for (i = 0; i < n; i++) DX(dy[i] * (y[i] * (1.0f - y[i])));
         break;
     case TG_ACT_TANH:
-        for (i = 0; i < n; i++) dx[i] += dy[i] * ((1.0f - y[i]) * (1.0f + y[i]));
+        for (i = 0; i < n; i++) DX(dy[i] * ((1.0f - y[i]) * (1.0f + y[i])));
         break;
     case TG_ACT_SOFTPLUS:
-        for (i = 0; i < n; i++) dx[i] += dy[i] * sigmoidf_(x[i]);
+        for (i = 0; i < n; i++) DX(dy[i] * sigmoidf_(x[i]));
         break;
     case TG_ACT_COUNT:
         break;
     }
 }
+#undef DX
 
 static void add(const float *a, const float *b, float s, float *y, size_t n)
 {
