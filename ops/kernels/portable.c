@@ -209,13 +209,14 @@ static double softmax_xent(const float *x, /* (B,C) */ const int32_t *labels, /*
 static void adam(float *w, const float *g, float *m, float *v, size_t n,
                  float lr, float b1, float b2, float eps, float bc1, float bc2)
 {
-    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    /* PyTorch's order: denom = sqrt(v)/sqrt(bc2) + eps; w -= (lr/bc1) m / denom */
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2, step = lr / bc1, rsbc2 = 1.0f / sqrtf(bc2);
     for (size_t i = 0; i < n; i++) {
         float mi = b1 * m[i] + c1 * g[i];
         float vi = b2 * v[i] + c2 * (g[i] * g[i]);
         m[i] = mi;
         v[i] = vi;
-        w[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+        w[i] -= step * mi / (sqrtf(vi) * rsbc2 + eps);
     }
 }
 
