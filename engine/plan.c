@@ -40,6 +40,9 @@ struct tg_plan {
     void **val, **grad, **saved;
     int *gstart;            /* backward step that first writes grad[i] */
     int *fwd, nfwd, *bwd, nbwd;
+    int *fbias;             /* matmul i writes bias_add fbias[i] (bias in its epilogue), else -1 */
+    uint8_t *fskip;         /* forward skips this node (a bias_add done by its matmul) */
+    int nskip;
     unsigned char *arena;
     size_t arena_bytes, naive_bytes;
     tg_exec ex;
@@ -141,6 +144,8 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     p->gstart = tg_zalloc((size_t)n * sizeof(int));
     p->fwd = tg_zalloc((size_t)n * sizeof(int));
     p->bwd = tg_zalloc((size_t)n * sizeof(int));
+    p->fbias = tg_zalloc((size_t)n * sizeof(int));
+    p->fskip = tg_zalloc((size_t)n);
     int *tfwd = tg_zalloc((size_t)n * sizeof(int)), *tbwd = tg_zalloc((size_t)n * sizeof(int));
     int *lastuse = tg_zalloc((size_t)n * sizeof(int));
     int *galias = tg_zalloc((size_t)n * sizeof(int)), *gcons = tg_zalloc((size_t)n * sizeof(int));
@@ -149,7 +154,7 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     tg_plan *ret = NULL;
     if (!anc || !reused || !req || !flow || !p->fwdn || !p->hasg || !p->readable || !p->val ||
         !p->grad || !p->saved || !p->gstart || !p->fwd || !p->bwd || !tfwd || !tbwd || !lastuse ||
-        !bufs || !tmp || !galias || !gcons) {
+        !bufs || !tmp || !galias || !gcons || !p->fbias || !p->fskip) {
         compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory");
         p = NULL;
         goto done;
@@ -259,6 +264,31 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         p->readable[o.id] = 1;
     }
 
+    /* matmul then bias_add: one GEMM with the bias in its epilogue, written
+     * straight into the bias_add's buffer, when the product is read by that
+     * bias_add alone (not by a backward, not an output, not kept). f32
+     * only; bit-identical either way: the epilogue adds the bias to the
+     * finished sum, as the separate pass did. gcons counts forward readers
+     * here (reset below). */
+    for (int i = 0; i < n; i++) p->fbias[i] = -1;
+    for (int t = 0; t < p->nfwd; t++) {
+        const tg_nrec *r = &g->n[p->fwd[t]];
+        for (int k = 0; k < r->nin; k++) gcons[r->in[k]]++;
+    }
+    for (int t = 0; t < p->nfwd && !f64; t++) {
+        const int b = p->fwd[t];
+        const tg_nrec *r = &g->n[b];
+        if (r->op != TG_OP_BIAS_ADD) continue;
+        const int m = r->in[0], bias = r->in[1];
+        if (g->n[m].op != TG_OP_MATMUL || !p->fwdn[m] || p->readable[m] || (g->n[m].flags & TG_NF_KEPT) ||
+            m == bias || !is_leaf(g->n[bias].op) || gcons[m] != 1 || lastuse[m] != t)
+            continue;
+        p->fbias[m] = b;
+        p->fskip[b] = 1;
+        p->nskip++;
+    }
+    for (int i = 0; i < n; i++) gcons[i] = 0;
+
     /* first write of each gradient: backward of its latest consumer */
     for (int i = 0; i < n; i++) p->gstart[i] = -1;
     for (int j = 0; j < p->nbwd; j++) {
@@ -310,8 +340,10 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
             p->readable[i] = anc[i] && !f64;
             if (f64 && anc[i] && r->dtype == TG_DT_F32) /* loaded at start, live throughout */
                 bufs[nb++] = (buf){align64(r->numel * esz), 0, 0, T_END, &p->val[i]};
-        } else if (p->fwdn[i]) {
-            bufs[nb++] = (buf){align64(r->numel * esz), 0, tfwd[i],
+        } else if (p->fwdn[i] && p->fbias[i] < 0) {
+            /* a bias_add done by its matmul is written at the matmul's step */
+            int start = p->fskip[i] ? tfwd[r->in[0]] : tfwd[i];
+            bufs[nb++] = (buf){align64(r->numel * esz), 0, start,
                                lastuse[i] > tfwd[i] ? lastuse[i] : tfwd[i], &p->val[i]};
         }
         if (p->fwdn[i] && tg_optab[r->op]->saved_bytes) {
@@ -365,8 +397,10 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     for (int t = 0; t < p->ex.nthreads; t++)
         p->ex.ws[t] = (float *)(p->arena + shared) + (size_t)t * p->ex.ws_floats;
     for (int b = 0; b < nb; b++) *bufs[b].slot = p->arena + bufs[b].off;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (galias[i] >= 0) p->grad[i] = p->grad[galias[i]];
+        if (p->fbias[i] >= 0) p->val[i] = p->val[p->fbias[i]];
+    }
     ret = p;
 
 done:
@@ -381,7 +415,7 @@ void tg_plan_free(tg_plan *p)
     if (!p) return;
     tg_free(p->fwdn); tg_free(p->anc); tg_free(p->hasg); tg_free(p->readable);
     tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->gstart);
-    tg_free(p->fwd); tg_free(p->bwd);
+    tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fskip);
     tg_free(p->ex.ws);
     tg_free(p->arena);
     tg_free(p);
@@ -438,6 +472,7 @@ static void setup_run(tg_plan *p, tg_run *r, int id)
         r->in[k] = &p->g->n[n->in[k]];
         r->x[k] = p->val[n->in[k]];
     }
+    if (p->fbias[id] >= 0) r->fbias = p->val[p->g->n[p->fbias[id]].in[1]];
 }
 
 tg_status tg_plan_forward_raw(tg_plan *p)
@@ -449,6 +484,7 @@ tg_status tg_plan_forward_raw(tg_plan *p)
         int id = p->fwd[t];
         setup_run(p, &r, id);
         if (!p->eval) p->g->n[id].dstep = p->step; /* for plans that reuse this node */
+        if (p->fskip[id]) continue;                   /* done by its matmul */
         if (tg_prof_on()) {
             double t0 = tg_prof_now();
             tg_optab[p->g->n[id].op]->fwd(&r);
@@ -546,7 +582,7 @@ const float *tg_plan_grad(const tg_plan *p, tg_node n)
 double tg_plan_loss(const tg_plan *p) { return p ? p->loss : NAN; }
 size_t tg_plan_arena_bytes(const tg_plan *p) { return p ? p->arena_bytes : 0; }
 size_t tg_plan_naive_bytes(const tg_plan *p) { return p ? p->naive_bytes : 0; }
-int tg_plan_forward_len(const tg_plan *p) { return p ? p->nfwd : 0; }
+int tg_plan_forward_len(const tg_plan *p) { return p ? p->nfwd - p->nskip : 0; }
 int tg_plan_backward_len(const tg_plan *p) { return p ? p->nbwd : 0; }
 
 int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param)

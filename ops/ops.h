@@ -29,6 +29,8 @@ typedef struct tg_run {
     int fresh[TG_MAX_IN];       /* dx[k] is uninitialized: write it, don't add
                                    (only for ops with fresh_ok) */
     void *saved;                /* op-private buffer, forward to backward */
+    const float *fbias;         /* matmul, f32: add this bias in the GEMM epilogue
+                                   (the plan fused the following bias_add) */
     int f64;                    /* 1: double buffers, reference kernels */
     tg_exec *ex;                /* kernels, pool, workspaces */
     uint64_t step;              /* dropout step of this forward */

@@ -396,7 +396,7 @@ static void sleep_ms(double ms)
 static void stall_task(void *ctx, int task, int thread)
 {
     stall_ctx *c = ctx;
-    sleep_ms(thread == 0 ? 1.0 : 6.0);
+    sleep_ms(thread == 0 ? 2.0 : 40.0);
     c->ran[task] = thread + 1;
 }
 
@@ -406,8 +406,9 @@ START_TEST(test_pool_goes_solo_when_stalled)
     ck_assert_ptr_nonnull(pool);
     ck_assert_int_eq(tg_pool_solo_windows(pool), 0);
     stall_ctx c = {{0}};
-    /* the worker wakes within a task's 1 ms and claims one: the caller then
-     * waits ~5 ms for it, more than the 2 ms a single wait may take */
+    /* the worker wakes while the caller runs its 2 ms tasks and claims one
+     * (it cannot claim a second: its first outlasts all the caller's); the
+     * caller then waits ~25-40 ms for it, more than the 2 ms one wait may take */
     tg_pool_run(pool, stall_task, &c, 8);
     int on_worker = 0;
     for (int t = 0; t < 8; t++) {
@@ -423,6 +424,63 @@ START_TEST(test_pool_goes_solo_when_stalled)
 }
 END_TEST
 
+/* matmul -> bias_add fused into one GEMM (bias in the epilogue) is
+ * bit-identical to the two passes: the same plan with the product made an
+ * output (which forbids the fusion) gives the same loss and gradients bit
+ * for bit, and runs one node more. Two layers, so a fused product also
+ * feeds a later matmul through an activation. */
+START_TEST(test_bias_fusion_same_bits)
+{
+    enum { B = 37, I = 45, H = 70, O = 33 };
+    tg_params *ps = tg_params_new();
+    tg_param *w1 = tg_param_new(ps, "M", "w1", 2, (int[]){I, H}), *b1 = tg_param_new(ps, "M", "b1", 1, (int[]){H});
+    tg_param *w2 = tg_param_new(ps, "M", "w2", 2, (int[]){H, O}), *b2 = tg_param_new(ps, "M", "b2", 1, (int[]){O});
+    tg_rng r;
+    tg_rng_seed(&r, 3, 0);
+    tg_param *all[4] = {w1, b1, w2, b2};
+    for (int i = 0; i < 4; i++) tg_rng_fill_uniform(&r, tg_param_data(all[i]), tg_param_numel(all[i]), -0.5f, 0.5f);
+    float x[B * I];
+    tg_rng_fill_uniform(&r, x, B * I, -1.0f, 1.0f);
+    tg_graph *g = tg_graph_new(ps);
+    tg_node xin = tg_input(g, "x", 2, (int[]){B, I});
+    tg_bind(g, xin, x);
+    tg_node m1 = tg_matmul(g, xin, tg_param_ref(g, w1));
+    tg_node h = tg_leaky_relu(g, tg_bias_add(g, m1, tg_param_ref(g, b1)), 0.2f);
+    tg_node m2 = tg_matmul(g, h, tg_param_ref(g, w2));
+    tg_node loss = tg_sum(g, tg_tanh(g, tg_bias_add(g, m2, tg_param_ref(g, b2))));
+    ck_assert_int_ge(loss.id, 0);
+    tg_node outs[2] = {m1, m2};
+    tg_plan *fused = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M"});
+    tg_plan *plain = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .outputs = outs, .n_outputs = 2});
+    ck_assert_ptr_nonnull(fused);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_int_eq(tg_plan_forward_len(fused) + 2, tg_plan_forward_len(plain));
+    float *gr[2][4];
+    double l[2];
+    tg_plan *pl[2] = {fused, plain};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(tg_plan_forward(pl[k]), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pl[k]), TG_OK);
+        l[k] = tg_plan_loss(pl[k]);
+        for (int i = 0; i < 4; i++) {
+            gr[k][i] = malloc(tg_param_numel(all[i]) * sizeof(float));
+            memcpy(gr[k][i], tg_param_grad(all[i]), tg_param_numel(all[i]) * sizeof(float));
+        }
+    }
+    ck_assert(l[0] == l[1]);
+    ck_assert(isfinite(l[0]) && l[0] != 0.0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(memcmp(gr[0][i], gr[1][i], tg_param_numel(all[i]) * sizeof(float)), 0);
+        free(gr[0][i]);
+        free(gr[1][i]);
+    }
+    tg_plan_free(fused);
+    tg_plan_free(plain);
+    tg_graph_free(g);
+    tg_params_free(ps);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -430,6 +488,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(core, setup_tiny, teardown);
     tcase_add_test(core, test_groups_only);
     tcase_add_test(core, test_profile_counts);
+    tcase_add_test(core, test_bias_fusion_same_bits);
     tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);
