@@ -41,6 +41,7 @@ struct tg_plan {
     int *gstart;            /* backward step that first writes grad[i] */
     int *fwd, nfwd, *bwd, nbwd;
     int *fbias;             /* matmul i writes bias_add fbias[i] (bias in its epilogue), else -1 */
+    int *fact;              /* ... and then activation fact[i] (in the epilogue too), else -1 */
     uint8_t *fskip;         /* forward skips this node (a bias_add done by its matmul) */
     int nskip;
     unsigned char *arena;
@@ -103,6 +104,13 @@ static tg_plan *compile_fail(tg_plan *p, tg_graph *g, tg_status code, const char
 
 static int is_leaf(tg_op op) { return op == TG_OP_INPUT || op == TG_OP_PARAM; }
 
+/* The activation fused after bias_add node b (whose matmul is b's input 0),
+ * or -1. */
+static int fused_act(const tg_plan *p, const tg_graph *g, int b)
+{
+    return p->fact[g->n[b].in[0]];
+}
+
 tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
 {
     static const tg_plan_opts defaults = {0};
@@ -145,6 +153,7 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     p->fwd = tg_zalloc((size_t)n * sizeof(int));
     p->bwd = tg_zalloc((size_t)n * sizeof(int));
     p->fbias = tg_zalloc((size_t)n * sizeof(int));
+    p->fact = tg_zalloc((size_t)n * sizeof(int));
     p->fskip = tg_zalloc((size_t)n);
     int *tfwd = tg_zalloc((size_t)n * sizeof(int)), *tbwd = tg_zalloc((size_t)n * sizeof(int));
     int *lastuse = tg_zalloc((size_t)n * sizeof(int));
@@ -154,7 +163,7 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     tg_plan *ret = NULL;
     if (!anc || !reused || !req || !flow || !p->fwdn || !p->hasg || !p->readable || !p->val ||
         !p->grad || !p->saved || !p->gstart || !p->fwd || !p->bwd || !tfwd || !tbwd || !lastuse ||
-        !bufs || !tmp || !galias || !gcons || !p->fbias || !p->fskip) {
+        !bufs || !tmp || !galias || !gcons || !p->fbias || !p->fact || !p->fskip) {
         compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory");
         p = NULL;
         goto done;
@@ -266,11 +275,15 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
 
     /* matmul then bias_add: one GEMM with the bias in its epilogue, written
      * straight into the bias_add's buffer, when the product is read by that
-     * bias_add alone (not by a backward, not an output, not kept). f32
-     * only; bit-identical either way: the epilogue adds the bias to the
-     * finished sum, as the separate pass did. gcons counts forward readers
-     * here (reset below). */
-    for (int i = 0; i < n; i++) p->fbias[i] = -1;
+     * bias_add alone (not by a backward, not an output, not kept). And when
+     * the sum in turn is read only by an activation whose backward needs
+     * only its output (tg_act_y_only), the activation goes into the
+     * epilogue too and the pre-activation is never stored: the activation's
+     * backward is handed y as its x. f32 only; bit-identical either way (the
+     * epilogue applies the same vector functions to the finished sum, and
+     * those derivatives read y). gcons counts forward readers here (reset
+     * below). */
+    for (int i = 0; i < n; i++) p->fbias[i] = p->fact[i] = -1;
     for (int t = 0; t < p->nfwd; t++) {
         const tg_nrec *r = &g->n[p->fwd[t]];
         for (int k = 0; k < r->nin; k++) gcons[r->in[k]]++;
@@ -286,6 +299,18 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         p->fbias[m] = b;
         p->fskip[b] = 1;
         p->nskip++;
+        if (gcons[b] != 1 || p->readable[b] || (r->flags & TG_NF_KEPT)) continue;
+        for (int t2 = t + 1; t2 < p->nfwd; t2++) {
+            const int a = p->fwd[t2];
+            const tg_nrec *ra = &g->n[a];
+            if (ra->nin < 1 || ra->in[0] != b) continue;
+            if (tg_act_y_only(ra, NULL)) {
+                p->fact[m] = a;
+                p->fskip[a] = 1;
+                p->nskip++;
+            }
+            break;
+        }
     }
     for (int i = 0; i < n; i++) gcons[i] = 0;
 
@@ -340,9 +365,11 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
             p->readable[i] = anc[i] && !f64;
             if (f64 && anc[i] && r->dtype == TG_DT_F32) /* loaded at start, live throughout */
                 bufs[nb++] = (buf){align64(r->numel * esz), 0, 0, T_END, &p->val[i]};
-        } else if (p->fwdn[i] && p->fbias[i] < 0) {
-            /* a bias_add done by its matmul is written at the matmul's step */
-            int start = p->fskip[i] ? tfwd[r->in[0]] : tfwd[i];
+        } else if (p->fwdn[i] && p->fbias[i] < 0 && !(p->fskip[i] && r->op == TG_OP_BIAS_ADD && fused_act(p, g, i) >= 0)) {
+            /* a bias_add (or activation) done by its matmul is written at the
+             * matmul's step */
+            int start = tfwd[i];
+            if (p->fskip[i]) start = tfwd[r->op == TG_OP_BIAS_ADD ? r->in[0] : g->n[r->in[0]].in[0]];
             bufs[nb++] = (buf){align64(r->numel * esz), 0, start,
                                lastuse[i] > tfwd[i] ? lastuse[i] : tfwd[i], &p->val[i]};
         }
@@ -399,7 +426,12 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     for (int b = 0; b < nb; b++) *bufs[b].slot = p->arena + bufs[b].off;
     for (int i = 0; i < n; i++) {
         if (galias[i] >= 0) p->grad[i] = p->grad[galias[i]];
-        if (p->fbias[i] >= 0) p->val[i] = p->val[p->fbias[i]];
+        if (p->fact[i] >= 0) { /* matmul, bias_add and activation share y */
+            p->val[i] = p->val[p->fact[i]];
+            p->val[p->fbias[i]] = p->val[p->fact[i]];
+        } else if (p->fbias[i] >= 0) {
+            p->val[i] = p->val[p->fbias[i]];
+        }
     }
     ret = p;
 
@@ -415,7 +447,7 @@ void tg_plan_free(tg_plan *p)
     if (!p) return;
     tg_free(p->fwdn); tg_free(p->anc); tg_free(p->hasg); tg_free(p->readable);
     tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->gstart);
-    tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fskip);
+    tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fact); tg_free(p->fskip);
     tg_free(p->ex.ws);
     tg_free(p->arena);
     tg_free(p);
@@ -472,7 +504,15 @@ static void setup_run(tg_plan *p, tg_run *r, int id)
         r->in[k] = &p->g->n[n->in[k]];
         r->x[k] = p->val[n->in[k]];
     }
-    if (p->fbias[id] >= 0) r->fbias = p->val[p->g->n[p->fbias[id]].in[1]];
+    r->fact = TG_ACT_NONE;
+    if (p->fbias[id] >= 0) {
+        r->fbias = p->val[p->g->n[p->fbias[id]].in[1]];
+        if (p->fact[id] >= 0) {
+            const tg_nrec *a = &p->g->n[p->fact[id]];
+            tg_act_y_only(a, &r->fact);
+            r->fslope = a->f[0];
+        }
+    }
 }
 
 tg_status tg_plan_forward_raw(tg_plan *p)

@@ -16,6 +16,23 @@ static tg_act act_of(tg_op op)
     }
 }
 
+int tg_act_y_only(const tg_nrec *n, tg_act *act)
+{
+    switch (n->op) {
+    case TG_OP_RELU:
+    case TG_OP_SIGMOID:
+    case TG_OP_TANH:
+        break;
+    case TG_OP_LEAKY_RELU:
+        if (!(n->f[0] >= 0.0f)) return 0;
+        break;
+    default:
+        return 0;
+    }
+    if (act) *act = act_of(n->op);
+    return 1;
+}
+
 /* f32 pieces [i0, i1), run split over the pool */
 static void act_fwd_range(void *c, size_t i0, size_t i1)
 {

@@ -42,7 +42,11 @@ static void matmul_fwd(tg_run *r)
 {
     mm m = dims(r->n, r->in[0], r->in[1]);
     tg_gemm_desc d = gemm_for(0, &m, r->x[0], r->x[1], r->y, NULL, NULL, NULL);
-    d.bias = r->fbias; /* y is then the fused bias_add's value */
+    d.bias = r->fbias; /* y is then the fused bias_add's (or activation's) value */
+    if (r->fbias) {
+        d.act = r->fact;
+        d.slope = r->fslope;
+    }
     if (r->f64) ref(&d, r->x[0], r->x[1], r->y);
     else tg_exec_gemm(r->ex, &d);
 }

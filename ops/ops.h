@@ -31,6 +31,8 @@ typedef struct tg_run {
     void *saved;                /* op-private buffer, forward to backward */
     const float *fbias;         /* matmul, f32: add this bias in the GEMM epilogue
                                    (the plan fused the following bias_add) */
+    tg_act fact;                /* ... then this activation (TG_ACT_NONE: none) */
+    float fslope;
     int f64;                    /* 1: double buffers, reference kernels */
     tg_exec *ex;                /* kernels, pool, workspaces */
     uint64_t step;              /* dropout step of this forward */
@@ -56,6 +58,11 @@ TG_OPS(TG_OP_DECL)
 #undef TG_OP_DECL
 
 extern const tg_opdesc *const tg_optab[TG_OP_COUNT];
+
+/* 1 if n is an activation whose f32 backward reads only its output y (relu,
+ * sigmoid, tanh, leaky_relu with slope >= 0), with its kind in *act (may be
+ * NULL): a plan may fuse it into a GEMM epilogue and drop its input. */
+int tg_act_y_only(const tg_nrec *n, tg_act *act);
 
 /* Builder helpers (engine/graph.c). Each returns an invalid node, and leaves
  * the graph untouched, if the graph has failed. */

@@ -65,8 +65,9 @@ typedef struct tg_kern {
     /* y = act(x) */
     void (*act_fwd)(tg_act act, float slope, const float *x, float *y, size_t n);
     /* dx += dy * act'(x) when acc, else dx = dy * act'(x) (the first writer
-     * of a gradient: no zeroing pass); x or y may be used (both are given,
-     * both valid) */
+     * of a gradient: no zeroing pass). Reads only y for relu, leaky with
+     * slope >= 0, sigmoid and tanh (x may then be y: tg_act_y_only); softplus
+     * reads x. */
     void (*act_bwd)(tg_act act, float slope, const float *x, const float *y,
                     const float *dy, float *dx, size_t n, int acc);
     /* y = a + s*b  (add: s=1, sub: s=-1) */

@@ -63,6 +63,9 @@ static void act_bwd(tg_act act, float slope, const float *x, const float *y,
 {
 #define DX(v) (dx[i] = acc ? dx[i] + (v) : (v))
     size_t i;
+    /* relu, and leaky with slope >= 0: x > 0 exactly when y > 0, so the
+     * derivative reads y (same bits); a plan may then drop x altogether */
+    if (act == TG_ACT_RELU || (act == TG_ACT_LEAKY && slope >= 0.0f)) x = y;
     switch (act) {
     case TG_ACT_NONE:
         for (i = 0; i < n; i++) DX(dy[i]);
