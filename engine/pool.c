@@ -17,8 +17,12 @@
  * in the middle of a task it claimed, and the caller then waits for a whole
  * scheduler slice (milliseconds) at the end of a job that took microseconds.
  * The caller measures, per job, how long it waited for others after running
- * out of tasks, against how long it worked itself. When the waiting exceeds
- * a quarter of the work over a window of jobs (or one wait exceeds 2 ms),
+ * out of tasks, against how long it worked itself - for jobs that follow the
+ * previous one closely (a worker idle longer than its spin is asleep, and a
+ * slow wake-up of a sleeping virtual CPU is not contention). When the
+ * waiting exceeds a quarter of the work over a window of jobs (or three
+ * waits in a window exceed 2 ms each; one alone can be a page fault or a
+ * daemon),
  * the pool runs the next SOLO_JOBS jobs on the caller alone (the workers
  * sleep, leaving their core to the other process), then tries again, with
  * twice as long a solo period each time the cores are still contended. The
@@ -34,7 +38,9 @@
 #define SOLO_JOBS 8192   /* jobs run on the caller alone after a bad window, */
 #define SOLO_JOBS_MAX (1 << 20) /* doubling while windows stay bad, up to this */
 #define WAIT_SHARE 0.25  /* waiting / own work above which a window is bad */
-#define WAIT_MAX 2e-3    /* one wait this long (s) is bad on its own */
+#define WAIT_MAX 2e-3    /* waits this long (s)... */
+#define WAIT_MAX_N 3     /* ...this many times in a window make it bad at once */
+#define IDLE_GAP 500e-6  /* a job starting this long after the last one is not measured */
 
 struct tg_pool {
     int n;
@@ -53,7 +59,9 @@ struct tg_pool {
     int solo_len;             /* length of the last solo period (0: last window was good) */
     int win_jobs;             /* jobs in the current window */
     double win_wait, win_own; /* seconds waited for others / worked, this window */
+    int win_long;             /* waits longer than WAIT_MAX, this window */
     long solo_windows;        /* times the pool went solo (for tests) */
+    double last_end;          /* when the last pooled job finished */
 };
 
 typedef struct worker_arg { tg_pool *p; int idx; } worker_arg;
@@ -202,11 +210,15 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
         while (atomic_load(&p->finished) < ntasks) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
-    const double wait = now_s() - t1;
+    const double t2 = now_s(), wait = t2 - t1;
+    const int after_idle = t0 - p->last_end > IDLE_GAP;
+    p->last_end = t2;
+    if (after_idle) return; /* the workers may have been asleep */
     p->win_wait += wait;
     p->win_own += t1 - t0;
-    if (wait > WAIT_MAX || ++p->win_jobs >= WINDOW_JOBS) {
-        if (wait > WAIT_MAX || p->win_wait > WAIT_SHARE * p->win_own) {
+    p->win_long += wait > WAIT_MAX;
+    if (p->win_long >= WAIT_MAX_N || ++p->win_jobs >= WINDOW_JOBS) {
+        if (p->win_long >= WAIT_MAX_N || p->win_wait > WAIT_SHARE * p->win_own) {
             /* contended again right after a solo period: stay solo longer */
             p->solo_len = p->solo_len ? (p->solo_len < SOLO_JOBS_MAX / 2 ? 2 * p->solo_len : SOLO_JOBS_MAX)
                                       : SOLO_JOBS;
@@ -215,7 +227,7 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
         } else {
             p->solo_len = 0;
         }
-        p->win_jobs = 0;
+        p->win_jobs = p->win_long = 0;
         p->win_wait = p->win_own = 0;
     }
 }

@@ -303,6 +303,10 @@ START_TEST(test_degenerate)
     check_all_trans(v, (problem){.M = 1, .N = 1, .K = 600}, 10); /* dot product */
     check_all_trans(v, (problem){.M = 64, .N = 1, .K = 128, .use_bias = 1}, 11); /* D's output layer */
     check_all_trans(v, (problem){.M = 64, .N = 128, .K = 1, .beta = 1}, 12);     /* its dx */
+    /* N = 1 with A transposed keeps 8 vectors of C in registers: full
+     * blocks, a partial block and a ragged rest */
+    check_all_trans(v, (problem){.M = 128, .N = 1, .K = 256}, 15);
+    check_all_trans(v, (problem){.M = 301, .N = 1, .K = 50, .beta = 1}, 16);
 }
 END_TEST
 
