@@ -68,6 +68,9 @@ int tg_prof_row_sgd(void);
 
 /* f32 GEMM split over the pool by column blocks (engine/plan.c). */
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
+/* Up to 4 independent GEMMs (no output shared, no output read by another)
+ * as one pool job: one hand-off and one join instead of nd. */
+void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd);
 /* f32 GEMM workspace a descriptor needs (floats per thread). */
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);
 

@@ -648,17 +648,28 @@ const char *tg_kernel_name(void) { return tg_kern_best()->name; }
 
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d) { return k->sgemm_ws(d); }
 
-typedef struct gemm_job { tg_exec *ex; const tg_gemm_desc *d; int nblk, per; } gemm_job;
+/* One pool job for up to TG_GEMMS_MAX independent GEMMs: their column
+ * tasks, numbered one GEMM after the other. */
+#define TG_GEMMS_MAX 4
+typedef struct gemm_job {
+    tg_exec *ex;
+    int nd;
+    const tg_gemm_desc *d[TG_GEMMS_MAX];
+    int nblk[TG_GEMMS_MAX], per[TG_GEMMS_MAX], first[TG_GEMMS_MAX + 1]; /* first task of each */
+} gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread)
 {
     gemm_job *j = ctx;
-    int nr = j->ex->k->nr;
-    int b0 = task * j->per, b1 = b0 + j->per;
-    if (b1 > j->nblk) b1 = j->nblk;
+    int g = 0;
+    while (task >= j->first[g + 1]) g++;
+    const tg_gemm_desc *d = j->d[g];
+    int nr = j->ex->k->nr, t = task - j->first[g];
+    int b0 = t * j->per[g], b1 = b0 + j->per[g];
+    if (b1 > j->nblk[g]) b1 = j->nblk[g];
     int n0 = b0 * nr, n1 = b1 * nr;
-    if (n1 > j->d->N) n1 = j->d->N;
-    if (n0 < n1) j->ex->k->sgemm(j->d, n0, n1, j->ex->ws[thread]);
+    if (n1 > d->N) n1 = d->N;
+    if (n0 < n1) j->ex->k->sgemm(d, n0, n1, j->ex->ws[thread]);
 }
 
 #define GEMM_MIN_SPLIT 131072.0 /* multiply-adds below which one thread is faster */
@@ -686,19 +697,31 @@ static int gemm_per_task(int nblk, int T)
     return best_per;
 }
 
-void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d)
+void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd)
 {
-    int nr = ex->k->nr;
-    int nblk = (d->N + nr - 1) / nr;
-    if (nblk <= 1 || ex->nthreads < 2 || !ex->pool || (double)d->M * d->N * d->K < GEMM_MIN_SPLIT ||
-        tg_pool_solo(ex->pool)) {
-        ex->k->sgemm(d, 0, d->N, ex->ws[0]);
+    gemm_job j = {.ex = ex, .nd = nd};
+    const int nr = ex->k->nr;
+    int tasks = 0;
+    for (int g = 0; g < nd; g++) {
+        const tg_gemm_desc *d = ds[g];
+        j.d[g] = d;
+        j.nblk[g] = (d->N + nr - 1) / nr;
+        /* too small to split: one task for all its columns */
+        j.per[g] = j.nblk[g] <= 1 || (double)d->M * d->N * d->K < GEMM_MIN_SPLIT
+                       ? (j.nblk[g] > 0 ? j.nblk[g] : 1)
+                       : gemm_per_task(j.nblk[g], ex->nthreads);
+        j.first[g] = tasks;
+        tasks += (j.nblk[g] + j.per[g] - 1) / j.per[g];
+    }
+    j.first[nd] = tasks;
+    if (tasks <= 1 || ex->nthreads < 2 || !ex->pool || tg_pool_solo(ex->pool)) {
+        for (int g = 0; g < nd; g++) ex->k->sgemm(ds[g], 0, ds[g]->N, ex->ws[0]);
         return;
     }
-    int per = gemm_per_task(nblk, ex->nthreads);
-    gemm_job j = {ex, d, nblk, per};
-    tg_pool_run(ex->pool, gemm_task, &j, (nblk + per - 1) / per);
+    tg_pool_run(ex->pool, gemm_task, &j, tasks);
 }
+
+void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d) { tg_exec_gemms(ex, &d, 1); }
 
 /* ---- element-wise work split over the pool ---- */
 #define RANGE_MIN_WORK 16384 /* elements below which one thread is faster */

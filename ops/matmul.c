@@ -54,12 +54,23 @@ static void matmul_fwd(tg_run *r)
 static void matmul_bwd(tg_run *r)
 {
     mm m = dims(r->n, r->in[0], r->in[1]);
+    tg_gemm_desc d[2];
+    const tg_gemm_desc *ds[2];
+    int nd = 0;
     for (int which = 1; which <= 2; which++) {
         if (!r->dx[which - 1]) continue; /* nobody asked for this gradient */
-        tg_gemm_desc d = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
-        d.beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
-        if (r->f64) ref(&d, (const double *)d.A, (const double *)d.B, (double *)(void *)d.C);
-        else tg_exec_gemm(r->ex, &d);
+        d[nd] = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
+        d[nd].beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
+        if (r->f64) ref(&d[nd], (const double *)d[nd].A, (const double *)d[nd].B, (double *)(void *)d[nd].C);
+        else ds[nd] = &d[nd], nd++;
+    }
+    /* da and db are independent (both read dy) - one pool job for both,
+     * unless they are one buffer (the same input in both slots) */
+    if (nd == 2 && r->dx[0] == r->dx[1]) {
+        tg_exec_gemm(r->ex, ds[0]);
+        tg_exec_gemm(r->ex, ds[1]);
+    } else if (nd > 0) {
+        tg_exec_gemms(r->ex, ds, nd);
     }
 }
 
