@@ -65,6 +65,9 @@ double tg_prof_now(void);
 void tg_prof_add(int row, int pass, double sec);
 int tg_prof_row_adam(void);
 int tg_prof_row_sgd(void);
+/* one pool job of nd GEMMs (tg_exec_gemms) took sec */
+#define TG_PROF_GEMM_JOB 4
+void tg_prof_gemm(const tg_gemm_desc *const *ds, int nd, double sec);
 
 /* f32 GEMM split over the pool by column blocks (engine/plan.c). */
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);

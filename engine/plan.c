@@ -714,11 +714,12 @@ void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd)
         tasks += (j.nblk[g] + j.per[g] - 1) / j.per[g];
     }
     j.first[nd] = tasks;
-    if (tasks <= 1 || ex->nthreads < 2 || !ex->pool || tg_pool_solo(ex->pool)) {
+    const double t0 = tg_prof_on() ? tg_prof_now() : 0.0;
+    if (tasks <= 1 || ex->nthreads < 2 || !ex->pool || tg_pool_solo(ex->pool))
         for (int g = 0; g < nd; g++) ex->k->sgemm(ds[g], 0, ds[g]->N, ex->ws[0]);
-        return;
-    }
-    tg_pool_run(ex->pool, gemm_task, &j, tasks);
+    else
+        tg_pool_run(ex->pool, gemm_task, &j, tasks);
+    if (tg_prof_on()) tg_prof_gemm(ds, nd, tg_prof_now() - t0);
 }
 
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d) { tg_exec_gemms(ex, &d, 1); }

@@ -8,15 +8,27 @@
 #include "internal.h"
 #include "ops.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 enum { PROF_ADAM = TG_OP_COUNT, PROF_SGD, PROF_ROWS };
 
+#define PROF_GEMM_MAX 96 /* distinct GEMM jobs kept */
+
+typedef struct gemm_row {
+    int nd;
+    int key[TG_PROF_GEMM_JOB][6]; /* M, N, K, transA, transB, fused epilogue */
+    double flops, sec;
+    long calls;
+} gemm_row;
+
 static struct {
     int on;
     double sec[PROF_ROWS][2];
     long calls[PROF_ROWS][2];
+    int ngemm;
+    gemm_row gemm[PROF_GEMM_MAX];
 } prof;
 
 int tg_prof_on(void) { return prof.on; }
@@ -62,4 +74,50 @@ int tg_profile_rows(tg_profile_row *rows, int max)
             n++;
         }
     return n;
+}
+
+void tg_prof_gemm(const tg_gemm_desc *const *ds, int nd, double sec)
+{
+    int key[TG_PROF_GEMM_JOB][6] = {{0}};
+    double flops = 0;
+    if (nd > TG_PROF_GEMM_JOB) nd = TG_PROF_GEMM_JOB;
+    for (int g = 0; g < nd; g++) {
+        const tg_gemm_desc *d = ds[g];
+        int k[6] = {d->M, d->N, d->K, d->transA != 0, d->transB != 0, d->bias != NULL || d->act != TG_ACT_NONE};
+        memcpy(key[g], k, sizeof k);
+        flops += 2.0 * d->M * d->N * d->K;
+    }
+    int r = 0;
+    while (r < prof.ngemm && (prof.gemm[r].nd != nd || memcmp(prof.gemm[r].key, key, sizeof key))) r++;
+    if (r == prof.ngemm) {
+        if (r == PROF_GEMM_MAX) return;
+        prof.ngemm++;
+        prof.gemm[r].nd = nd;
+        memcpy(prof.gemm[r].key, key, sizeof key);
+        prof.gemm[r].flops = flops;
+    }
+    prof.gemm[r].sec += sec;
+    prof.gemm[r].calls++;
+}
+
+int tg_profile_gemm_rows(tg_profile_gemm *rows, int max)
+{
+    for (int r = 0; rows && r < prof.ngemm && r < max; r++) {
+        const gemm_row *g = &prof.gemm[r];
+        char *o = rows[r].shape;
+        size_t left = sizeof rows[r].shape;
+        o[0] = 0;
+        for (int j = 0; j < g->nd && left > 1; j++) {
+            int w = snprintf(o, left, "%s%s%s %dx%dx%d%s", j ? " + " : "", g->key[j][3] ? "T" : "N",
+                             g->key[j][4] ? "T" : "N", g->key[j][0], g->key[j][1], g->key[j][2],
+                             g->key[j][5] ? " epi" : "");
+            if (w < 0 || (size_t)w >= left) break;
+            o += w;
+            left -= (size_t)w;
+        }
+        rows[r].flops = g->flops;
+        rows[r].seconds = g->sec;
+        rows[r].calls = g->calls;
+    }
+    return prof.ngemm;
 }

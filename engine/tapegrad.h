@@ -292,6 +292,18 @@ typedef struct tg_profile_row {
 void tg_profile_enable(int on);
 void tg_profile_reset(void);
 int tg_profile_rows(tg_profile_row *rows, int max);
+/* The same profile per GEMM job (one call of the engine's GEMM driver: a
+ * forward product, or a backward's input- and weight-gradient products run
+ * as one job), keyed by shapes: "NN 64x512x784 epi" is op(A) not transposed,
+ * op(B) not transposed, M x N x K, with a fused bias/activation epilogue.
+ * Returns how many distinct jobs there are; fills up to max rows. */
+typedef struct tg_profile_gemm {
+    char shape[96];
+    double flops;       /* multiply-adds x 2, per call */
+    double seconds;     /* summed wall time */
+    long calls;
+} tg_profile_gemm;
+int tg_profile_gemm_rows(tg_profile_gemm *rows, int max);
 
 /* ------------------------------------------------------------ optimizers */
 typedef struct tg_adam tg_adam;

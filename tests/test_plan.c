@@ -375,8 +375,23 @@ START_TEST(test_profile_counts)
         if (!strcmp(rows[i].pass, "forward")) fwd_calls += rows[i].calls;
     }
     ck_assert_int_eq(fwd_calls, 3 * tg_plan_forward_len(p)); /* every node of each forward, once */
+    /* GEMM jobs: one per matmul forward and one per matmul backward (its
+     * input and weight gradients as one job), each with its FLOPs */
+    tg_profile_gemm gr[64];
+    int ng = tg_profile_gemm_rows(gr, 64);
+    ck_assert_int_gt(ng, 0);
+    ck_assert_int_le(ng, 64);
+    long gemm_calls = 0;
+    for (int i = 0; i < ng; i++) {
+        ck_assert_int_eq(gr[i].calls % 3, 0);
+        ck_assert(gr[i].flops >= 2.0 && gr[i].seconds >= 0);
+        ck_assert(strlen(gr[i].shape) >= 8);
+        gemm_calls += gr[i].calls;
+    }
+    ck_assert_int_eq(gemm_calls, mf->calls + mb->calls);
     tg_profile_reset();
     ck_assert_int_eq(tg_profile_rows(NULL, 0), 0);
+    ck_assert_int_eq(tg_profile_gemm_rows(NULL, 0), 0);
     tg_adam_free(a);
     tg_plan_free(p);
 }

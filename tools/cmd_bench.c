@@ -53,7 +53,8 @@ void cmd_bench_help(FILE *out)
             "  --model M     gan-step preset: reference (default) or documents\n"
             "  --profile     gan-step, mlp-step: after the timed repeats, one more\n"
             "                repeat with the engine's profiler on: wall time per op and\n"
-            "                pass (forward, backward, optimizer step), ms per iteration\n"
+            "                pass (forward, backward, optimizer step), ms per iteration,\n"
+            "                then each GEMM job by shape with its in-graph GFLOP/s\n"
             "  --json        one JSON object per line: a line per repeat, then a summary\n"
             "                line (gan-step, mlp-step: best samples_per_s and ms_per_iter,\n"
             "                GFLOP/s, peak_rss_kb); one line per shape (gemm) or row (ops)\n");
@@ -171,6 +172,23 @@ static int profile_repeat(const bopts *o, const step_bench *sb, int i0)
         else
             printf("%-22s %-9s %10.4f %6.1f%% %10.2f\n", what, pass, sec / o->steps * 1e3, 100.0 * sec / wall,
                    calls);
+    }
+    /* the GEMM jobs inside the matmul rows, by shape, in the order first run */
+    tg_profile_gemm gr[PROF_MAX];
+    int ng = tg_profile_gemm_rows(gr, PROF_MAX);
+    if (ng > PROF_MAX) ng = PROF_MAX;
+    if (!o->json && ng > 0)
+        printf("GEMM jobs in the graph (M x N x K; in-graph GFLOP/s)\n%-46s %10s %10s %9s\n", "job", "ms/iter",
+               "calls/iter", "GFLOP/s");
+    for (int r = 0; r < ng; r++) {
+        double gf = gr[r].seconds > 0 ? gr[r].flops * (double)gr[r].calls / gr[r].seconds * 1e-9 : 0.0;
+        if (o->json)
+            printf("{\"bench\":\"%s\",\"profile_gemm\":\"%s\",\"ms_per_iter\":%.6f,\"calls_per_iter\":%.2f,"
+                   "\"gflops\":%.3f}\n",
+                   sb->name, gr[r].shape, gr[r].seconds / o->steps * 1e3, (double)gr[r].calls / o->steps, gf);
+        else
+            printf("%-46s %10.4f %10.2f %9.1f\n", gr[r].shape, gr[r].seconds / o->steps * 1e3,
+                   (double)gr[r].calls / o->steps, gf);
     }
     return 0;
 }

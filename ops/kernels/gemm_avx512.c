@@ -22,7 +22,7 @@ typedef __m512 vf;
 #define NV (TG_GEMM_NR_AVX512 / VL)
 #define KC_MAX 256
 #define NC_MAX 256
-#define DIRECT_B_BYTES (256 * 1024)
+#define DIRECT_B_BYTES (1024 * 1024)
 #define DIRECT_B_ROWS 320
 #define A_BLOCK_FLOATS (96 * 1024) /* 384 KiB of the 1 MiB L2 */
 
