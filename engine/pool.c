@@ -73,14 +73,26 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Claim and run tasks of job `gen` until none are left; returns how many. */
+/* The claim word: (generation << 32) | (claimed from the back << 16) |
+ * claimed from the front. Even-numbered threads take tasks from the front,
+ * odd-numbered ones from the back, until the two meet: on two threads the
+ * caller keeps the low column blocks of every GEMM and the worker the high
+ * ones, job after job, so each core finds its share of a weight matrix (and
+ * of the gradient it wrote) in its own cache the next time round; a thread
+ * that falls behind simply leaves more of the tasks to the other. */
+#define CLAIM_SIDE_MASK 0xffffu
+
+/* Claim and run tasks of job `gen` until none are left. */
 static void run_tasks(tg_pool *p, uint64_t gen, tg_task_fn fn, void *ctx, int ntasks, int idx)
 {
+    const int back = idx & 1;
     for (;;) {
         uint64_t c = atomic_load(&p->claim);
-        if ((c >> 32) != (gen & 0xffffffffu) || (int)(c & 0xffffffffu) >= ntasks) return;
-        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1)) continue;
-        fn(ctx, (int)(c & 0xffffffffu), idx);
+        if ((c >> 32) != (gen & 0xffffffffu)) return;
+        const int nf = (int)(c & CLAIM_SIDE_MASK), nb = (int)((c >> 16) & CLAIM_SIDE_MASK);
+        if (nf + nb >= ntasks) return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + (back ? (uint64_t)1 << 16 : 1u))) continue;
+        fn(ctx, back ? ntasks - 1 - nb : nf, idx);
         if (atomic_fetch_add(&p->finished, 1) + 1 == ntasks) {
             pthread_mutex_lock(&p->mu); /* the caller checks `finished` under the mutex */
             pthread_cond_signal(&p->done);
@@ -179,8 +191,23 @@ int tg_pool_solo(tg_pool *p)
     return 1;
 }
 
+typedef struct offset_job { tg_task_fn fn; void *ctx; int first; } offset_job;
+static void offset_task(void *ctx, int task, int thread)
+{
+    offset_job *o = ctx;
+    o->fn(o->ctx, o->first + task, thread);
+}
+
 void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
 {
+    if (ntasks > (int)CLAIM_SIDE_MASK) { /* more than the claim word counts: in pieces */
+        for (int first = 0; first < ntasks; first += (int)CLAIM_SIDE_MASK) {
+            offset_job o = {fn, ctx, first};
+            int n = ntasks - first < (int)CLAIM_SIDE_MASK ? ntasks - first : (int)CLAIM_SIDE_MASK;
+            tg_pool_run(p, offset_task, &o, n);
+        }
+        return;
+    }
     if (!p || p->n == 1 || ntasks <= 1) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
         return;
