@@ -11,6 +11,8 @@ writes everything as JSON.
 Fair settings for the PyTorch child (see bench/README.md):
   * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, so OpenBLAS picks the
     kernels for this CPU (AVX-512, "SkylakeX") instead of the Haswell ones;
+  * torch.set_flush_denormal(True), as tapegrad flushes subnormals in its f32
+    work;
   * OMP_WAIT_POLICY=PASSIVE; torch.set_num_threads(T) and OpenBLAS's thread
     count (OPENBLAS_NUM_THREADS=T and openblas_set_num_threads(T)) set to the
     same T as tapegrad's --threads;
@@ -240,6 +242,10 @@ def torch_gemm(a, torch, blas, lib):
 def child_main(a):
     import torch
     torch.set_num_threads(a.threads)
+    # tapegrad flushes subnormals to zero in its f32 work (tapegrad.h); give
+    # PyTorch the same (its default keeps them, and an MLP's Adam moments
+    # decaying into the subnormal range slow its steps about twofold)
+    torch.set_flush_denormal(True)
     torch.manual_seed(0)
     blas, lib = blas_info()
     if lib is not None:

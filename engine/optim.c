@@ -125,6 +125,7 @@ tg_status tg_adam_step(tg_adam *a)
     a->t++;
     a->bc1 = (float)(1.0 - pow((double)a->b1, (double)a->t));
     a->bc2 = (float)(1.0 - pow((double)a->b2, (double)a->t));
+    tg_fpmode m = tg_fp_enter(); /* moments that decay below FLT_MIN become 0 */
     if (tg_prof_on()) {
         double t0 = tg_prof_now();
         adam_run(a);
@@ -132,6 +133,7 @@ tg_status tg_adam_step(tg_adam *a)
     } else {
         adam_run(a);
     }
+    tg_fp_leave(m);
     return TG_OK;
 }
 
@@ -195,6 +197,7 @@ tg_status tg_sgd_step(tg_sgd *s)
     if (!s) return TG_ERR_ARG;
     const double t0 = tg_prof_on() ? tg_prof_now() : 0.0;
     const tg_kern *k = tg_kern_current();
+    tg_fpmode m = tg_fp_enter();
     for (int i = 0; i < s->np; i++) {
         float *w = tg_param_data(s->p[i]), *b = s->b[i];
         const float *g = tg_param_grad(s->p[i]);
@@ -206,6 +209,7 @@ tg_status tg_sgd_step(tg_sgd *s)
         }
         k->axpy(b, -s->lr, w, n);                     /* w -= lr b */
     }
+    tg_fp_leave(m);
     s->t++;
     if (tg_prof_on()) tg_prof_add(tg_prof_row_sgd(), 0, tg_prof_now() - t0);
     return TG_OK;

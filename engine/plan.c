@@ -552,12 +552,27 @@ tg_status tg_plan_forward(tg_plan *p)
     if (s != TG_OK) return s;
     if (p->f64) tg_plan_load64(p);
     if (!p->eval) p->step = p->g->dstep++;
-    return tg_plan_forward_raw(p);
+    if (p->f64) return tg_plan_forward_raw(p); /* gradient checks keep IEEE doubles */
+    tg_fpmode m = tg_fp_enter();
+    s = tg_plan_forward_raw(p);
+    tg_fp_leave(m);
+    return s;
 }
+
+static tg_status backward_run(tg_plan *p);
 
 tg_status tg_plan_backward(tg_plan *p)
 {
     if (!p) return TG_ERR_ARG;
+    if (p->f64) return backward_run(p);
+    tg_fpmode m = tg_fp_enter();
+    tg_status s = backward_run(p);
+    tg_fp_leave(m);
+    return s;
+}
+
+static tg_status backward_run(tg_plan *p)
+{
     if (p->forward_only || !p->ran_forward) return TG_ERR_STATE;
     tg_graph *g = p->g;
     const size_t esz = p->f64 ? sizeof(double) : sizeof(float);

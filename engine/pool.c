@@ -106,6 +106,7 @@ static void *worker(void *arg)
     tg_pool *p = ((worker_arg *)arg)->p;
     int idx = ((worker_arg *)arg)->idx;
     tg_free(arg);
+    (void)tg_fp_enter(); /* workers run only the engine's f32 work: flush subnormals (internal.h) */
     uint64_t seen = 0;
     for (;;) {
         /* spin briefly for the next job, then sleep */

@@ -4,6 +4,7 @@
 
 #include "check_main.h"
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,41 @@ START_TEST(test_adam_pool_same_bits)
 }
 END_TEST
 
+/* A moment that decays below FLT_MIN is flushed to zero (FTZ/DAZ inside
+ * the step, engine/internal.h), on the caller's thread and on the pool's
+ * workers alike, and the caller's own floating-point mode is left as it
+ * was. IEEE arithmetic would keep b1 * m = 0.5 * 2e-38 = 1e-38, a
+ * subnormal; each such operation costs a microcode assist on x86. */
+START_TEST(test_adam_flushes_subnormal_moments)
+{
+#if defined(__SSE2__) || defined(__x86_64__)
+    enum { NB = 70001 }; /* a few 32K-element chunks: the worker takes some */
+    tg_param *big = tg_param_new(ps, "B", "w", 1, (int[]){NB});
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert(big && pool);
+    for (int run = 0; run < 2; run++) {
+        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.5f, 0.999f, 1e-8f);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_eq(tg_adam_set_pool(a, run ? pool : NULL), TG_OK);
+        for (int i = 0; i < NB; i++) {
+            tg_param_data(big)[i] = 1.0f;
+            tg_param_grad(big)[i] = 0.0f;
+            tg_adam_m(a, 0)[i] = 2e-38f; /* normal, just above FLT_MIN */
+            tg_adam_v(a, 0)[i] = 1.0f;
+        }
+        volatile float probe = 2e-38f;
+        const float ieee = probe * 0.5f; /* the caller's mode: IEEE subnormals */
+        ck_assert(ieee > 0 && ieee < FLT_MIN);
+        ck_assert_int_eq(tg_adam_step(a), TG_OK);
+        for (int i = 0; i < NB; i++) ck_assert_msg(tg_adam_m(a, 0)[i] == 0.0f, "m[%d] = %g", i, (double)tg_adam_m(a, 0)[i]);
+        ck_assert(probe * 0.5f == ieee); /* the caller's mode is restored */
+        tg_adam_free(a);
+    }
+    tg_pool_free(pool);
+#endif
+}
+END_TEST
+
 START_TEST(test_sgd_momentum)
 {
     const double lr = 0.05, mom = 0.9;
@@ -154,6 +190,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_adam_matches_pytorch_rule);
     tcase_add_test(core, test_adam_state_restore);
     tcase_add_test(core, test_adam_pool_same_bits);
+    tcase_add_test(core, test_adam_flushes_subnormal_moments);
     tcase_add_test(core, test_sgd_momentum);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");

@@ -5,6 +5,7 @@
 
 #include "check_main.h"
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -463,6 +464,44 @@ END_TEST
  * activation in the epilogue) is bit-identical to the three passes: the
  * same plan with the products made outputs (which forbids the fusion) gives
  * the same loss and gradients bit for bit, and runs four nodes more. */
+/* f32 plans run with subnormals flushed to zero: sigmoid(-88) = 6.05e-39
+ * (below FLT_MIN) comes out as 0 in f32 and as itself in f64, and so does
+ * its gradient; the caller's floating-point mode is left as it was. */
+START_TEST(test_f32_flushes_subnormals)
+{
+#if defined(__SSE2__) || defined(__x86_64__)
+    tg_params *ps = tg_params_new();
+    tg_graph *g = tg_graph_new(ps);
+    tg_node x = tg_input(g, "x", 2, (int[]){1, 2});
+    tg_node y = tg_sigmoid(g, x);
+    tg_node loss = tg_sum(g, y);
+    float xv[2] = {-88.0f, 1.0f};
+    tg_bind(g, x, xv);
+    tg_plan *p32 = tg_plan_new(g, loss, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1});
+    tg_plan *p64 = tg_plan_new(g, loss, &(tg_plan_opts){.input_grads = 1, .outputs = &y, .n_outputs = 1,
+                                                        .precision = TG_F64});
+    ck_assert_msg(p32 && p64, "%s", tg_graph_error(g));
+    volatile float probe = 2e-38f;
+    const float ieee = probe * 0.5f;
+    ck_assert(ieee > 0 && ieee < FLT_MIN); /* the caller: IEEE subnormals */
+    ck_assert_int_eq(tg_plan_forward(p32), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p32), TG_OK);
+    ck_assert(probe * 0.5f == ieee);
+    ck_assert(tg_plan_value(p32, y)[0] == 0.0f);
+    ck_assert(tg_plan_grad(p32, x)[0] == 0.0f);  /* sigmoid' = y (1 - y) */
+    ck_assert(tg_plan_value(p32, y)[1] > 0.73f);
+    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p64), TG_OK);
+    ck_assert_double_eq_tol(tg_plan_value64(p64, y)[0], 6.0546018954011858e-39, 1e-45);
+    ck_assert(tg_plan_grad64(p64, x)[0] > 6e-39);
+    tg_plan_free(p32);
+    tg_plan_free(p64);
+    tg_graph_free(g);
+    tg_params_free(ps);
+#endif
+}
+END_TEST
+
 START_TEST(test_bias_fusion_same_bits)
 {
     enum { B = 37, I = 45, H = 70, O = 33 };
@@ -524,6 +563,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_groups_only);
     tcase_add_test(core, test_profile_counts);
     tcase_add_test(core, test_bias_fusion_same_bits);
+    tcase_add_test(core, test_f32_flushes_subnormals);
     tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);
