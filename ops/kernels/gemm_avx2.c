@@ -57,7 +57,7 @@ static inline float hsum8(__m256 v)
 #define V_SEL_GE0(x, a, b) \
     _mm256_blendv_ps((b), (a), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_GE_OQ))
 #define V_EXP(x) Sleef_expf8_u10avx2(x)
-#define V_TANH(x) Sleef_tanhf8_u10avx2(x)
+#define V_TANH(x) Sleef_tanhf8_u35avx2(x)
 #define V_LOG1P(x) Sleef_log1pf8_u10avx2(x)
 
 #define SGEMM_WS tg_sgemm_ws_avx2

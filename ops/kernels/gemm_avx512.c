@@ -50,7 +50,7 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_SEL_GE0(x, a, b) \
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_GE_OQ), (b), (a))
 #define V_EXP(x) Sleef_expf16_u10avx512f(x)
-#define V_TANH(x) Sleef_tanhf16_u10avx512f(x)
+#define V_TANH(x) Sleef_tanhf16_u35avx512f(x)
 #define V_LOG1P(x) Sleef_log1pf16_u10avx512f(x)
 
 #define SGEMM_WS tg_sgemm_ws_avx512
