@@ -18,6 +18,9 @@ typedef enum { TG_DT_F32 = 0, TG_DT_I32 = 1 } tg_dtype;
 
 /* node flags */
 #define TG_NF_KEPT 1u      /* value stored in graph-owned memory */
+#define TG_NF_NEEDED 2u    /* kept, and a plan reads it without computing it */
+#define TG_NF_UNSTORED 4u  /* kept, but a plan computes it inside a fused GEMM
+                            * and never stores it (see plan.c) */
 
 /* One recorded node. */
 typedef struct tg_nrec {

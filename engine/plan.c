@@ -104,6 +104,31 @@ static tg_plan *compile_fail(tg_plan *p, tg_graph *g, tg_status code, const char
 
 static int is_leaf(tg_op op) { return op == TG_OP_INPUT || op == TG_OP_PARAM; }
 
+/* Whether node i's value may live only inside a fused GEMM (never stored)
+ * when its one reader in this plan is node c. A plan-local value may. A kept
+ * value (tg_keep: shared with other plans) may only when no node of the
+ * graph but c reads it, c's backward does not read it (matmul + bias_add:
+ * bias_add's backward reads nothing; bias_add + activation: the activation's
+ * backward reads only its output), and no plan compiled so far reads it
+ * without computing it. A plan compiled later that would read it fails
+ * with a message (TG_NF_UNSTORED). This lets the D step's plan, which
+ * computes the kept G(z) for the G step, run G's layers as fused GEMMs. */
+static int unstorable(const tg_graph *g, int i, int c)
+{
+    const tg_nrec *r = &g->n[i];
+    if (!(r->flags & TG_NF_KEPT)) return 1;
+    if (r->flags & TG_NF_NEEDED) return 0;
+    for (int j = i + 1; j < g->count; j++)
+        for (int k = 0; k < g->n[j].nin; k++)
+            if (g->n[j].in[k] == i) {
+                if (j != c) return 0;
+                /* an activation whose backward reads only y is handed y as x */
+                if ((tg_optab[g->n[j].op]->bwd_needs & (1u << k)) && !(k == 0 && tg_act_y_only(&g->n[j], NULL)))
+                    return 0;
+            }
+    return 1;
+}
+
 /* The activation fused after bias_add node b (whose matmul is b's input 0),
  * or -1. */
 static int fused_act(const tg_plan *p, const tg_graph *g, int b)
@@ -246,6 +271,33 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         }
     }
 
+    /* kept values this plan reads but does not compute (reused nodes, and
+     * what forward ops and backward read behind them) come from another
+     * plan's run: they must be stored there, not fused away */
+    for (int pass = 0; pass < 2; pass++) {
+        const int count = pass ? p->nbwd : p->nfwd;
+        for (int t = 0; t < count; t++) {
+            const int id = pass ? p->bwd[t] : p->fwd[t];
+            const tg_nrec *r = &g->n[id];
+            const unsigned need = pass ? tg_optab[r->op]->bwd_needs : ~0u; /* forward reads every input */
+            for (int k = 0; k <= r->nin; k++) {
+                const int in = k < r->nin ? r->in[k] : id;
+                const unsigned bit = k < r->nin ? (1u << k) : TG_NEED_Y;
+                if (!(need & bit) || p->fwdn[in] || is_leaf(g->n[in].op) || !(g->n[in].flags & TG_NF_KEPT)) continue;
+                if (pass && k == 0 && r->nin == 1 && tg_act_y_only(r, NULL)) continue; /* reads y for x (f32) */
+                if (g->n[in].flags & TG_NF_UNSTORED) {
+                    compile_fail(p, g, TG_ERR_ARG,
+                                 "plan: %s node %d reads kept node %d, whose value an earlier plan computes inside a "
+                                 "fused GEMM and does not store (compile this plan first)",
+                                 tg_optab[r->op]->name, id, in);
+                    p = NULL;
+                    goto done;
+                }
+                g->n[in].flags |= TG_NF_NEEDED;
+            }
+        }
+    }
+
     /* last use of each value: forward consumers, backward readers */
     for (int i = 0; i < n; i++) lastuse[i] = -1;
     for (int t = 0; t < p->nfwd; t++) {
@@ -293,21 +345,23 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         const tg_nrec *r = &g->n[b];
         if (r->op != TG_OP_BIAS_ADD) continue;
         const int m = r->in[0], bias = r->in[1];
-        if (g->n[m].op != TG_OP_MATMUL || !p->fwdn[m] || p->readable[m] || (g->n[m].flags & TG_NF_KEPT) ||
+        if (g->n[m].op != TG_OP_MATMUL || !p->fwdn[m] || p->readable[m] || !unstorable(g, m, b) ||
             m == bias || !is_leaf(g->n[bias].op) || gcons[m] != 1 || lastuse[m] != t)
             continue;
         p->fbias[m] = b;
         p->fskip[b] = 1;
         p->nskip++;
-        if (gcons[b] != 1 || p->readable[b] || (r->flags & TG_NF_KEPT)) continue;
+        if (g->n[m].flags & TG_NF_KEPT) g->n[m].flags |= TG_NF_UNSTORED;
+        if (gcons[b] != 1 || p->readable[b]) continue;
         for (int t2 = t + 1; t2 < p->nfwd; t2++) {
             const int a = p->fwd[t2];
             const tg_nrec *ra = &g->n[a];
             if (ra->nin < 1 || ra->in[0] != b) continue;
-            if (tg_act_y_only(ra, NULL)) {
+            if (tg_act_y_only(ra, NULL) && unstorable(g, b, a)) {
                 p->fact[m] = a;
                 p->fskip[a] = 1;
                 p->nskip++;
+                if (r->flags & TG_NF_KEPT) g->n[b].flags |= TG_NF_UNSTORED;
             }
             break;
         }
@@ -360,7 +414,11 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         }
         if (kept_here && anc[i]) {
             p->val[i] = r->kept;
-            p->readable[i] = 1;
+            /* not a value that lives only inside a fused GEMM, here or in
+             * the plan that computes it */
+            p->readable[i] = p->fwdn[i] ? p->fbias[i] < 0 && !(r->op == TG_OP_BIAS_ADD && p->fskip[i] &&
+                                                               fused_act(p, g, i) >= 0)
+                                        : !(r->flags & TG_NF_UNSTORED);
         } else if (leaf) {
             p->readable[i] = anc[i] && !f64;
             if (f64 && anc[i] && r->dtype == TG_DT_F32) /* loaded at start, live throughout */
@@ -425,6 +483,14 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         p->ex.ws[t] = (float *)(p->arena + shared) + (size_t)t * p->ex.ws_floats;
     for (int b = 0; b < nb; b++) *bufs[b].slot = p->arena + bufs[b].off;
     for (int i = 0; i < n; i++) {
+        /* a kept pre-activation that another plan did not store: its one
+         * reader, an activation whose backward reads only y, gets y */
+        if (!f64 && anc[i] && !p->fwdn[i] && (g->n[i].flags & TG_NF_UNSTORED) && g->n[i].op == TG_OP_BIAS_ADD)
+            for (int j = i + 1; j <= out.id; j++)
+                if (g->n[j].nin == 1 && g->n[j].in[0] == i && tg_act_y_only(&g->n[j], NULL)) {
+                    p->val[i] = p->val[j];
+                    break;
+                }
         if (galias[i] >= 0) p->grad[i] = p->grad[galias[i]];
         if (p->fact[i] >= 0) { /* matmul, bias_add and activation share y */
             p->val[i] = p->val[p->fact[i]];

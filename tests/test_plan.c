@@ -502,6 +502,109 @@ START_TEST(test_f32_flushes_subnormals)
 }
 END_TEST
 
+/* the k-th node (0-based) of op `op` in graph order */
+static tg_node nth_op(const tg_graph *g, tg_op op, int k)
+{
+    for (int i = 0; i < g->count; i++)
+        if (g->n[i].op == op && k-- == 0) return (tg_node){i};
+    return (tg_node){-1};
+}
+
+/* The D step's plan computes the kept G(z) that the G step reuses; G's
+ * matmul + bias + activation run as fused GEMMs there too (the matmul
+ * products and pre-activations are never stored), and the G step's loss and
+ * G gradients are bit-identical to an unfused plan's that recomputes G. */
+START_TEST(test_kept_fusion_same_bits)
+{
+    tiny_gan A;
+    ck_assert_int_eq(tiny_gan_init(&A, "reference", 16, 5, 1), 0);
+    tg_plan *pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
+    tg_plan *pr = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &A.fake, .n_reuse = 1, .eval = 1});
+    ck_assert_msg(pd && pr, "%s", tg_graph_error(A.g));
+    /* an unfused G in the same graph (same parameters and z): its matmuls
+     * are plan outputs, which keeps them out of any GEMM epilogue */
+    tg_node fake2 = tg_generator(A.g, &A.spec, A.z);
+    tg_node loss2 = tg_gen_loss(A.g, tg_discriminator(A.g, &A.spec, fake2));
+    tg_node outs[4];
+    int first = 0;
+    while (nth_op(A.g, TG_OP_MATMUL, first).id <= A.loss_g.id) first++; /* fake2's matmuls come after */
+    for (int l = 0; l < 4; l++) outs[l] = nth_op(A.g, TG_OP_MATMUL, first + l);
+    tg_plan *pu = tg_plan_new(A.g, loss2, &(tg_plan_opts){.groups = "G", .outputs = outs, .n_outputs = 4, .eval = 1});
+    ck_assert_msg(pu != NULL, "%s", tg_graph_error(A.g));
+    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(pr), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pr), TG_OK);
+    ck_assert(tg_plan_value(pd, A.fake) != NULL);
+    for (int l = 0; l < 4; l++) { /* G's products and pre-activations live only in pd's GEMMs */
+        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, TG_OP_MATMUL, l)));
+        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, TG_OP_BIAS_ADD, l)));
+    }
+    ck_assert_ptr_null(tg_plan_value(pr, nth_op(A.g, TG_OP_BIAS_ADD, 0)));
+    const double lr = tg_plan_loss(pr);
+    float *gw[8];
+    int np = 0;
+    for (int i = 0; i < tg_params_count(A.ps); i++) {
+        tg_param *q = tg_params_at(A.ps, i);
+        if (strcmp(tg_param_group(q), "G")) continue;
+        gw[np] = malloc(tg_param_numel(q) * sizeof(float));
+        memcpy(gw[np++], tg_param_grad(q), tg_param_numel(q) * sizeof(float));
+    }
+    ck_assert_int_eq(np, 8);
+    ck_assert_int_eq(tg_plan_forward(pu), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(pu), TG_OK);
+    ck_assert(isfinite(lr) && tg_plan_loss(pu) == lr);
+    for (int i = 0, k = 0; i < tg_params_count(A.ps); i++) {
+        tg_param *q = tg_params_at(A.ps, i);
+        if (strcmp(tg_param_group(q), "G")) continue;
+        ck_assert_msg(memcmp(gw[k], tg_param_grad(q), tg_param_numel(q) * sizeof(float)) == 0, "%s differs",
+                      tg_param_name(q));
+        free(gw[k++]);
+    }
+    tg_plan_free(pd);
+    tg_plan_free(pr);
+    tg_plan_free(pu);
+    tiny_gan_free(&A);
+}
+END_TEST
+
+/* A kept value one plan does not store cannot be read by a plan compiled
+ * later (a clear error); a plan compiled first that reads it keeps it
+ * stored (the later plan then does not fuse it away), with the same result
+ * as recomputing. */
+START_TEST(test_kept_fusion_respects_readers)
+{
+    tiny_gan A;
+    ck_assert_int_eq(tiny_gan_init(&A, "reference", 8, 6, 1), 0);
+    tg_node m0 = nth_op(A.g, TG_OP_MATMUL, 0), b0 = nth_op(A.g, TG_OP_BIAS_ADD, 0);
+    tg_plan *pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
+    ck_assert_ptr_nonnull(pd);
+    ck_assert_ptr_null(tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &b0, .n_reuse = 1}));
+    ck_assert_ptr_nonnull(strstr(tg_graph_error(A.g), "does not store"));
+    tg_plan_free(pd);
+    tiny_gan_free(&A);
+
+    /* the other order: the reader first */
+    ck_assert_int_eq(tiny_gan_init(&A, "reference", 8, 6, 1), 0);
+    m0 = nth_op(A.g, TG_OP_MATMUL, 0);
+    b0 = nth_op(A.g, TG_OP_BIAS_ADD, 0);
+    tg_plan *pb = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &b0, .n_reuse = 1, .eval = 1});
+    ck_assert_msg(pb != NULL, "%s", tg_graph_error(A.g));
+    pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
+    tg_plan *pf = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .eval = 1}); /* recomputes G */
+    ck_assert(pd && pf);
+    ck_assert_ptr_nonnull(tg_plan_value(pd, b0)); /* stored for pb */
+    ck_assert_ptr_null(tg_plan_value(pd, m0));    /* nobody reads it: fused */
+    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(pb), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(pf), TG_OK);
+    ck_assert(isfinite(tg_plan_loss(pb)) && tg_plan_loss(pb) == tg_plan_loss(pf));
+    tg_plan_free(pb);
+    tg_plan_free(pd);
+    tg_plan_free(pf);
+    tiny_gan_free(&A);
+}
+END_TEST
+
 START_TEST(test_bias_fusion_same_bits)
 {
     enum { B = 37, I = 45, H = 70, O = 33 };
@@ -564,6 +667,8 @@ static Suite *suite(void)
     tcase_add_test(core, test_profile_counts);
     tcase_add_test(core, test_bias_fusion_same_bits);
     tcase_add_test(core, test_f32_flushes_subnormals);
+    tcase_add_test(core, test_kept_fusion_same_bits);
+    tcase_add_test(core, test_kept_fusion_respects_readers);
     tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);
