@@ -42,6 +42,10 @@ struct tg_plan {
     int *fwd, nfwd, *bwd, nbwd;
     int *fbias;             /* matmul i writes bias_add fbias[i] (bias in its epilogue), else -1 */
     int *fact;              /* ... and then activation fact[i] (in the epilogue too), else -1 */
+    int *bfuse;             /* matmul i's input-gradient GEMM writes node bfuse[i]'s gradient, */
+    int *bdrop, *bact;      /* ... through dropout bdrop[i] (or -1) and activation bact[i] */
+    uint8_t *bskip;         /* backward skips this node (done in a matmul's epilogue) */
+    int nbskip;
     uint8_t *fskip;         /* forward skips this node (a bias_add done by its matmul) */
     int nskip;
     unsigned char *arena;
@@ -180,6 +184,10 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     p->fbias = tg_zalloc((size_t)n * sizeof(int));
     p->fact = tg_zalloc((size_t)n * sizeof(int));
     p->fskip = tg_zalloc((size_t)n);
+    p->bfuse = tg_zalloc((size_t)n * sizeof(int));
+    p->bdrop = tg_zalloc((size_t)n * sizeof(int));
+    p->bact = tg_zalloc((size_t)n * sizeof(int));
+    p->bskip = tg_zalloc((size_t)n);
     int *tfwd = tg_zalloc((size_t)n * sizeof(int)), *tbwd = tg_zalloc((size_t)n * sizeof(int));
     int *lastuse = tg_zalloc((size_t)n * sizeof(int));
     int *galias = tg_zalloc((size_t)n * sizeof(int)), *gcons = tg_zalloc((size_t)n * sizeof(int));
@@ -188,7 +196,8 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
     tg_plan *ret = NULL;
     if (!anc || !reused || !req || !flow || !p->fwdn || !p->hasg || !p->readable || !p->val ||
         !p->grad || !p->saved || !p->gstart || !p->fwd || !p->bwd || !tfwd || !tbwd || !lastuse ||
-        !bufs || !tmp || !galias || !gcons || !p->fbias || !p->fact || !p->fskip) {
+        !bufs || !tmp || !galias || !gcons || !p->fbias || !p->fact || !p->fskip || !p->bfuse || !p->bdrop ||
+        !p->bact || !p->bskip) {
         compile_fail(p, g, TG_ERR_NOMEM, "plan: out of memory");
         p = NULL;
         goto done;
@@ -335,12 +344,12 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
      * epilogue applies the same vector functions to the finished sum, and
      * those derivatives read y). gcons counts forward readers here (reset
      * below). */
-    for (int i = 0; i < n; i++) p->fbias[i] = p->fact[i] = -1;
+    for (int i = 0; i < n; i++) p->fbias[i] = p->fact[i] = p->bfuse[i] = p->bdrop[i] = p->bact[i] = -1;
     for (int t = 0; t < p->nfwd; t++) {
         const tg_nrec *r = &g->n[p->fwd[t]];
         for (int k = 0; k < r->nin; k++) gcons[r->in[k]]++;
     }
-    for (int t = 0; t < p->nfwd && !f64; t++) {
+    for (int t = 0; t < p->nfwd && !f64 && !opts->unfused; t++) {
         const int b = p->fwd[t];
         const tg_nrec *r = &g->n[b];
         if (r->op != TG_OP_BIAS_ADD) continue;
@@ -395,6 +404,40 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         if (p->hasg[x] && p->hasg[id] && gcons[x] == 1 && r->in[1] != x && !is_leaf(g->n[x].op) &&
             x != out.id && galias[id] < 0)
             galias[x] = id;
+    }
+
+    /* the backward of a dropout and/or an activation whose derivative reads
+     * only its output, consumed by a matmul alone: the matmul's
+     * input-gradient GEMM applies them in its epilogue and writes the
+     * gradient below them directly (kernels.h: backward epilogue), when that
+     * GEMM is the only writer of the gradient above them and the activation
+     * is the first writer of the one below. Their own backward steps and
+     * gradient buffers disappear; bit-identical to running them. gcons
+     * counts backward writers of each gradient here. */
+    for (int j = 0; j < p->nbwd && !f64 && !opts->unfused; j++) {
+        const int mm = p->bwd[j];
+        const tg_nrec *r = &g->n[mm];
+        if (r->op != TG_OP_MATMUL || r->i[0] || r->in[0] == r->in[1]) continue;
+        int x = r->in[0], d = -1, a = -1;
+        if (!p->hasg[x] || is_leaf(g->n[x].op) || gcons[x] != 1 || x == out.id) continue;
+        if (g->n[x].op == TG_OP_DROPOUT) {
+            d = x;
+            x = g->n[d].in[0];
+            if (!p->hasg[x] || is_leaf(g->n[x].op) || gcons[x] != 1 || x == out.id || tbwd[d] < 0) continue;
+        }
+        if (g->n[x].nin != 1 || !tg_act_y_only(&g->n[x], NULL) || tbwd[x] < 0) continue;
+        a = x;
+        const int b = g->n[a].in[0];
+        if (!p->hasg[b] || p->gstart[b] != tbwd[a] || galias[b] >= 0 || is_leaf(g->n[b].op)) continue;
+        p->bfuse[mm] = b;
+        p->bdrop[mm] = d;
+        p->bact[mm] = a;
+        p->bskip[a] = 1;
+        p->nbskip += 1 + (d >= 0);
+        if (d >= 0) p->bskip[d] = 1;
+        p->gstart[b] = t_bwd0 + j; /* written at the matmul's step now */
+        p->gstart[a] = -1;        /* no buffer: never written or read */
+        if (d >= 0) p->gstart[d] = -1;
     }
 
     /* buffers */
@@ -514,6 +557,7 @@ void tg_plan_free(tg_plan *p)
     tg_free(p->fwdn); tg_free(p->anc); tg_free(p->hasg); tg_free(p->readable);
     tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->gstart);
     tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fact); tg_free(p->fskip);
+    tg_free(p->bfuse); tg_free(p->bdrop); tg_free(p->bact); tg_free(p->bskip);
     tg_free(p->ex.ws);
     tg_free(p->arena);
     tg_free(p);
@@ -649,6 +693,7 @@ static tg_status backward_run(tg_plan *p)
     tg_run r;
     for (int j = 0; j < p->nbwd; j++) {
         int id = p->bwd[j], t = p->nfwd + j;
+        if (p->bskip[id]) continue; /* run by a matmul's input-gradient GEMM */
         setup_run(p, &r, id);
         /* dropout masks: this plan's own forward step for nodes it computed
          * (another plan may have run over them since), the step recorded on
@@ -668,6 +713,17 @@ static tg_status backward_run(tg_plan *p)
             if (!first) continue;
             if (can_fresh) r.fresh[k] = 1;
             else memset(p->grad[in], 0, g->n[in].numel * esz);
+        }
+        if (p->bfuse[id] >= 0) { /* the GEMM writes the gradient below the fused nodes */
+            const int d = p->bdrop[id], a = p->bact[id];
+            r.dx[0] = p->grad[p->bfuse[id]];
+            r.fresh[0] = 1;
+            r.bact = &g->n[a];
+            r.bact_y = p->val[a];
+            if (d >= 0) {
+                r.bdrop = &g->n[d];
+                r.bdrop_step = p->fwdn[d] ? p->step : g->n[d].dstep;
+            }
         }
 #ifdef TG_FAULT_INJECTION
         if ((int)r.n->op == tg_fault_op)
@@ -704,7 +760,7 @@ double tg_plan_loss(const tg_plan *p) { return p ? p->loss : NAN; }
 size_t tg_plan_arena_bytes(const tg_plan *p) { return p ? p->arena_bytes : 0; }
 size_t tg_plan_naive_bytes(const tg_plan *p) { return p ? p->naive_bytes : 0; }
 int tg_plan_forward_len(const tg_plan *p) { return p ? p->nfwd - p->nskip : 0; }
-int tg_plan_backward_len(const tg_plan *p) { return p ? p->nbwd : 0; }
+int tg_plan_backward_len(const tg_plan *p) { return p ? p->nbwd - p->nbskip : 0; }
 
 int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param)
 {

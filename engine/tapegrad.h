@@ -248,6 +248,13 @@ typedef struct tg_plan_opts {
     int eval;
     tg_precision precision;
     tg_pool *pool;   /* NULL: run on the caller's thread */
+    /* 1: run every node as its own kernel. By default f32 plans fuse a
+     * matmul with the bias_add and activation after it (one GEMM with an
+     * epilogue), and the backward of an activation (and a dropout before it)
+     * into the input-gradient GEMM of the matmul that consumes it. Fused and
+     * unfused plans give bit-identical results; this is for testing and for
+     * profiling each op on its own. */
+    int unfused;
 } tg_plan_opts;
 
 /* Compile a plan that computes `out` (a scalar loss unless forward_only) and,

@@ -32,14 +32,23 @@ static void drop_range(void *c, size_t i0, size_t i1)
     j->k->dropout(j->in, j->out, i0, i1, j->key, j->thr, j->scale, j->acc);
 }
 
+void tg_dropout_mask(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, uint32_t *key, uint32_t *thr,
+                     double *inv)
+{
+    double p = n->f[0];
+    *inv = 1.0 / (1.0 - p);
+    *key = (uint32_t)mix(g->seed ^ mix((uint64_t)(n - g->n) * 0x9E3779B97F4A7C15ull ^ (step << 20)));
+    *thr = (uint32_t)(p * 4294967296.0);
+    if (eval) *thr = 0, *inv = 1.0; /* keep everything, unscaled */
+}
+
 /* out (=, or += when acc) in * mask / (1-p); eval plans: in */
 static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
 {
     size_t n = r->n->numel;
-    double p = r->n->f[0], inv = 1.0 / (1.0 - p);
-    uint32_t key = (uint32_t)mix(r->g->seed ^ mix((uint64_t)(r->n - r->g->n) * 0x9E3779B97F4A7C15ull ^ (r->step << 20)));
-    uint32_t thr = (uint32_t)(p * 4294967296.0);
-    if (r->eval) thr = 0, inv = 1.0; /* keep everything, unscaled */
+    uint32_t key, thr;
+    double inv;
+    tg_dropout_mask(r->g, r->n, r->step, r->eval, &key, &thr, &inv);
     if (!r->f64) {
         drop_job j = {r->ex->k, in, out, key, thr, (float)inv, acc};
         tg_exec_range(r->ex, n, 64, 2, drop_range, &j);

@@ -19,16 +19,15 @@ static tg_gemm_desc gemm_for(int which, const mm *m, const float *a, const float
 {
     tg_gemm_desc d = {0};
     if (which == 0) {
-        d = (tg_gemm_desc){m->M, m->N, m->K, a, m->lda, m->ta, b, m->ldb, m->tb,
-                           (float *)y, m->N, 0, NULL, TG_ACT_NONE, 0};
+        d = TG_GEMM(m->M, m->N, m->K, a, m->lda, m->ta, b, m->ldb, m->tb, (float *)y, m->N, 0);
     } else if (which == 1 && !m->ta) { /* da(M,K) += dy(M,N) op(b)^T */
-        d = (tg_gemm_desc){m->M, m->K, m->N, dy, m->N, 0, b, m->ldb, !m->tb, da, m->lda, 1, NULL, TG_ACT_NONE, 0};
+        d = TG_GEMM(m->M, m->K, m->N, dy, m->N, 0, b, m->ldb, !m->tb, da, m->lda, 1);
     } else if (which == 1) {            /* da^T(K,M) += op(b)(K,N) dy^T */
-        d = (tg_gemm_desc){m->K, m->M, m->N, b, m->ldb, m->tb, dy, m->N, 1, da, m->lda, 1, NULL, TG_ACT_NONE, 0};
+        d = TG_GEMM(m->K, m->M, m->N, b, m->ldb, m->tb, dy, m->N, 1, da, m->lda, 1);
     } else if (!m->tb) {                /* db(K,N) += op(a)^T dy */
-        d = (tg_gemm_desc){m->K, m->N, m->M, a, m->lda, !m->ta, dy, m->N, 0, db, m->ldb, 1, NULL, TG_ACT_NONE, 0};
+        d = TG_GEMM(m->K, m->N, m->M, a, m->lda, !m->ta, dy, m->N, 0, db, m->ldb, 1);
     } else {                            /* db^T(N,K) += dy^T op(a) */
-        d = (tg_gemm_desc){m->N, m->K, m->M, dy, m->N, 1, a, m->lda, m->ta, db, m->ldb, 1, NULL, TG_ACT_NONE, 0};
+        d = TG_GEMM(m->N, m->K, m->M, dy, m->N, 1, a, m->lda, m->ta, db, m->ldb, 1);
     }
     return d;
 }
@@ -61,6 +60,17 @@ static void matmul_bwd(tg_run *r)
         if (!r->dx[which - 1]) continue; /* nobody asked for this gradient */
         d[nd] = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
         d[nd].beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
+        if (which == 1 && r->bact) { /* the fused dropout / activation backward (plan.c) */
+            d[nd].dact_y = r->bact_y;
+            tg_act_y_only(r->bact, &d[nd].dact);
+            d[nd].dslope = r->bact->f[0];
+            if (r->bdrop && !r->eval) {
+                double inv;
+                tg_dropout_mask(r->g, r->bdrop, r->bdrop_step, r->eval, &d[nd].drop_key, &d[nd].drop_thr, &inv);
+                d[nd].drop_scale = (float)inv;
+                d[nd].drop_on = 1;
+            }
+        }
         if (r->f64) ref(&d[nd], (const double *)d[nd].A, (const double *)d[nd].B, (double *)(void *)d[nd].C);
         else ds[nd] = &d[nd], nd++;
     }

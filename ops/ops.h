@@ -33,6 +33,13 @@ typedef struct tg_run {
                                    (the plan fused the following bias_add) */
     tg_act fact;                /* ... then this activation (TG_ACT_NONE: none) */
     float fslope;
+    /* matmul backward, f32: the plan fused the backward of input 0's
+     * activation bact (derivative from its output bact_y), and of the dropout
+     * bdrop between them (or NULL), into the input-gradient GEMM; dx[0] is
+     * then the gradient below the activation */
+    const tg_nrec *bact, *bdrop;
+    const float *bact_y;
+    uint64_t bdrop_step;        /* bdrop's dropout step */
     int f64;                    /* 1: double buffers, reference kernels */
     tg_exec *ex;                /* kernels, pool, workspaces */
     uint64_t step;              /* dropout step of this forward */
@@ -40,6 +47,11 @@ typedef struct tg_run {
     const char *err;            /* set by an op that meets bad data */
     char errbuf[128];
 } tg_run;
+
+/* Dropout node n's mask for a run at `step` (dropout.c): keep element e
+ * when tg_dropout_hash(key, e) >= thr, scaling by inv; eval: thr 0, inv 1. */
+void tg_dropout_mask(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, uint32_t *key, uint32_t *thr,
+                     double *inv);
 
 typedef struct tg_opdesc {
     const char *name;

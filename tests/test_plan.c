@@ -605,6 +605,84 @@ START_TEST(test_kept_fusion_respects_readers)
 }
 END_TEST
 
+/* Backward fusion: an activation's backward (and a dropout's before it)
+ * run in the epilogue of the input-gradient GEMM of the matmul that reads
+ * them. Against the same graph compiled unfused: bit-identical loss, weight,
+ * bias and input gradients, for each y-only activation, with and without
+ * dropout, training and eval, on one thread and on a pool. */
+static void fusion_case(tg_params *ps, tg_param *const *w, int act, double p_drop, int eval, tg_pool *pool,
+                        const float *x, int unfused, double *loss, float **grads, float *dx, int *bwd_len)
+{
+    enum { B = 37, I = 45, H = 70, O = 33 };
+    tg_graph *g = tg_graph_new(ps);
+    tg_graph_set_seed(g, 11);
+    tg_node xin = tg_input(g, "x", 2, (int[]){B, I});
+    tg_bind(g, xin, x);
+    tg_node h = xin;
+    for (int l = 0; l < 2; l++) {
+        h = tg_bias_add(g, tg_matmul(g, h, tg_param_ref(g, w[2 * l])), tg_param_ref(g, w[2 * l + 1]));
+        h = act == 0 ? tg_relu(g, h) : act == 1 ? tg_leaky_relu(g, h, 0.2f) : act == 2 ? tg_sigmoid(g, h) : tg_tanh(g, h);
+        if (p_drop > 0) h = tg_dropout(g, h, (float)p_drop);
+    }
+    tg_node y = tg_bias_add(g, tg_matmul(g, h, tg_param_ref(g, w[4])), tg_param_ref(g, w[5]));
+    tg_node l = tg_bce_logits_const(g, y, 0.9f);
+    tg_plan *p = tg_plan_new(g, l, &(tg_plan_opts){.groups = "M", .input_grads = 1, .eval = eval, .pool = pool,
+                                                   .unfused = unfused});
+    ck_assert_msg(p != NULL, "%s", tg_graph_error(g));
+    ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+    *loss = tg_plan_loss(p);
+    *bwd_len = tg_plan_backward_len(p);
+    for (int i = 0; i < 6; i++) memcpy(grads[i], tg_param_grad(w[i]), tg_param_numel(w[i]) * sizeof(float));
+    memcpy(dx, tg_plan_grad(p, xin), (size_t)B * I * sizeof(float));
+    tg_plan_free(p);
+    tg_graph_free(g);
+}
+
+START_TEST(test_backward_fusion_same_bits)
+{
+    enum { B = 37, I = 45, H = 70, O = 33 };
+    tg_params *ps = tg_params_new();
+    tg_param *w[6] = {
+        tg_param_new(ps, "M", "w1", 2, (int[]){I, H}), tg_param_new(ps, "M", "b1", 1, (int[]){H}),
+        tg_param_new(ps, "M", "w2", 2, (int[]){H, H}), tg_param_new(ps, "M", "b2", 1, (int[]){H}),
+        tg_param_new(ps, "M", "w3", 2, (int[]){H, O}), tg_param_new(ps, "M", "b3", 1, (int[]){O}),
+    };
+    tg_rng r;
+    tg_rng_seed(&r, 9, 0);
+    for (int i = 0; i < 6; i++) tg_rng_fill_uniform(&r, tg_param_data(w[i]), tg_param_numel(w[i]), -0.5f, 0.5f);
+    static float x[B * I], dx[2][B * I];
+    tg_rng_fill_uniform(&r, x, B * I, -1.0f, 1.0f);
+    float *gr[2][6];
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 6; i++) gr[k][i] = malloc(tg_param_numel(w[i]) * sizeof(float));
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert_ptr_nonnull(pool);
+    for (int act = 0; act < 4; act++)
+        for (int drop = 0; drop < 2; drop++)
+            for (int mode = 0; mode < 3; mode++) { /* train, eval, train on the pool */
+                double loss[2];
+                int len[2];
+                for (int k = 0; k < 2; k++)
+                    fusion_case(ps, w, act, drop ? 0.3 : 0.0, mode == 1, mode == 2 ? pool : NULL, x, k, &loss[k], gr[k],
+                                dx[k], &len[k]);
+                ck_assert(isfinite(loss[0]) && loss[0] == loss[1]);
+                /* two activations (and two dropouts) no longer run on their own */
+                ck_assert_int_eq(len[0] + 2 * (1 + drop), len[1]);
+                for (int i = 0; i < 6; i++)
+                    ck_assert_msg(memcmp(gr[0][i], gr[1][i], tg_param_numel(w[i]) * sizeof(float)) == 0,
+                                  "act %d drop %d mode %d: gradient of %s differs", act, drop, mode,
+                                  tg_param_name(w[i]));
+                ck_assert_msg(memcmp(dx[0], dx[1], sizeof dx[0]) == 0, "act %d drop %d mode %d: input gradient",
+                              act, drop, mode);
+            }
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 6; i++) free(gr[k][i]);
+    tg_pool_free(pool);
+    tg_params_free(ps);
+}
+END_TEST
+
 START_TEST(test_bias_fusion_same_bits)
 {
     enum { B = 37, I = 45, H = 70, O = 33 };
@@ -668,6 +746,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_bias_fusion_same_bits);
     tcase_add_test(core, test_f32_flushes_subnormals);
     tcase_add_test(core, test_kept_fusion_same_bits);
+    tcase_add_test(core, test_backward_fusion_same_bits);
     tcase_add_test(core, test_kept_fusion_respects_readers);
     tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);

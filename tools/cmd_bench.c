@@ -374,9 +374,9 @@ static const char *const kind_trans[3] = {"NN", "TN", "NT"};
 static tg_gemm_desc gemm_shape(int kind, int B, int IN, int OUT, const float *x, const float *w, const float *dy,
                                float *out)
 {
-    if (kind == 0) return (tg_gemm_desc){B, OUT, IN, x, IN, 0, w, OUT, 0, out, OUT, 0, NULL, TG_ACT_NONE, 0};
-    if (kind == 1) return (tg_gemm_desc){IN, OUT, B, x, IN, 1, dy, OUT, 0, out, OUT, 0, NULL, TG_ACT_NONE, 0};
-    return (tg_gemm_desc){B, IN, OUT, dy, OUT, 0, w, OUT, 1, out, IN, 0, NULL, TG_ACT_NONE, 0};
+    if (kind == 0) return TG_GEMM(B, OUT, IN, x, IN, 0, w, OUT, 0, out, OUT, 0);
+    if (kind == 1) return TG_GEMM(IN, OUT, B, x, IN, 1, dy, OUT, 0, out, OUT, 0);
+    return TG_GEMM(B, IN, OUT, dy, OUT, 0, w, OUT, 1, out, IN, 0);
 }
 
 static int bench_gemm(const bopts *o)

@@ -39,6 +39,7 @@ static inline __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)
 #define V_BCAST(p) _mm256_broadcast_ss(p)
 #define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define V_ADD(a, b) _mm256_add_ps((a), (b))
+#define V_SUB(a, b) _mm256_sub_ps((a), (b))
 #define V_MUL(a, b) _mm256_mul_ps((a), (b))
 #define V_DIV(a, b) _mm256_div_ps((a), (b))
 #define V_MAX(a, b) _mm256_max_ps((a), (b))
@@ -59,6 +60,22 @@ static inline float hsum8(__m256 v)
 #define V_EXP(x) Sleef_expf8_u10avx2(x)
 #define V_TANH(x) Sleef_tanhf8_u35avx2(x)
 #define V_LOG1P(x) Sleef_log1pf8_u10avx2(x)
+
+/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0 (kernels.h) */
+static inline __m256 drop_keep(uint32_t key, uint32_t e0, uint32_t thr, float scale)
+{
+    __m256i i = _mm256_add_epi32(_mm256_set1_epi32((int)e0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i h = _mm256_xor_si256(_mm256_set1_epi32((int)key), _mm256_mullo_epi32(i, _mm256_set1_epi32((int)0x9E3779B1u)));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x85EBCA6Bu));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0xC2B2AE35u));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    /* unsigned h >= thr  <=>  max(h, thr) == h */
+    __m256i keep = _mm256_cmpeq_epi32(_mm256_max_epu32(h, _mm256_set1_epi32((int)thr)), h);
+    return _mm256_and_ps(_mm256_castsi256_ps(keep), _mm256_set1_ps(scale));
+}
+#define V_DROP_KEEP(key, e0, thr, scale) drop_keep((key), (e0), (thr), (scale))
 
 #define SGEMM_WS tg_sgemm_ws_avx2
 #define SGEMM tg_sgemm_avx2

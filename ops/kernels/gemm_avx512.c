@@ -39,6 +39,7 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_BCAST(p) _mm512_set1_ps(*(p))
 #define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define V_ADD(a, b) _mm512_add_ps((a), (b))
+#define V_SUB(a, b) _mm512_sub_ps((a), (b))
 #define V_MUL(a, b) _mm512_mul_ps((a), (b))
 #define V_DIV(a, b) _mm512_div_ps((a), (b))
 #define V_MAX(a, b) _mm512_max_ps((a), (b))
@@ -52,6 +53,22 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_EXP(x) Sleef_expf16_u10avx512f(x)
 #define V_TANH(x) Sleef_tanhf16_u35avx512f(x)
 #define V_LOG1P(x) Sleef_log1pf16_u10avx512f(x)
+
+/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0 (kernels.h) */
+static inline __m512 drop_keep(uint32_t key, uint32_t e0, uint32_t thr, float scale)
+{
+    __m512i i = _mm512_add_epi32(_mm512_set1_epi32((int)e0),
+                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    __m512i h = _mm512_xor_si512(_mm512_set1_epi32((int)key), _mm512_mullo_epi32(i, _mm512_set1_epi32((int)0x9E3779B1u)));
+    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0x85EBCA6Bu));
+    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
+    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0xC2B2AE35u));
+    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+    __mmask16 keep = _mm512_cmpge_epu32_mask(h, _mm512_set1_epi32((int)thr));
+    return _mm512_maskz_mov_ps(keep, _mm512_set1_ps(scale));
+}
+#define V_DROP_KEEP(key, e0, thr, scale) drop_keep((key), (e0), (thr), (scale))
 
 #define SGEMM_WS tg_sgemm_ws_avx512
 #define SGEMM tg_sgemm_avx512

@@ -49,7 +49,24 @@ typedef struct tg_gemm_desc {
     int beta;          /* 0: overwrite C, 1: accumulate into C */
     const float *bias; /* (N) or NULL */
     tg_act act; float slope;
+    /* Backward epilogue (beta = 0, no bias/act): C holds a gradient dy that
+     * flows back through an optional dropout and then an activation whose
+     * derivative reads only its output (tg_act_y_only); the GEMM writes the
+     * gradient below them instead, element (i, j) at flat index e = i*ldc + j:
+     *   g = drop_on ? (tg_dropout_hash(drop_key, e) >= drop_thr ? c * drop_scale : 0) : c
+     *   C = dact_y ? g * act'(dact_y[e]) : g
+     * with the same operations as the dropout and activation backward kernels
+     * (bit-identical to running them after the GEMM). */
+    const float *dact_y; /* the activation's output, (M,N) row stride ldc, or NULL */
+    tg_act dact; float dslope;
+    int drop_on; uint32_t drop_key, drop_thr; float drop_scale;
 } tg_gemm_desc;
+
+/* A plain product C = op(A) op(B) (+ C if beta): no bias, no epilogues. */
+#define TG_GEMM(m, n, k, a, lda_, ta, b, ldb_, tb, c, ldc_, beta_)                                        \
+    ((tg_gemm_desc){.M = (m), .N = (n), .K = (k), .A = (a), .lda = (lda_), .transA = (ta), .B = (b),     \
+                    .ldb = (ldb_), .transB = (tb), .C = (c), .ldc = (ldc_), .beta = (beta_),             \
+                    .act = TG_ACT_NONE, .dact = TG_ACT_NONE})
 
 typedef struct tg_kern {
     const char *name; /* "avx512", "avx2", "portable" */
