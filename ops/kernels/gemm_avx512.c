@@ -23,7 +23,7 @@ typedef __m512 vf;
 #define KC_MAX 256
 #define NC_MAX 256
 #define DIRECT_B_BYTES (1024 * 1024)
-#define DIRECT_B_ROWS 320
+#define DIRECT_B_ROWS 448 /* the 384-row A blocks of the batch-256 weight gradients read dy in place: +4-12% in a harness */
 #define A_BLOCK_FLOATS (96 * 1024) /* 384 KiB of the 1 MiB L2 */
 
 static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
