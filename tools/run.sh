@@ -30,8 +30,8 @@ build() {
 case "${1:-}" in
 main)
     # Train the classifier `tapegrad evaluate` scores digits with (once: 5
-    # epochs, 17 s and 98.1% test accuracy when measured), then the reference
-    # GAN on real MNIST (EPOCHS=30 by default; 8-10 minutes on 2 cores) with its samples
+    # epochs, 5 s and 97.8% test accuracy when last measured), then the reference
+    # GAN on real MNIST (EPOCHS=30 by default; about 2 minutes on 2 cores) with its samples
     # scored after every epoch (RUN_DIR/eval.csv); then draw 100 digits for a
     # picture and 10000 for a final `tapegrad evaluate`.
     install_deps
