@@ -311,6 +311,28 @@ START_TEST(test_dropout_steps)
 }
 END_TEST
 
+/* More tasks than the pool's claim word counts per side (65535) run in
+ * pieces: every task exactly once, with its own index. */
+static void count_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    unsigned char *ran = ctx;
+    ran[task]++;
+}
+
+START_TEST(test_pool_many_tasks)
+{
+    enum { NT = 150001 };
+    unsigned char *ran = calloc(NT, 1);
+    tg_pool *pool = tg_pool_new(2);
+    ck_assert(ran && pool);
+    tg_pool_run(pool, count_task, ran, NT);
+    for (int t = 0; t < NT; t++) ck_assert_msg(ran[t] == 1, "task %d ran %d times", t, ran[t]);
+    tg_pool_free(pool);
+    free(ran);
+}
+END_TEST
+
 START_TEST(test_pool_reuse)
 {
     /* one pool serves many plans and many runs; freeing is clean */
@@ -755,6 +777,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_arena_matches_f64);
     tcase_add_test(core, test_dropout_steps);
     tcase_add_test(core, test_pool_reuse);
+    tcase_add_test(core, test_pool_many_tasks);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("limits");
     tcase_set_timeout(lim, 60);

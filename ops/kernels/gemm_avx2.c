@@ -61,15 +61,15 @@ static inline float hsum8(__m256 v)
 #define V_TANH(x) Sleef_tanhf8_u35avx2(x)
 #define V_LOG1P(x) Sleef_log1pf8_u10avx2(x)
 
-/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0 (kernels.h) */
+/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0: that hash, lane-wise (kernels.h) */
 static inline __m256 drop_keep(uint32_t key, uint32_t e0, uint32_t thr, float scale)
 {
     __m256i i = _mm256_add_epi32(_mm256_set1_epi32((int)e0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i h = _mm256_xor_si256(_mm256_set1_epi32((int)key), _mm256_mullo_epi32(i, _mm256_set1_epi32((int)0x9E3779B1u)));
+    __m256i h = _mm256_xor_si256(_mm256_set1_epi32((int)key), _mm256_mullo_epi32(i, _mm256_set1_epi32((int)TG_DROP_GOLDEN)));
     h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x85EBCA6Bu));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)TG_DROP_MUL1));
     h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
-    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0xC2B2AE35u));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)TG_DROP_MUL2));
     h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
     /* unsigned h >= thr  <=>  max(h, thr) == h */
     __m256i keep = _mm256_cmpeq_epi32(_mm256_max_epu32(h, _mm256_set1_epi32((int)thr)), h);

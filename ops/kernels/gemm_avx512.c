@@ -54,16 +54,16 @@ static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 #define V_TANH(x) Sleef_tanhf16_u35avx512f(x)
 #define V_LOG1P(x) Sleef_log1pf16_u10avx512f(x)
 
-/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0 (kernels.h) */
+/* scale where tg_dropout_hash(key, e0 + lane) >= thr, else 0: that hash, lane-wise (kernels.h) */
 static inline __m512 drop_keep(uint32_t key, uint32_t e0, uint32_t thr, float scale)
 {
     __m512i i = _mm512_add_epi32(_mm512_set1_epi32((int)e0),
                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    __m512i h = _mm512_xor_si512(_mm512_set1_epi32((int)key), _mm512_mullo_epi32(i, _mm512_set1_epi32((int)0x9E3779B1u)));
+    __m512i h = _mm512_xor_si512(_mm512_set1_epi32((int)key), _mm512_mullo_epi32(i, _mm512_set1_epi32((int)TG_DROP_GOLDEN)));
     h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
-    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0x85EBCA6Bu));
+    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)TG_DROP_MUL1));
     h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
-    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0xC2B2AE35u));
+    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)TG_DROP_MUL2));
     h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
     __mmask16 keep = _mm512_cmpge_epu32_mask(h, _mm512_set1_epi32((int)thr));
     return _mm512_maskz_mov_ps(keep, _mm512_set1_ps(scale));

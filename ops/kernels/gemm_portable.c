@@ -66,21 +66,6 @@ static float act_scalar(tg_act act, float slope, float x)
     return x;
 }
 
-/* g * act'(y) from the output y alone (tg_act_y_only activations) */
-static float dact_scalar(tg_act act, float slope, float y, float g)
-{
-    switch (act) {
-    case TG_ACT_RELU:    return y > 0.0f ? g : 0.0f;
-    case TG_ACT_LEAKY:   return y > 0.0f ? g : slope * g;
-    case TG_ACT_SIGMOID: return g * (y * (1.0f - y));
-    case TG_ACT_TANH:    return g * ((1.0f - y) * (1.0f + y));
-    case TG_ACT_SOFTPLUS: /* reads x: never fused */
-    case TG_ACT_NONE:
-    case TG_ACT_COUNT:   break;
-    }
-    return g;
-}
-
 /* One mr x NR tile (mr <= MR) over kc; nc valid columns written to c. */
 static inline void tile(int mr, const tg_gemm_desc *d, int i0, int p0, int kc,
                         const float *bp, float *c, int nc, int load_c)
@@ -141,13 +126,13 @@ void tg_sgemm_portable(const tg_gemm_desc *d, int n0, int n1, float *ws)
                 float x = d->bias ? *c + d->bias[j] : *c;
                 *c = act_scalar(d->act, d->slope, x);
             }
-    if (d->drop_on || d->dact_y) /* backward epilogue (kernels.h), as portable.c's kernels */
-        for (int i = 0; i < M; i++)
-            for (int j = n0; j < n1; j++) {
-                const size_t e = (size_t)i * ldc + (size_t)j;
-                float g = d->C[e];
-                if (d->drop_on) g = tg_dropout_hash(d->drop_key, e) >= d->drop_thr ? g * d->drop_scale : 0.0f;
-                if (d->dact_y) g = dact_scalar(d->dact, d->dslope, d->dact_y[e], g);
-                d->C[e] = g;
-            }
+    if (d->drop_on || d->dact_y) { /* backward epilogue (kernels.h): portable.c's own kernels, in place */
+        const tg_kern *k = tg_kern_portable();
+        const size_t n = (size_t)(n1 - n0);
+        for (int i = 0; i < M; i++) {
+            const size_t e0 = (size_t)i * ldc + (size_t)n0; /* the dropout mask's flat index */
+            if (d->drop_on) k->dropout(d->C, d->C, e0, e0 + n, d->drop_key, d->drop_thr, d->drop_scale, 0);
+            if (d->dact_y) k->act_bwd(d->dact, d->dslope, d->dact_y + e0, d->dact_y + e0, d->C + e0, d->C + e0, n, 0);
+        }
+    }
 }

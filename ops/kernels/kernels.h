@@ -146,13 +146,16 @@ typedef struct tg_kern {
 
 /* The dropout mask's hash: murmur3's 32-bit finalizer over key ^ (i * golden
  * ratio); keep element i when the result is >= p * 2^32. */
+#define TG_DROP_GOLDEN 0x9E3779B1u /* the hash's constants, shared with the SIMD GEMM epilogues */
+#define TG_DROP_MUL1 0x85EBCA6Bu
+#define TG_DROP_MUL2 0xC2B2AE35u
 static inline uint32_t tg_dropout_hash(uint32_t key, size_t i)
 {
-    uint32_t h = key ^ ((uint32_t)i * 0x9E3779B1u);
+    uint32_t h = key ^ ((uint32_t)i * TG_DROP_GOLDEN);
     h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
+    h *= TG_DROP_MUL1;
     h ^= h >> 13;
-    h *= 0xC2B2AE35u;
+    h *= TG_DROP_MUL2;
     h ^= h >> 16;
     return h;
 }
