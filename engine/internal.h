@@ -94,6 +94,13 @@ typedef void (*tg_task_fn)(void *ctx, int task, int thread);
 void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks);
 /* Times the pool found the cores contended and ran jobs on the caller alone. */
 long tg_pool_solo_windows(const tg_pool *p);
+/* Tasks thread `thread` (0: the caller) has run since the pool started. */
+long tg_pool_tasks_run(const tg_pool *p, int thread);
+/* Tests: strict 1 makes every job a real multi-thread job - the pool never
+ * goes solo, and thread i runs tasks i, i + n, i + 2n... of every job
+ * (instead of claiming whichever are left) - so a test comparing 1 and 2
+ * threads cannot degrade to 1 vs 1, however busy the machine. */
+void tg_pool_set_strict(tg_pool *p, int strict);
 /* 1 if the next job should run on the caller alone, unsplit (no pool, one
  * thread, or the cores are contended - counts as one job of the solo
  * period); callers that split work only for the pool skip the split then. */

@@ -161,6 +161,10 @@ tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts)
         return compile_fail(NULL, g, TG_ERR_ARG, "plan: reuse/outputs arrays are inconsistent");
     if (f64 && opts->n_reuse)
         return compile_fail(NULL, g, TG_ERR_ARG, "plan: f64 plans cannot reuse kept values");
+    if (!f64) {
+        char km[192];
+        if (tg_kernel_check(km, sizeof km) != TG_OK) return compile_fail(NULL, g, TG_ERR_ARG, "plan: %s", km);
+    }
 
     tg_plan *p = tg_zalloc(sizeof *p);
     if (!p) return compile_fail(NULL, g, TG_ERR_NOMEM, "plan: out of memory");
@@ -782,6 +786,11 @@ double *tg_plan_grad64(tg_plan *p, tg_node n)
 /* ------------------------------------------------------------- kernels */
 const tg_kern *tg_kern_current(void) { return tg_kern_best(); }
 const char *tg_kernel_name(void) { return tg_kern_best()->name; }
+
+tg_status tg_kernel_check(char *msg, size_t len)
+{
+    return tg_kern_request(NULL, msg, len) < 0 ? TG_ERR_ARG : TG_OK;
+}
 
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d) { return k->sgemm_ws(d); }
 

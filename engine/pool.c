@@ -62,7 +62,13 @@ struct tg_pool {
     int win_long;             /* waits longer than WAIT_MAX, this window */
     long solo_windows;        /* times the pool went solo (for tests) */
     double last_end;          /* when the last pooled job finished */
+    /* for tests (tg_pool_set_strict): never go solo, and every thread runs
+     * a fixed share of each job (tasks idx, idx + n, ...) instead of claiming */
+    int strict;
+    long *ran;                /* tasks run per thread, one cache line each */
 };
+
+#define RAN_STRIDE (64 / sizeof(long))
 
 typedef struct worker_arg { tg_pool *p; int idx; } worker_arg;
 
@@ -83,9 +89,26 @@ static void cpu_relax(void)
 #define CLAIM_SIDE_MASK 0xffffu
 
 /* Claim and run tasks of job `gen` until none are left. */
+static void task_done(tg_pool *p, int ntasks)
+{
+    if (atomic_fetch_add(&p->finished, 1) + 1 == ntasks) {
+        pthread_mutex_lock(&p->mu); /* the caller checks `finished` under the mutex */
+        pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
 static void run_tasks(tg_pool *p, uint64_t gen, tg_task_fn fn, void *ctx, int ntasks, int idx)
 {
     const int back = idx & 1;
+    if (p->strict) { /* tests: this thread's fixed share */
+        for (int t = idx; t < ntasks; t += p->n) {
+            fn(ctx, t, idx);
+            p->ran[(size_t)idx * RAN_STRIDE]++;
+            task_done(p, ntasks);
+        }
+        return;
+    }
     for (;;) {
         uint64_t c = atomic_load(&p->claim);
         if ((c >> 32) != (gen & 0xffffffffu)) return;
@@ -93,11 +116,8 @@ static void run_tasks(tg_pool *p, uint64_t gen, tg_task_fn fn, void *ctx, int nt
         if (nf + nb >= ntasks) return;
         if (!atomic_compare_exchange_weak(&p->claim, &c, c + (back ? (uint64_t)1 << 16 : 1u))) continue;
         fn(ctx, back ? ntasks - 1 - nb : nf, idx);
-        if (atomic_fetch_add(&p->finished, 1) + 1 == ntasks) {
-            pthread_mutex_lock(&p->mu); /* the caller checks `finished` under the mutex */
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        p->ran[(size_t)idx * RAN_STRIDE]++;
+        task_done(p, ntasks);
     }
 }
 
@@ -135,7 +155,10 @@ tg_pool *tg_pool_new(int nthreads)
     if (!p) return NULL;
     p->n = nthreads;
     p->th = tg_zalloc((size_t)nthreads * sizeof *p->th);
-    if (!p->th) {
+    p->ran = tg_zalloc((size_t)nthreads * RAN_STRIDE * sizeof *p->ran);
+    if (!p->th || !p->ran) {
+        tg_free(p->th);
+        tg_free(p->ran);
         tg_free(p);
         return NULL;
     }
@@ -170,7 +193,20 @@ void tg_pool_free(tg_pool *p)
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
     tg_free(p->th);
+    tg_free(p->ran);
     tg_free(p);
+}
+
+void tg_pool_set_strict(tg_pool *p, int strict)
+{
+    if (!p) return;
+    p->strict = strict != 0;
+    p->solo_left = 0;
+}
+
+long tg_pool_tasks_run(const tg_pool *p, int thread)
+{
+    return p && thread >= 0 && thread < p->n ? p->ran[(size_t)thread * RAN_STRIDE] : 0;
 }
 
 int tg_pool_threads(const tg_pool *p) { return p ? p->n : 1; }
@@ -187,7 +223,7 @@ long tg_pool_solo_windows(const tg_pool *p) { return p ? p->solo_windows : 0; }
 int tg_pool_solo(tg_pool *p)
 {
     if (!p || p->n == 1) return 1;
-    if (p->solo_left <= 0) return 0;
+    if (p->strict || p->solo_left <= 0) return 0;
     p->solo_left--;
     return 1;
 }
@@ -211,10 +247,12 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
     }
     if (!p || p->n == 1 || ntasks <= 1) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        if (p) p->ran[0] += ntasks;
         return;
     }
-    if (tg_pool_solo(p)) { /* the cores are contended: run alone for a while */
+    if (!p->strict && tg_pool_solo(p)) { /* the cores are contended: run alone for a while */
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        p->ran[0] += ntasks;
         return;
     }
     const double t0 = now_s();
@@ -241,7 +279,7 @@ void tg_pool_run(tg_pool *p, tg_task_fn fn, void *ctx, int ntasks)
     const double t2 = now_s(), wait = t2 - t1;
     const int after_idle = t0 - p->last_end > IDLE_GAP;
     p->last_end = t2;
-    if (after_idle) return; /* the workers may have been asleep */
+    if (after_idle || p->strict) return; /* the workers may have been asleep; tests keep every job pooled */
     p->win_wait += wait;
     p->win_own += t1 - t0;
     p->win_long += wait > WAIT_MAX;

@@ -288,8 +288,15 @@ int tg_plan_forward_len(const tg_plan *p);   /* nodes in the forward schedule */
 int tg_plan_backward_len(const tg_plan *p);  /* nodes in the backward schedule */
 /* 1 if backward computes a gradient for this parameter. */
 int tg_plan_has_param_grad(const tg_plan *p, const tg_param *param);
-/* Name of the kernel variant f32 plans use ("avx512", "avx2", "portable"). */
+/* Name of the kernel variant f32 plans use ("avx512", "avx2", "portable"):
+ * the best this CPU runs, or the one TG_KERNEL in the environment names. */
 const char *tg_kernel_name(void);
+/* TG_OK when TG_KERNEL is unset or names a variant this CPU and build run;
+ * else TG_ERR_ARG with the reason in msg (may be NULL), e.g. "TG_KERNEL=avx512:
+ * this CPU cannot run the avx512 kernels (available: avx2, portable)". A
+ * forced variant never falls back silently: while TG_KERNEL is invalid,
+ * tg_plan_new refuses to compile f32 plans with this message. */
+tg_status tg_kernel_check(char *msg, size_t len);
 
 /* ------------------------------------------------------------- profiling */
 /* Opt-in wall-time profile: while enabled, each node a plan runs adds its

@@ -145,6 +145,27 @@ START_TEST(no_arguments)
 }
 END_TEST
 
+/* TG_KERNEL naming no variant, or one this CPU lacks: exit 2 with the
+ * reason, never a silent fall back to another variant */
+START_TEST(forced_kernel)
+{
+    ck_assert_int_eq(setenv("TG_KERNEL", "avx9", 1), 0);
+    result r = RUN("--version");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "TG_KERNEL=avx9: unknown kernel variant"));
+    result_free(&r);
+    r = RUN("gradcheck", "--op", "relu");
+    ck_assert_int_eq(r.status, 2);
+    result_free(&r);
+    ck_assert_int_eq(setenv("TG_KERNEL", "portable", 1), 0);
+    r = RUN("--version");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "(kernels: portable)"));
+    result_free(&r);
+    unsetenv("TG_KERNEL");
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
     result r = RUN("--help");
@@ -342,6 +363,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, bad_flags);
     tcase_add_test(tc, no_arguments);
     tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, forced_kernel);
     tcase_add_test(tc, graph_to_unwritable);
     suite_add_tcase(s, tc);
     return s;

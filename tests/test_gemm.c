@@ -1,8 +1,10 @@
 /* test_gemm.c - the f32 GEMM kernels (kern_gemm.h) against tg_ref_gemm (f64).
  *
- * Every variant this CPU supports is called directly (portable always; avx2
- * and avx512 on x86-64 when CPUID has them; under valgrind AVX-512 is hidden
- * so those cases skip). Each loop test runs once per variant index.
+ * Each variant is called directly. meson runs the suite once per variant
+ * (gemm-portable, gemm-avx2, gemm-avx512: TG_KERNEL names it, and the suite
+ * reports itself skipped when the CPU or build lacks it; see kernel_gate.h);
+ * run by hand without TG_KERNEL it tests every variant the CPU runs. Each
+ * loop test runs once per variant index.
  *
  * Tolerance per element: |c - ref| <= 1e-5 * (sum_k |a_ik b_kj| + |c0| + |bias|)
  * + 2e-6 |ref| + 1e-6, with ref computed in double (then act in double).
@@ -11,6 +13,7 @@
  * activations used have |act'| <= 1, so the bound carries through them.
  */
 #include "check_main.h"
+#include "kernel_gate.h"
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -30,7 +33,9 @@ typedef struct {
 
 #define NVAR 3
 
-/* The variant with index vi, or NULL if this CPU (or build) lacks it. */
+/* The variant with index vi, or NULL if this CPU (or build) lacks it or
+ * TG_KERNEL names another one (main() has checked that the CPU runs the
+ * one it names). */
 static const variant *get_variant(int vi)
 {
     static const variant vars[NVAR] = {
@@ -40,16 +45,13 @@ static const variant *get_variant(int vi)
         {"avx512", tg_sgemm_ws_avx512, tg_sgemm_avx512, TG_GEMM_MR_AVX512, TG_GEMM_NR_AVX512},
 #endif
     };
-    if (vi == 0)
-        return &vars[0];
-#if defined(TG_HAVE_X86_VARIANTS) && defined(__x86_64__)
-    __builtin_cpu_init();
-    if (vi == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return &vars[1];
-    if (vi == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return &vars[2];
-#endif
+    if (vi < 0 || vi >= NVAR || !vars[vi].name) return NULL; /* not built (non-x86, -Dsimd=false) */
+    const char *want = tg_kernel_wanted();
+    if (want && strcmp(want, vars[vi].name) != 0) return NULL;
+    const tg_kern *av[3];
+    const int n = tg_kern_available(av);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(av[i]->name, vars[vi].name)) return &vars[vi];
     return NULL;
 }
 
@@ -506,5 +508,7 @@ static Suite *gemm_suite(void)
 
 int main(void)
 {
+    const int gate = tg_kernel_gate("gemm");
+    if (gate >= 0) return gate;
     return tg_run_suite(gemm_suite());
 }

@@ -22,6 +22,7 @@
 #include "fixture.h"
 
 #include "check_main.h"
+#include "kernel_gate.h"
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -911,7 +912,7 @@ static Suite *ops_suite(void)
 
 int main(void)
 {
-    printf("f32 kernels: %s\n", tg_kernel_name());
-    fflush(stdout); /* before Check forks */
+    const int gate = tg_kernel_gate("ops");
+    if (gate >= 0) return gate;
     return tg_run_suite(ops_suite());
 }

@@ -219,6 +219,39 @@ START_TEST(test_plan_errors)
 }
 END_TEST
 
+/* A forced kernel variant never falls back silently: with TG_KERNEL naming
+ * no variant (or one this CPU lacks) f32 plans refuse to compile, saying
+ * why; f64 plans (reference kernels) are unaffected. */
+START_TEST(test_forced_kernel)
+{
+    const char *old = getenv("TG_KERNEL");
+    char *saved = old ? strdup(old) : NULL;
+    char msg[192];
+    ck_assert_int_eq(setenv("TG_KERNEL", "avx9", 1), 0);
+    ck_assert_int_eq(tg_kernel_check(msg, sizeof msg), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(msg, "TG_KERNEL=avx9: unknown kernel variant"));
+    tg_node a = tg_input(g, "a", 1, (int[]){3});
+    tg_node l = tg_sum(g, tg_relu(g, a));
+    tg_bind(g, a, (float[]){1, -2, 3});
+    tg_plan *p64 = tg_plan_new(g, l, &(tg_plan_opts){.precision = TG_F64, .input_grads = 1});
+    ck_assert_ptr_nonnull(p64);
+    tg_plan_free(p64);
+    ck_assert_ptr_null(tg_plan_new(g, l, &(tg_plan_opts){.input_grads = 1}));
+    ck_assert_int_eq(tg_graph_status(g), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_graph_error(g), "plan: TG_KERNEL=avx9: unknown kernel variant"));
+    /* every variant's name is known; "portable" always runs */
+    ck_assert_int_eq(setenv("TG_KERNEL", "portable", 1), 0);
+    ck_assert_int_eq(tg_kernel_check(msg, sizeof msg), TG_OK);
+    ck_assert_int_eq(setenv("TG_KERNEL", "avx512", 1), 0);
+    if (tg_kernel_check(msg, sizeof msg) != TG_OK)
+        ck_assert_msg(strstr(msg, "cannot run the avx512") || strstr(msg, "has no avx512"), "%s", msg);
+    ck_assert_int_eq(unsetenv("TG_KERNEL"), 0);
+    ck_assert_int_eq(tg_kernel_check(NULL, 0), TG_OK);
+    if (saved) setenv("TG_KERNEL", saved, 1);
+    free(saved);
+}
+END_TEST
+
 START_TEST(test_nonfinite)
 {
     /* a NaN input gives TG_ERR_NONFINITE from forward, not a crash */
@@ -433,6 +466,7 @@ static Suite *suite(void)
     tcase_add_test(err, test_invalid_nodes);
     tcase_add_test(err, test_bind_errors);
     tcase_add_test(err, test_plan_errors);
+    tcase_add_test(err, test_forced_kernel);
     tcase_add_test(err, test_nonfinite);
     tcase_add_test(err, test_models_errors);
     suite_add_tcase(s, err);

@@ -77,6 +77,11 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
+    char kmsg[192];
+    if (tg_kernel_check(kmsg, sizeof kmsg) != TG_OK) { /* a forced variant never falls back silently */
+        cli_err("%s", kmsg);
+        return CLI_USAGE;
+    }
     if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
         printf("tapegrad %s (kernels: %s)\n", TAPEGRAD_VERSION, tg_kernel_name());
         return CLI_OK;

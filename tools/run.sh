@@ -22,8 +22,25 @@ install_deps() {
     fi
 }
 
+# meson setup DIR ARGS...: a fresh folder, or an existing one reconfigured
+# with these options (a folder configured before a dependency was installed
+# would otherwise keep building without it); the output is shown on failure.
+setup() {
+    local dir=$1 out
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        out=$(meson setup --reconfigure "$dir" "$@" 2>&1) || { echo "$out" >&2; echo "meson setup --reconfigure $dir failed" >&2; return 1; }
+    else
+        rm -rf "$dir"
+        out=$(meson setup "$dir" "$@" 2>&1) || { echo "$out" >&2; echo "meson setup $dir failed" >&2; return 1; }
+    fi
+    echo "== configured $dir: $*"
+}
+
+# Every feature the commands rely on is required: a missing dependency stops
+# the build here instead of silently dropping suites or the CLI.
 build() {
-    [ -f build/build.ninja ] || meson setup build
+    setup build -Dtests=enabled -Dtools=enabled
     ninja -C build
 }
 
@@ -58,6 +75,9 @@ test)
     install_deps
     build
     meson test -C build -v --print-errorlogs
+    # every suite ran (none dropped from the build, none skipped but for a
+    # kernel variant this CPU lacks, every Check suite ran checks)
+    python3 tools/check-tests.py build
     ;;
 *)
     echo "usage: bash tools/run.sh main|test" >&2

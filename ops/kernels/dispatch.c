@@ -12,6 +12,7 @@
  * this picks avx2.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,16 +87,46 @@ int tg_kern_available(const tg_kern **out)
     return n;
 }
 
-static const tg_kern *choose(void)
+/* Every variant this build knows by name, whether or not the CPU runs it. */
+static const char *const known_names[] = {"avx512", "avx2", "portable"};
+
+int tg_kern_request(const tg_kern **chosen, char *msg, size_t len)
 {
     const tg_kern *av[3];
     int n = tg_kern_available(av);
     const char *want = getenv("TG_KERNEL");
-    if (want)
-        for (int i = 0; i < n; i++)
-            if (strcmp(want, av[i]->name) == 0)
-                return av[i];
-    return av[0];
+    if (chosen) *chosen = av[0];
+    if (msg && len) msg[0] = '\0';
+    if (!want || !*want) return TG_KREQ_NONE;
+    for (int i = 0; i < n; i++)
+        if (strcmp(want, av[i]->name) == 0) {
+            if (chosen) *chosen = av[i];
+            return TG_KREQ_OK;
+        }
+    int known = 0;
+    for (size_t i = 0; i < sizeof known_names / sizeof known_names[0]; i++) known |= !strcmp(want, known_names[i]);
+    if (msg && len) {
+        char list[64] = "";
+        for (int i = 0; i < n; i++) {
+            strncat(list, av[i]->name, sizeof list - strlen(list) - 1);
+            if (i + 1 < n) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        }
+        const int built = !strcmp(want, "portable") || (!strcmp(want, "avx2") ? tg_kern_avx2() : tg_kern_avx512());
+        if (!known)
+            snprintf(msg, len, "TG_KERNEL=%.32s: unknown kernel variant (known: avx512, avx2, portable)", want);
+        else if (!built)
+            snprintf(msg, len, "TG_KERNEL=%s: this build has no %s kernels (available: %s)", want, want, list);
+        else
+            snprintf(msg, len, "TG_KERNEL=%s: this CPU cannot run the %s kernels (available: %s)", want, want, list);
+    }
+    return known ? TG_KREQ_UNAVAILABLE : TG_KREQ_UNKNOWN;
+}
+
+static const tg_kern *choose(void)
+{
+    const tg_kern *k;
+    tg_kern_request(&k, NULL, 0);
+    return k;
 }
 
 /* The one piece of global state: the cached choice. Racing first callers

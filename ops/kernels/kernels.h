@@ -166,8 +166,18 @@ const tg_kern *tg_kern_avx2(void);   /* NULL if not built (non-x86) */
 const tg_kern *tg_kern_avx512(void); /* NULL if not built (non-x86) */
 /* What this CPU supports, best first; fills out[] (at most 3), returns count. */
 int tg_kern_available(const tg_kern **out);
-/* The best variant for this CPU; TG_KERNEL=portable|avx2|avx512 in the
- * environment overrides it (ignored if the CPU lacks that variant). */
+/* What TG_KERNEL=portable|avx2|avx512 in the environment asks for. Sets
+ * *chosen (may be NULL) to the variant tg_kern_best returns: the one named
+ * when the CPU runs it, else the best. Returns TG_KREQ_NONE (unset or empty),
+ * TG_KREQ_OK (names a variant this CPU runs), TG_KREQ_UNKNOWN (no such
+ * variant) or TG_KREQ_UNAVAILABLE (this CPU or build lacks it); for the last
+ * two, msg (may be NULL) says so: a forced variant never falls back silently
+ * (the engine refuses to compile f32 plans, the CLI exits, a test suite
+ * reports itself skipped). */
+enum { TG_KREQ_NONE = 0, TG_KREQ_OK = 1, TG_KREQ_UNKNOWN = -1, TG_KREQ_UNAVAILABLE = -2 };
+int tg_kern_request(const tg_kern **chosen, char *msg, size_t len);
+/* The variant f32 work uses: the TG_KERNEL choice when valid, else the best
+ * for this CPU; computed once. */
 const tg_kern *tg_kern_best(void);
 
 /* ---- f64 reference kernels (the oracle) ---- */
