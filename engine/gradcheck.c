@@ -1,6 +1,6 @@
 /* gradcheck.c - analytic gradients against central differences, in double
  * precision through the f64 reference kernels. */
-#include "internal.h"
+#include "op.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +35,7 @@ tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts, tg_gc_
     size_t maxn = 0;
     for (int i = 0; st == TG_OK && i <= loss.id; i++) {
         const tg_nrec *r = &g->n[i];
-        if ((r->op == TG_OP_INPUT || r->op == TG_OP_PARAM) && tg_plan_grad64(p, (tg_node){i})) {
+        if (r->op->leaf != TG_LEAF_NONE && tg_plan_grad64(p, (tg_node){i})) {
             nleaf++;
             if (r->numel > maxn) maxn = r->numel;
         }
@@ -51,7 +51,7 @@ tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts, tg_gc_
     for (int i = 0; st == TG_OK && i <= loss.id; i++) {
         double *gr = tg_plan_grad64(p, (tg_node){i});
         const tg_nrec *r = &g->n[i];
-        if ((r->op != TG_OP_INPUT && r->op != TG_OP_PARAM) || !gr) continue;
+        if (r->op->leaf == TG_LEAF_NONE || !gr) continue;
         grads[k] = tg_zalloc(r->numel * sizeof(double));
         if (!grads[k]) {
             st = TG_ERR_NOMEM;
@@ -64,9 +64,9 @@ tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts, tg_gc_
     for (int i = 0; st == TG_OK && i <= loss.id; i++) {
         const tg_nrec *r = &g->n[i];
         double *v = tg_plan_value64(p, (tg_node){i});
-        if ((r->op != TG_OP_INPUT && r->op != TG_OP_PARAM) || !tg_plan_grad64(p, (tg_node){i})) continue;
+        if (r->op->leaf == TG_LEAF_NONE || !tg_plan_grad64(p, (tg_node){i})) continue;
         tg_gc_entry *e = &rep->e[k];
-        if (r->op == TG_OP_PARAM) snprintf(e->name, sizeof e->name, "%s/%s", tg_param_group(r->param), tg_param_name(r->param));
+        if (r->op->leaf == TG_LEAF_PARAM) snprintf(e->name, sizeof e->name, "%s/%s", tg_param_group(r->param), tg_param_name(r->param));
         else snprintf(e->name, sizeof e->name, "input:%s", r->name);
         e->numel = r->numel;
         memcpy(ana, grads[k], r->numel * sizeof(double));

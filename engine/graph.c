@@ -1,5 +1,5 @@
 /* graph.c - the tape: node records, the sticky error, queries. */
-#include "ops.h"
+#include "op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,6 @@ tg_graph *tg_graph_new(tg_params *ps)
 void tg_graph_free(tg_graph *g)
 {
     if (!g) return;
-    for (int i = 0; i < g->count; i++) tg_free(g->n[i].kept);
     tg_free(g->n);
     tg_free(g);
 }
@@ -91,7 +90,8 @@ const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len)
     return buf;
 }
 
-tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, const int *dims_in)
+tg_node tg_push(tg_graph *g, const tg_opdesc *op, const tg_node *in, int nin, int ndim, const int *dims_in,
+                const tg_attrs *attrs)
 {
     if (g->err != TG_OK) return (tg_node){-1};
     /* dims_in often points into g->n (an input's shape), which growing the
@@ -99,21 +99,19 @@ tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, con
     int dims[TG_MAX_DIMS] = {0};
     for (int k = 0; k < ndim && k < TG_MAX_DIMS; k++) dims[k] = dims_in[k];
     if (ndim < 1 || ndim > TG_MAX_DIMS)
-        return tg_fail(g, TG_ERR_SHAPE, "%s: %d dimensions (1..%d allowed)",
-                       tg_optab[op]->name, ndim, TG_MAX_DIMS);
+        return tg_fail(g, TG_ERR_SHAPE, "%s: %d dimensions (1..%d allowed)", op->name, ndim, TG_MAX_DIMS);
+    if (nin < 0 || nin > TG_MAX_IN) return tg_fail(g, TG_ERR_ARG, "%s: %d inputs", op->name, nin);
     size_t numel = 1;
     for (int k = 0; k < ndim; k++) {
         if (dims[k] <= 0)
-            return tg_fail(g, TG_ERR_SHAPE, "%s: dimension %d is %d (must be > 0)",
-                           tg_optab[op]->name, k, dims[k]);
-        if (numel > ((size_t)1 << 40) / (size_t)dims[k])
-            return tg_fail(g, TG_ERR_SHAPE, "%s: tensor too large", tg_optab[op]->name);
+            return tg_fail(g, TG_ERR_SHAPE, "%s: dimension %d is %d (must be > 0)", op->name, k, dims[k]);
+        if (numel > ((size_t)1 << 40) / (size_t)dims[k]) return tg_fail(g, TG_ERR_SHAPE, "%s: tensor too large", op->name);
         numel *= (size_t)dims[k];
     }
     if (g->count == g->cap) {
         int cap = g->cap ? 2 * g->cap : 64;
         tg_nrec *nn = tg_zalloc((size_t)cap * sizeof *nn);
-        if (!nn) return tg_fail(g, TG_ERR_NOMEM, "%s: out of memory", tg_optab[op]->name);
+        if (!nn) return tg_fail(g, TG_ERR_NOMEM, "%s: out of memory", op->name);
         if (g->count) memcpy(nn, g->n, (size_t)g->count * sizeof *nn);
         tg_free(g->n);
         g->n = nn;
@@ -128,7 +126,50 @@ tg_node tg_push(tg_graph *g, tg_op op, const tg_node *in, int nin, int ndim, con
     r->numel = numel;
     r->nin = nin;
     for (int k = 0; k < nin; k++) r->in[k] = in[k].id;
+    if (attrs) r->a = *attrs;
     return (tg_node){g->count++};
+}
+
+tg_node tg_push_leaf(tg_graph *g, const tg_opdesc *d, int ndim, const int *dims, tg_dtype dtype, const char *name,
+                     tg_param *param)
+{
+    tg_node y = tg_push(g, d, NULL, 0, ndim, dims, NULL);
+    if (y.id < 0) return y;
+    tg_nrec *r = &g->n[y.id];
+    r->dtype = dtype;
+    r->param = param;
+    if (name) snprintf(r->name, sizeof r->name, "%s", name);
+    return y;
+}
+
+/* ---- what the caller declares about nodes ---- */
+tg_status tg_bind(tg_graph *g, tg_node x, const void *data)
+{
+    if (!g) return TG_ERR_ARG;
+    if (!tg_node_valid(g, x) || g->n[x.id].op->leaf != TG_LEAF_INPUT) {
+        tg_fail(g, TG_ERR_NODE, "bind: node %d is not an input", x.id);
+        return TG_ERR_NODE;
+    }
+    if (!data) {
+        tg_fail(g, TG_ERR_ARG, "bind: NULL data for input '%s'", g->n[x.id].name);
+        return TG_ERR_ARG;
+    }
+    g->n[x.id].bound = data;
+    return TG_OK;
+}
+
+tg_node tg_keep(tg_graph *g, tg_node x)
+{
+    if (!tg_check_inputs(g, "keep", &x, 1)) return (tg_node){-1};
+    /* mark x and every op node behind it (the tape is topological, so one
+     * backward sweep over ids <= x finds them all) */
+    g->n[x.id].flags |= TG_NF_KEPT;
+    for (int i = x.id; i >= 0; i--) {
+        tg_nrec *r = &g->n[i];
+        if (!(r->flags & TG_NF_KEPT)) continue;
+        for (int k = 0; k < r->nin; k++) g->n[r->in[k]].flags |= TG_NF_KEPT;
+    }
+    return x;
 }
 
 int tg_node_ndim(const tg_graph *g, tg_node n)
@@ -146,7 +187,7 @@ size_t tg_node_numel(const tg_graph *g, tg_node n)
 }
 const char *tg_node_op(const tg_graph *g, tg_node n)
 {
-    return tg_node_valid(g, n) ? tg_optab[g->n[n.id].op]->name : NULL;
+    return tg_node_valid(g, n) ? g->n[n.id].op->name : NULL;
 }
 
 const char *tg_status_str(tg_status s)
@@ -164,10 +205,3 @@ const char *tg_status_str(tg_status s)
     }
     return "unknown status";
 }
-
-/* The op table, built from the one list. */
-const tg_opdesc *const tg_optab[TG_OP_COUNT] = {
-#define TG_OP_ENTRY(U, l) [TG_OP_##U] = &tg_op_##l,
-    TG_OPS(TG_OP_ENTRY)
-#undef TG_OP_ENTRY
-};

@@ -1,11 +1,11 @@
 /* internal.h - engine internals shared by engine/, ops/ and models/ (not
- * installed). */
+ * installed). The engine knows no particular op: a node points at its op's
+ * descriptor (op.h), defined under ops/. */
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 
 #include "tapegrad.h"
 #include "kernels.h"
-#include "oplist.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,14 +17,32 @@
 typedef enum { TG_DT_F32 = 0, TG_DT_I32 = 1 } tg_dtype;
 
 /* node flags */
-#define TG_NF_KEPT 1u      /* value stored in graph-owned memory */
-#define TG_NF_NEEDED 2u    /* kept, and a plan reads it without computing it */
-#define TG_NF_UNSTORED 4u  /* kept, but a plan computes it inside a fused GEMM
-                            * and never stores it (see plan.c) */
+#define TG_NF_KEPT 1u      /* tg_keep: plans of one set share its value */
+
+/* Node attributes: one small typed block per node (ggml's op_params, with
+ * names), written once by the op's builder (tg_push) and read through
+ * tg_attr(). Sized for what ops need: 2-D window geometry for convolutions
+ * and pooling, per-side padding, and the scalar parameters of element-wise
+ * ops, losses and normalization. */
+typedef struct tg_attrs {
+    int kernel[2];       /* window height, width */
+    int stride[2];
+    int dilation[2];
+    int pad[4];          /* top, bottom, left, right */
+    int out_pad[2];      /* transposed convolution: extra rows, columns */
+    int groups;
+    int trans[2];        /* matmul: op(a), op(b) transposed */
+    int axis;            /* an axis an op works over */
+    float slope;         /* leaky_relu */
+    float scale;         /* scale */
+    float p;             /* dropout probability */
+    float target;        /* bce_logits with a constant target */
+    float eps, momentum; /* normalization */
+} tg_attrs;
 
 /* One recorded node. */
 typedef struct tg_nrec {
-    tg_op op;
+    const struct tg_opdesc *op;
     tg_dtype dtype;
     unsigned flags;
     int ndim;
@@ -32,14 +50,13 @@ typedef struct tg_nrec {
     size_t numel;
     int nin;
     int in[TG_MAX_IN];
-    float f[2];          /* float attributes (slope, scale, p, target) */
-    int i[2];            /* int attributes (transposes) */
-    tg_param *param;     /* TG_OP_PARAM */
-    char name[TG_NAME_LEN]; /* inputs */
-    const void *bound;   /* TG_OP_INPUT: caller data */
-    float *kept;         /* TG_NF_KEPT: graph-owned value */
-    uint64_t dstep;      /* dropout: step of this node's last forward */
+    tg_attrs a;          /* read through tg_attr() */
+    tg_param *param;     /* parameter leaves */
+    char name[TG_NAME_LEN]; /* input leaves */
+    const void *bound;   /* input leaves: caller data */
 } tg_nrec;
+
+static inline const tg_attrs *tg_attr(const tg_nrec *n) { return &n->a; }
 
 struct tg_graph {
     tg_params *ps;
@@ -61,31 +78,15 @@ typedef struct tg_exec {
     size_t ws_floats;    /* floats in each */
 } tg_exec;
 
-/* Profiling (engine/profile.c): rows are op ids, then tg_prof_row_adam()
- * and tg_prof_row_sgd(); pass 0 forward (or step), 1 backward. */
+/* Profiling (engine/profile.c): a row per op (by descriptor) and pass (0
+ * forward, 1 backward), and the optimizers' rows ("adam", "sgd"). */
 int tg_prof_on(void);
 double tg_prof_now(void);
-void tg_prof_add(int row, int pass, double sec);
-int tg_prof_row_adam(void);
-int tg_prof_row_sgd(void);
+void tg_prof_add(const struct tg_opdesc *op, int pass, double sec);
+void tg_prof_add_named(const char *what, double sec);
 /* one pool job of nd GEMMs (tg_exec_gemms) took sec */
 #define TG_PROF_GEMM_JOB 4
 void tg_prof_gemm(const tg_gemm_desc *const *ds, int nd, double sec);
-
-/* f32 GEMM split over the pool by column blocks (engine/plan.c). */
-void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
-/* Up to 4 independent GEMMs (no output shared, no output read by another)
- * as one pool job: one hand-off and one join instead of nd. */
-void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd);
-/* f32 GEMM workspace a descriptor needs (floats per thread). */
-size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);
-
-/* Run fn(ctx, i0, i1) over [0, n) in contiguous pieces, one per thread,
- * when the work (n * cost elements) pays for the hand-off; else on the
- * caller's thread. Piece boundaries are multiples of `align`. Element-wise
- * kernels give the same bits for any split. */
-typedef void (*tg_range_fn)(void *ctx, size_t i0, size_t i1);
-void tg_exec_range(tg_exec *ex, size_t n, size_t align, size_t cost, tg_range_fn fn, void *ctx);
 
 /* Thread pool (engine/pool.c): run fn(ctx, task, thread) for task in
  * [0, ntasks), each task whole on one thread (whichever claims it first;
@@ -146,7 +147,7 @@ static inline const tg_nrec *tg_rec(const tg_graph *g, tg_node n) { return &g->n
 /* Parameters (engine/params.c) */
 int tg_group_match(const char *groups, const char *group);
 
-/* The kernel table every f32 plan uses (engine/plan.c). */
+/* The kernel table every f32 plan uses (engine/exec.c). */
 const tg_kern *tg_kern_current(void);
 
 /* Plan internals used by gradient checking (engine/plan.c). */

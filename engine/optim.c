@@ -129,7 +129,7 @@ tg_status tg_adam_step(tg_adam *a)
     if (tg_prof_on()) {
         double t0 = tg_prof_now();
         adam_run(a);
-        tg_prof_add(tg_prof_row_adam(), 0, tg_prof_now() - t0);
+        tg_prof_add_named("adam", tg_prof_now() - t0);
     } else {
         adam_run(a);
     }
@@ -211,6 +211,6 @@ tg_status tg_sgd_step(tg_sgd *s)
     }
     tg_fp_leave(m);
     s->t++;
-    if (tg_prof_on()) tg_prof_add(tg_prof_row_sgd(), 0, tg_prof_now() - t0);
+    if (tg_prof_on()) tg_prof_add_named("sgd", tg_prof_now() - t0);
     return TG_OK;
 }

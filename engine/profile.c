@@ -5,14 +5,15 @@
  * "sgd" row. Disabled (the default), the cost is one load of a flag per node.
  * The table is process-wide and not synchronised: enable it only while one
  * thread drives the plans (the pool's workers never touch it). */
-#include "internal.h"
-#include "ops.h"
+#include "op.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-enum { PROF_ADAM = TG_OP_COUNT, PROF_SGD, PROF_ROWS };
+/* rows: one per op descriptor seen (keyed by its pointer), and the named
+ * rows of the optimizers */
+#define PROF_ROWS 64
 
 #define PROF_GEMM_MAX 96 /* distinct GEMM jobs kept */
 
@@ -25,6 +26,9 @@ typedef struct gemm_row {
 
 static struct {
     int on;
+    int nrows;
+    const tg_opdesc *op[PROF_ROWS]; /* NULL for a named row */
+    const char *name[PROF_ROWS];
     double sec[PROF_ROWS][2];
     long calls[PROF_ROWS][2];
     int ngemm;
@@ -40,15 +44,31 @@ double tg_prof_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-void tg_prof_add(int row, int pass, double sec)
+static int row_of(const tg_opdesc *op, const char *name)
 {
-    if (row < 0 || row >= PROF_ROWS || pass < 0 || pass > 1) return;
+    for (int r = 0; r < prof.nrows; r++)
+        if (prof.op[r] == op && (op || prof.name[r] == name)) return r;
+    if (prof.nrows == PROF_ROWS) return -1;
+    prof.op[prof.nrows] = op;
+    prof.name[prof.nrows] = op ? op->name : name;
+    return prof.nrows++;
+}
+
+void tg_prof_add(const tg_opdesc *op, int pass, double sec)
+{
+    int row = row_of(op, NULL);
+    if (row < 0 || pass < 0 || pass > 1) return;
     prof.sec[row][pass] += sec;
     prof.calls[row][pass]++;
 }
 
-int tg_prof_row_adam(void) { return PROF_ADAM; }
-int tg_prof_row_sgd(void) { return PROF_SGD; }
+void tg_prof_add_named(const char *what, double sec)
+{
+    int row = row_of(NULL, what);
+    if (row < 0) return;
+    prof.sec[row][0] += sec;
+    prof.calls[row][0]++;
+}
 
 void tg_profile_enable(int on) { prof.on = on != 0; }
 
@@ -62,12 +82,12 @@ void tg_profile_reset(void)
 int tg_profile_rows(tg_profile_row *rows, int max)
 {
     int n = 0;
-    for (int r = 0; r < PROF_ROWS; r++)
+    for (int r = 0; r < prof.nrows; r++)
         for (int pass = 0; pass < 2; pass++) {
             if (!prof.calls[r][pass]) continue;
             if (rows && n < max) {
-                rows[n].what = r < TG_OP_COUNT ? tg_optab[r]->name : r == PROF_ADAM ? "adam" : "sgd";
-                rows[n].pass = r >= TG_OP_COUNT ? "step" : pass ? "backward" : "forward";
+                rows[n].what = prof.name[r];
+                rows[n].pass = !prof.op[r] ? "step" : pass ? "backward" : "forward";
                 rows[n].seconds = prof.sec[r][pass];
                 rows[n].calls = prof.calls[r][pass];
             }

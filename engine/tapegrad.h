@@ -165,7 +165,8 @@ tg_status tg_bind(tg_graph *g, tg_node input, const void *data);
 /* The node for a parameter of the graph's store (one node per parameter:
  * asking twice returns the same node). */
 tg_node tg_param_ref(tg_graph *g, tg_param *p);
-/* Keep x's value in graph-owned memory, shared by all plans (tg_plan_opts.reuse). */
+/* Keep x's value, and every value behind it, in memory the plans of one set
+ * share (tg_plans_new, tg_plan_opts.reuse), readable from any of them. */
 tg_node tg_keep(tg_graph *g, tg_node x);
 /* y = x in forward; no gradient flows back through it. */
 tg_node tg_detach(tg_graph *g, tg_node x);
@@ -234,10 +235,11 @@ typedef struct tg_plan_opts {
     int input_grads;
     /* Forward-only: no backward schedule, `out` may be any shape. */
     int forward_only;
-    /* Nodes whose kept values (tg_keep) were computed by another plan: this
-     * plan's forward skips them and every node only they need. Each must be
-     * kept, and so must every node behind it whose value this plan's
-     * backward reads (tg_keep keeps a node and everything behind it). */
+    /* Nodes whose kept values (tg_keep) another plan of the same set
+     * computes (tg_plans_new): this plan's forward skips them and every node
+     * only they need. Each must be kept, and so must every node behind it
+     * whose value this plan's backward reads (tg_keep keeps a node and
+     * everything behind it). */
     const tg_node *reuse;
     int n_reuse;
     /* Extra nodes whose values stay readable after a run (tg_plan_value);
@@ -260,8 +262,19 @@ typedef struct tg_plan_opts {
 /* Compile a plan that computes `out` (a scalar loss unless forward_only) and,
  * unless forward_only, its gradients. On failure returns NULL and sets the
  * graph's error. The plan borrows the graph, its store and the pool: free
- * the plan before them. */
+ * the plan before them. A plan that reuses values another plan computes
+ * must be compiled with it, as a set (tg_plans_new). */
 tg_plan *tg_plan_new(tg_graph *g, tg_node out, const tg_plan_opts *opts);
+/* Compile n plans (1..64) over one graph as a set: plans[k] computes
+ * outs[k] with opts[k] (opts may be NULL: defaults for all). Plans of a set
+ * share their kept values (tg_keep): one plan computes G(z), another reuses
+ * it (tg_plan_opts.reuse). What they share, and every fusion decision that
+ * depends on it, belongs to the set and is decided with every plan known, so
+ * the result does not depend on the order of the plans, and compiling does
+ * not change the graph. Returns TG_OK, or an error (also recorded on the
+ * graph) with every plans[k] NULL. Free each plan with tg_plan_free; the set
+ * goes with the last one. */
+tg_status tg_plans_new(tg_graph *g, int n, const tg_node *outs, const tg_plan_opts *opts, tg_plan **plans);
 void tg_plan_free(tg_plan *p);
 
 /* Run forward: TG_ERR_STATE if an input is unbound, TG_ERR_NONFINITE if a

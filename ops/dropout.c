@@ -8,6 +8,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 
 static uint64_t mix(uint64_t z)
 {
@@ -32,14 +33,26 @@ static void drop_range(void *c, size_t i0, size_t i1)
     j->k->dropout(j->in, j->out, i0, i1, j->key, j->thr, j->scale, j->acc);
 }
 
-void tg_dropout_mask(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, uint32_t *key, uint32_t *thr,
-                     double *inv)
+/* keep element e when tg_dropout_hash(key, e) >= thr, scale kept elements
+ * by 1/(1-p); eval: keep everything, unscaled */
+static void mask_of(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, uint32_t *key, uint32_t *thr,
+                    double *inv)
 {
-    double p = n->f[0];
+    double p = tg_attr(n)->p;
     *inv = 1.0 / (1.0 - p);
     *key = (uint32_t)mix(g->seed ^ mix((uint64_t)(n - g->n) * 0x9E3779B97F4A7C15ull ^ (step << 20)));
     *thr = (uint32_t)(p * 4294967296.0);
-    if (eval) *thr = 0, *inv = 1.0; /* keep everything, unscaled */
+    if (eval) *thr = 0, *inv = 1.0;
+}
+
+/* the trait the plan's fusion pass reads: a consumer's input-gradient
+ * epilogue can apply this mask */
+static int dropout_mask(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, tg_mask *m)
+{
+    double inv;
+    mask_of(g, n, step, eval, &m->key, &m->thr, &inv);
+    m->scale = (float)inv;
+    return 1;
 }
 
 /* out (=, or += when acc) in * mask / (1-p); eval plans: in */
@@ -48,7 +61,7 @@ static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
     size_t n = r->n->numel;
     uint32_t key, thr;
     double inv;
-    tg_dropout_mask(r->g, r->n, r->step, r->eval, &key, &thr, &inv);
+    mask_of(r->g, r->n, r->step, r->eval, &key, &thr, &inv);
     if (!r->f64) {
         drop_job j = {r->ex->k, in, out, key, thr, (float)inv, acc};
         tg_exec_range(r->ex, n, 64, 2, drop_range, &j);
@@ -65,14 +78,22 @@ static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
 static void dropout_fwd(tg_run *r) { mask_apply(r, r->x[0], r->y, 0); }
 static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], !r->fresh[0]); }
 
-const tg_opdesc tg_op_dropout = {.name = "dropout", .fwd = dropout_fwd, .bwd = dropout_bwd, .fresh_ok = 1};
+static void dropout_describe(const tg_nrec *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "(p=%g)", (double)tg_attr(n)->p);
+}
+
+const tg_opdesc tg_op_dropout = {.name = "dropout",
+                                 .fwd = dropout_fwd,
+                                 .bwd = dropout_bwd,
+                                 .fresh_ok = 1,
+                                 .describe = dropout_describe,
+                                 .mask = dropout_mask};
 
 tg_node tg_dropout(tg_graph *g, tg_node x, float p)
 {
     if (!tg_check_inputs(g, "dropout", &x, 1)) return (tg_node){-1};
     if (!(p >= 0.0f && p < 1.0f)) return tg_fail(g, TG_ERR_ARG, "dropout: p = %g is outside [0, 1)", (double)p);
     const tg_nrec *a = tg_rec(g, x);
-    tg_node y = tg_push(g, TG_OP_DROPOUT, &x, 1, a->ndim, a->d);
-    if (y.id >= 0) g->n[y.id].f[0] = p;
-    return y;
+    return tg_push(g, &tg_op_dropout, &x, 1, a->ndim, a->d, &(tg_attrs){.p = p});
 }

@@ -3,10 +3,11 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 
 static const char *names[] = {"add", "sub", "mul"};
 
-static tg_node binary(tg_graph *g, tg_op op, const char *name, tg_node a, tg_node b)
+static tg_node binary(tg_graph *g, const tg_opdesc *op, const char *name, tg_node a, tg_node b)
 {
     tg_node in[2] = {a, b};
     if (!tg_check_inputs(g, name, in, 2)) return (tg_node){-1};
@@ -17,7 +18,7 @@ static tg_node binary(tg_graph *g, tg_op op, const char *name, tg_node a, tg_nod
     if (!same)
         return tg_fail(g, TG_ERR_SHAPE, "%s: a is %s but b is %s (shapes must match)", name,
                        tg_shape_str(x, sa, sizeof sa), tg_shape_str(y, sb, sizeof sb));
-    return tg_push(g, op, in, 2, x->ndim, x->d);
+    return tg_push(g, op, in, 2, x->ndim, x->d, NULL);
 }
 
 /* add (s = 1) and sub (s = -1) */
@@ -57,8 +58,8 @@ static void sub_bwd(tg_run *r) { addsub_bwd(r, -1.0f); }
 const tg_opdesc tg_op_add = {.name = "add", .fwd = add_fwd, .bwd = add_bwd};
 const tg_opdesc tg_op_sub = {.name = "sub", .fwd = sub_fwd, .bwd = sub_bwd};
 
-tg_node tg_add(tg_graph *g, tg_node a, tg_node b) { return binary(g, TG_OP_ADD, names[0], a, b); }
-tg_node tg_sub(tg_graph *g, tg_node a, tg_node b) { return binary(g, TG_OP_SUB, names[1], a, b); }
+tg_node tg_add(tg_graph *g, tg_node a, tg_node b) { return binary(g, &tg_op_add, names[0], a, b); }
+tg_node tg_sub(tg_graph *g, tg_node a, tg_node b) { return binary(g, &tg_op_sub, names[1], a, b); }
 
 /* mul: y = a b;  da += dy b, db += dy a */
 static void mul_fwd(tg_run *r)
@@ -91,13 +92,13 @@ static void mul_bwd(tg_run *r)
 const tg_opdesc tg_op_mul = {
     .name = "mul", .bwd_needs = TG_NEED_X0 | TG_NEED_X1, .fwd = mul_fwd, .bwd = mul_bwd};
 
-tg_node tg_mul(tg_graph *g, tg_node a, tg_node b) { return binary(g, TG_OP_MUL, names[2], a, b); }
+tg_node tg_mul(tg_graph *g, tg_node a, tg_node b) { return binary(g, &tg_op_mul, names[2], a, b); }
 
 /* scale: y = s x;  dx += s dy */
 static void scale_fwd(tg_run *r)
 {
     size_t n = r->n->numel;
-    float s = r->n->f[0];
+    float s = tg_attr(r->n)->scale;
     if (r->f64) {
         const double *x = r->x[0];
         double *y = r->y;
@@ -110,7 +111,7 @@ static void scale_fwd(tg_run *r)
 static void scale_bwd(tg_run *r)
 {
     size_t n = r->n->numel;
-    float s = r->n->f[0];
+    float s = tg_attr(r->n)->scale;
     if (r->f64) {
         const double *dy = r->dy;
         double *dx = r->dx[0];
@@ -120,14 +121,17 @@ static void scale_bwd(tg_run *r)
     }
 }
 
-const tg_opdesc tg_op_scale = {.name = "scale", .fwd = scale_fwd, .bwd = scale_bwd};
+static void scale_describe(const tg_nrec *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "(%g)", (double)tg_attr(n)->scale);
+}
+
+const tg_opdesc tg_op_scale = {.name = "scale", .fwd = scale_fwd, .bwd = scale_bwd, .describe = scale_describe};
 
 tg_node tg_scale(tg_graph *g, tg_node x, float s)
 {
     if (!tg_check_inputs(g, "scale", &x, 1)) return (tg_node){-1};
     if (!isfinite(s)) return tg_fail(g, TG_ERR_ARG, "scale: factor %g is not finite", (double)s);
     const tg_nrec *a = tg_rec(g, x);
-    tg_node y = tg_push(g, TG_OP_SCALE, &x, 1, a->ndim, a->d);
-    if (y.id >= 0) g->n[y.id].f[0] = s;
-    return y;
+    return tg_push(g, &tg_op_scale, &x, 1, a->ndim, a->d, &(tg_attrs){.scale = s});
 }

@@ -16,8 +16,8 @@
 /* target constant and sign for the three BCE forms */
 static void bce_form(const tg_nrec *n, float *t, double *sign)
 {
-    *t = n->op == TG_OP_BCE_LOGITS ? n->f[0] : n->op == TG_OP_GEN_LOSS ? 1.0f : 0.0f;
-    *sign = n->op == TG_OP_GEN_LOSS_SATURATING ? -1.0 : 1.0;
+    *t = n->op == &tg_op_bce_logits ? tg_attr(n)->target : n->op == &tg_op_gen_loss ? 1.0f : 0.0f;
+    *sign = n->op == &tg_op_gen_loss_saturating ? -1.0 : 1.0;
 }
 
 static void bce_fwd(tg_run *r)
@@ -58,25 +58,30 @@ static void bce_bwd(tg_run *r)
     }
 }
 
-#define BCE_OP(lower, needs) \
-    const tg_opdesc tg_op_##lower = {.name = #lower, .bwd_needs = (needs), .fwd = bce_fwd, .bwd = bce_bwd};
-BCE_OP(bce_logits, TG_NEED_X0 | TG_NEED_X1)
-BCE_OP(gen_loss, TG_NEED_X0)
-BCE_OP(gen_loss_saturating, TG_NEED_X0)
-#undef BCE_OP
-
-static tg_node loss1(tg_graph *g, tg_op op, tg_node x, float t)
+/* bce_logits with a constant target shows it */
+static void bce_describe(const tg_nrec *n, char *buf, size_t len)
 {
-    if (!tg_check_inputs(g, tg_optab[op]->name, &x, 1)) return (tg_node){-1};
-    if (!isfinite(t)) return tg_fail(g, TG_ERR_ARG, "%s: target %g is not finite", tg_optab[op]->name, (double)t);
-    tg_node y = tg_push(g, op, &x, 1, 1, (int[]){1});
-    if (y.id >= 0) g->n[y.id].f[0] = t;
-    return y;
+    if (n->nin == 1) snprintf(buf, len, "(t=%g)", (double)tg_attr(n)->target);
 }
 
-tg_node tg_bce_logits_const(tg_graph *g, tg_node logits, float t) { return loss1(g, TG_OP_BCE_LOGITS, logits, t); }
-tg_node tg_gen_loss(tg_graph *g, tg_node x) { return loss1(g, TG_OP_GEN_LOSS, x, 1.0f); }
-tg_node tg_gen_loss_saturating(tg_graph *g, tg_node x) { return loss1(g, TG_OP_GEN_LOSS_SATURATING, x, 0.0f); }
+#define BCE_OP(lower, needs, desc)                                                                         \
+    const tg_opdesc tg_op_##lower = {.name = #lower, .bwd_needs = (needs), .fwd = bce_fwd, .bwd = bce_bwd, \
+                                     .describe = (desc)};
+BCE_OP(bce_logits, TG_NEED_X0 | TG_NEED_X1, bce_describe)
+BCE_OP(gen_loss, TG_NEED_X0, NULL)
+BCE_OP(gen_loss_saturating, TG_NEED_X0, NULL)
+#undef BCE_OP
+
+static tg_node loss1(tg_graph *g, const tg_opdesc *op, tg_node x, float t)
+{
+    if (!tg_check_inputs(g, op->name, &x, 1)) return (tg_node){-1};
+    if (!isfinite(t)) return tg_fail(g, TG_ERR_ARG, "%s: target %g is not finite", op->name, (double)t);
+    return tg_push(g, op, &x, 1, 1, (int[]){1}, &(tg_attrs){.target = t});
+}
+
+tg_node tg_bce_logits_const(tg_graph *g, tg_node logits, float t) { return loss1(g, &tg_op_bce_logits, logits, t); }
+tg_node tg_gen_loss(tg_graph *g, tg_node x) { return loss1(g, &tg_op_gen_loss, x, 1.0f); }
+tg_node tg_gen_loss_saturating(tg_graph *g, tg_node x) { return loss1(g, &tg_op_gen_loss_saturating, x, 0.0f); }
 
 tg_node tg_bce_logits(tg_graph *g, tg_node logits, tg_node target)
 {
@@ -89,13 +94,13 @@ tg_node tg_bce_logits(tg_graph *g, tg_node logits, tg_node target)
     if (!same)
         return tg_fail(g, TG_ERR_SHAPE, "bce_logits: logits are %s but targets are %s",
                        tg_shape_str(x, sa, sizeof sa), tg_shape_str(t, sb, sizeof sb));
-    return tg_push(g, TG_OP_BCE_LOGITS, in, 2, 1, (int[]){1});
+    return tg_push(g, &tg_op_bce_logits, in, 2, 1, (int[]){1}, NULL);
 }
 
 /* ---- softmax cross-entropy; saved = softmax probabilities (B,C) ---- */
-static size_t xent_saved(const tg_nrec *n, int f64)
+static size_t xent_saved(const tg_graph *g, const tg_nrec *n, int f64)
 {
-    return (size_t)n->i[0] * (size_t)n->i[1] * (f64 ? sizeof(double) : sizeof(float));
+    return g->n[n->in[0]].numel * (f64 ? sizeof(double) : sizeof(float)); /* (B,C) */
 }
 
 static void xent_fwd(tg_run *r)
@@ -160,10 +165,5 @@ tg_node tg_softmax_xent(tg_graph *g, tg_node logits, tg_node labels)
     if (x->ndim != 2 || l->d[0] != x->d[0])
         return tg_fail(g, TG_ERR_SHAPE, "softmax_xent: logits are %s but labels are %s (want (B,C) and (B))",
                        tg_shape_str(x, sa, sizeof sa), tg_shape_str(l, sb, sizeof sb));
-    tg_node y = tg_push(g, TG_OP_SOFTMAX_XENT, (tg_node[]){logits, labels}, 2, 1, (int[]){1});
-    if (y.id >= 0) {
-        g->n[y.id].i[0] = x->d[0];
-        g->n[y.id].i[1] = x->d[1];
-    }
-    return y;
+    return tg_push(g, &tg_op_softmax_xent, (tg_node[]){logits, labels}, 2, 1, (int[]){1}, NULL);
 }

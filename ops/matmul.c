@@ -5,11 +5,14 @@
  *   db = op(a)^T dy            (stored transposed when tb) */
 #include "ops.h"
 
+#include <stdio.h>
+
 typedef struct mm { int M, N, K, ta, tb, lda, ldb; } mm;
 
 static mm dims(const tg_nrec *y, const tg_nrec *a, const tg_nrec *b)
 {
-    mm m = {y->d[0], y->d[1], y->i[0] ? a->d[0] : a->d[1], y->i[0], y->i[1], a->d[1], b->d[1]};
+    const tg_attrs *at = tg_attr(y);
+    mm m = {y->d[0], y->d[1], at->trans[0] ? a->d[0] : a->d[1], at->trans[0], at->trans[1], a->d[1], b->d[1]};
     return m;
 }
 
@@ -41,10 +44,10 @@ static void matmul_fwd(tg_run *r)
 {
     mm m = dims(r->n, r->in[0], r->in[1]);
     tg_gemm_desc d = gemm_for(0, &m, r->x[0], r->x[1], r->y, NULL, NULL, NULL);
-    d.bias = r->fbias; /* y is then the fused bias_add's (or activation's) value */
-    if (r->fbias) {
-        d.act = r->fact;
-        d.slope = r->fslope;
+    d.bias = r->epi.bias; /* y is then the fused bias node's (or activation's) value */
+    if (r->epi.bias) {
+        d.act = r->epi.act;
+        d.slope = r->epi.slope;
     }
     if (r->f64) ref(&d, r->x[0], r->x[1], r->y);
     else tg_exec_gemm(r->ex, &d);
@@ -60,14 +63,14 @@ static void matmul_bwd(tg_run *r)
         if (!r->dx[which - 1]) continue; /* nobody asked for this gradient */
         d[nd] = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
         d[nd].beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
-        if (which == 1 && r->bact) { /* the fused dropout / activation backward (plan.c) */
-            d[nd].dact_y = r->bact_y;
-            tg_act_y_only(r->bact, &d[nd].dact);
-            d[nd].dslope = r->bact->f[0];
-            if (r->bdrop && !r->eval) {
-                double inv;
-                tg_dropout_mask(r->g, r->bdrop, r->bdrop_step, r->eval, &d[nd].drop_key, &d[nd].drop_thr, &inv);
-                d[nd].drop_scale = (float)inv;
+        if (which == 1 && r->bepi.on) { /* the fused mask / activation backward (engine/fuse.c) */
+            d[nd].dact_y = r->bepi.y;
+            d[nd].dact = r->bepi.act;
+            d[nd].dslope = r->bepi.slope;
+            if (r->bepi.mask_on) {
+                d[nd].drop_key = r->bepi.key;
+                d[nd].drop_thr = r->bepi.thr;
+                d[nd].drop_scale = r->bepi.scale;
                 d[nd].drop_on = 1;
             }
         }
@@ -96,6 +99,24 @@ static size_t matmul_ws(const tg_graph *g, const tg_nrec *n, const tg_kern *k)
     return w;
 }
 
+/* the forward GEMM's epilogue adds a bias over the output's columns (the
+ * last axis), then an activation */
+static int matmul_epi_axis(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
+/* the input-gradient GEMM writes da directly (a not transposed), so its
+ * epilogue can apply the backward of what produced a */
+static int matmul_bwd_epi_ok(const tg_nrec *n) { return !tg_attr(n)->trans[0]; }
+
+static void matmul_describe(const tg_nrec *n, char *buf, size_t len)
+{
+    const tg_attrs *a = tg_attr(n);
+    if (a->trans[0] || a->trans[1]) snprintf(buf, len, "(%s%s)", a->trans[0] ? "aT" : "a", a->trans[1] ? ",bT" : ",b");
+}
+
 const tg_opdesc tg_op_matmul = {
     .name = "matmul",
     .bwd_needs = TG_NEED_X0 | TG_NEED_X1,
@@ -103,6 +124,9 @@ const tg_opdesc tg_op_matmul = {
     .fwd = matmul_fwd,
     .bwd = matmul_bwd,
     .fresh_ok = 1,
+    .describe = matmul_describe,
+    .epi_bias_axis = matmul_epi_axis,
+    .bwd_epi_ok = matmul_bwd_epi_ok,
 };
 
 tg_node tg_matmul_t(tg_graph *g, tg_node a, tg_node b, int ta, int tb)
@@ -119,12 +143,7 @@ tg_node tg_matmul_t(tg_graph *g, tg_node a, tg_node b, int ta, int tb)
     if (K != K2)
         return tg_fail(g, TG_ERR_SHAPE, "matmul: x is %s%s but w is %s%s", tg_shape_str(x, sa, sizeof sa),
                        ta ? " (transposed)" : "", tg_shape_str(w, sb, sizeof sb), tb ? " (transposed)" : "");
-    tg_node y = tg_push(g, TG_OP_MATMUL, in, 2, 2, (int[]){M, N});
-    if (y.id >= 0) {
-        g->n[y.id].i[0] = ta != 0;
-        g->n[y.id].i[1] = tb != 0;
-    }
-    return y;
+    return tg_push(g, &tg_op_matmul, in, 2, 2, (int[]){M, N}, &(tg_attrs){.trans = {ta != 0, tb != 0}});
 }
 
 tg_node tg_matmul(tg_graph *g, tg_node x, tg_node w) { return tg_matmul_t(g, x, w, 0, 0); }

@@ -14,7 +14,7 @@ static double total(const tg_run *r)
 /* y = k * sum x, dx += k dy;  k = 1 (sum) or 1/n (mean) */
 static double factor(const tg_run *r)
 {
-    return r->n->op == TG_OP_MEAN ? 1.0 / (double)r->in[0]->numel : 1.0;
+    return r->n->op == &tg_op_mean ? 1.0 / (double)r->in[0]->numel : 1.0;
 }
 
 static void reduce_fwd(tg_run *r)
@@ -40,11 +40,11 @@ static void reduce_bwd(tg_run *r)
 const tg_opdesc tg_op_sum = {.name = "sum", .fwd = reduce_fwd, .bwd = reduce_bwd};
 const tg_opdesc tg_op_mean = {.name = "mean", .fwd = reduce_fwd, .bwd = reduce_bwd};
 
-static tg_node reduce(tg_graph *g, tg_op op, tg_node x)
+static tg_node reduce(tg_graph *g, const tg_opdesc *op, tg_node x)
 {
-    if (!tg_check_inputs(g, tg_optab[op]->name, &x, 1)) return (tg_node){-1};
-    return tg_push(g, op, &x, 1, 1, (int[]){1});
+    if (!tg_check_inputs(g, op->name, &x, 1)) return (tg_node){-1};
+    return tg_push(g, op, &x, 1, 1, (int[]){1}, NULL);
 }
 
-tg_node tg_sum(tg_graph *g, tg_node x) { return reduce(g, TG_OP_SUM, x); }
-tg_node tg_mean(tg_graph *g, tg_node x) { return reduce(g, TG_OP_MEAN, x); }
+tg_node tg_sum(tg_graph *g, tg_node x) { return reduce(g, &tg_op_sum, x); }
+tg_node tg_mean(tg_graph *g, tg_node x) { return reduce(g, &tg_op_mean, x); }

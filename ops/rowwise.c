@@ -58,7 +58,15 @@ static void bias_bwd(tg_run *r)
     }
 }
 
-const tg_opdesc tg_op_bias_add = {.name = "bias_add", .fwd = bias_fwd, .bwd = bias_bwd, .fresh_ok = 1};
+/* a bias over the last axis of a (B,N) tensor */
+static int bias_axis(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
+const tg_opdesc tg_op_bias_add = {
+    .name = "bias_add", .fwd = bias_fwd, .bwd = bias_bwd, .fresh_ok = 1, .bias_axis = bias_axis};
 
 tg_node tg_bias_add(tg_graph *g, tg_node x, tg_node b)
 {
@@ -69,7 +77,7 @@ tg_node tg_bias_add(tg_graph *g, tg_node x, tg_node b)
     if (a->ndim != 2 || c->ndim != 1 || c->d[0] != a->d[1])
         return tg_fail(g, TG_ERR_SHAPE, "bias_add: x is %s but b is %s (want x (B,N) and b (N))",
                        tg_shape_str(a, sa, sizeof sa), tg_shape_str(c, sb, sizeof sb));
-    return tg_push(g, TG_OP_BIAS_ADD, in, 2, 2, a->d);
+    return tg_push(g, &tg_op_bias_add, in, 2, 2, a->d, NULL);
 }
 
 /* ---- concat: y = [a b] on the last axis; a (B,Na), b (B,Nb) ---- */
@@ -113,5 +121,5 @@ tg_node tg_concat(tg_graph *g, tg_node a, tg_node b)
     if (x->ndim != 2 || y->ndim != 2 || x->d[0] != y->d[0])
         return tg_fail(g, TG_ERR_SHAPE, "concat: a is %s but b is %s (want (B,Na) and (B,Nb))",
                        tg_shape_str(x, sa, sizeof sa), tg_shape_str(y, sb, sizeof sb));
-    return tg_push(g, TG_OP_CONCAT, in, 2, 2, (int[]){x->d[0], x->d[1] + y->d[1]});
+    return tg_push(g, &tg_op_concat, in, 2, 2, (int[]){x->d[0], x->d[1] + y->d[1]}, NULL);
 }

@@ -119,6 +119,22 @@ static tg_plan *plan_or_die(gan *t, tg_node out, const char *groups, int prec, i
     return p;
 }
 
+/* the D step and the G step of t as one set, the G step reusing the kept
+ * fake when `reuse` */
+static void dg_plans(gan *t, int prec, int reuse, tg_pool *pool, tg_plan **pd, tg_plan **pg)
+{
+    const tg_plan_opts o[2] = {
+        {.groups = "D", .eval = 1, .precision = PREC[prec], .pool = pool},
+        {.groups = "G", .eval = 1, .precision = PREC[prec], .pool = pool, .reuse = reuse ? &t->fake : NULL,
+         .n_reuse = reuse},
+    };
+    tg_plan *p[2];
+    ck_assert_msg(tg_plans_new(t->g, 2, (tg_node[]){t->loss_d, t->loss_g}, o, p) == TG_OK, "plan: %s",
+                  tg_graph_error(t->g));
+    *pd = p[0];
+    *pg = p[1];
+}
+
 static void fill_grads(gan *t, const char *grp, float v)
 {
     for (int i = 0; i < tg_params_count(t->ps); i++) {
@@ -260,8 +276,8 @@ START_TEST(test_g_step)
     gan t;
     gan_new(&t);
     int reuse = PREC[prec] == TG_F32;
-    tg_plan *pd = plan_or_die(&t, t.loss_d, "D", prec, 0);
-    tg_plan *pg = plan_or_die(&t, t.loss_g, "G", prec, reuse);
+    tg_plan *pd, *pg;
+    dg_plans(&t, prec, reuse, NULL, &pd, &pg);
     for (int i = 0; i < tg_params_count(t.ps); i++) {
         tg_param *par = tg_params_at(t.ps, i);
         ck_assert_int_eq(tg_plan_has_param_grad(pg, par), is_group(par, "G"));
@@ -294,8 +310,9 @@ START_TEST(test_g_step_reuse_exact)
 {
     gan t;
     gan_new(&t);
-    tg_plan *pd = plan_or_die(&t, t.loss_d, "D", 0, 0);
-    tg_plan *pr = plan_or_die(&t, t.loss_g, "G", 0, 1), *pf = plan_or_die(&t, t.loss_g, "G", 0, 0);
+    tg_plan *pd, *pr;
+    dg_plans(&t, 0, 1, NULL, &pd, &pr);
+    tg_plan *pf = plan_or_die(&t, t.loss_g, "G", 0, 0);
     ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
     ck_assert_int_eq(tg_plan_forward(pr), TG_OK);
     ck_assert_int_eq(tg_plan_backward(pr), TG_OK);
@@ -342,10 +359,8 @@ START_TEST(test_pool_bit_identical)
     ck_assert(g1);
     double loss[2][2];
     for (int run = 0; run < 2; run++) {
-        tg_plan_opts od = {.groups = "D", .eval = 1, .pool = run ? pool : NULL};
-        tg_plan_opts og = {.groups = "G", .eval = 1, .pool = run ? pool : NULL, .reuse = &t.fake, .n_reuse = 1};
-        tg_plan *pd = tg_plan_new(t.g, t.loss_d, &od), *pg = tg_plan_new(t.g, t.loss_g, &og);
-        ck_assert_msg(pd && pg, "%s", tg_graph_error(t.g));
+        tg_plan *pd, *pg;
+        dg_plans(&t, 0, 1, run ? pool : NULL, &pd, &pg);
         ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
         ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
         ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
@@ -382,7 +397,8 @@ START_TEST(test_train_adam)
     tg_adam *ad = tg_adam_new(t.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
     tg_adam *ag = tg_adam_new(t.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
     ck_assert(ad && ag);
-    tg_plan *pd = plan_or_die(&t, t.loss_d, "D", 0, 0), *pg = plan_or_die(&t, t.loss_g, "G", 0, 1);
+    tg_plan *pd, *pg;
+    dg_plans(&t, 0, 1, NULL, &pd, &pg);
     char key[160];
     for (int s = 0; s < 3; s++) {
         snprintf(key, sizeof key, "train.z.%d", s);

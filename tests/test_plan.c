@@ -29,17 +29,11 @@ static tiny_gan T;
 static void setup_tiny(void) { ck_assert_int_eq(tiny_gan_init(&T, "tiny", 5, 7, 0), 0); }
 static void teardown(void) { tiny_gan_free(&T); }
 
-static tg_plan *dplan(tg_pool *pool)
+/* the D step and the G step (reusing G(z)) of T, as one set */
+static void dgplans(tg_pool *pool, int eval, tg_plan **pd, tg_plan **pg)
 {
-    tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
-    ck_assert_msg(p, "%s", tg_graph_error(T.g));
-    return p;
-}
-static tg_plan *gplan(tg_pool *pool)
-{
-    tg_plan *p = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &T.fake, .n_reuse = 1, .pool = pool});
-    ck_assert_msg(p, "%s", tg_graph_error(T.g));
-    return p;
+    const tg_plan_opts o = {.pool = pool, .eval = eval};
+    ck_assert_msg(tiny_gan_plans(&T, &o, &o, pd, pg) == TG_OK, "%s", tg_graph_error(T.g));
 }
 
 static void fill_grads(const char *group, float v)
@@ -65,7 +59,8 @@ START_TEST(test_groups_only)
 {
     /* D step: D's weights get gradients, G's are untouched (the fake is
      * detached); G step: G's weights get gradients through D, D's stay. */
-    tg_plan *pd = dplan(NULL), *pg = gplan(NULL);
+    tg_plan *pd, *pg;
+    dgplans(NULL, 0, &pd, &pg);
     for (int i = 0; i < tg_params_count(T.ps); i++) {
         tg_param *p = tg_params_at(T.ps, i);
         int isd = !strcmp(tg_param_group(p), "D");
@@ -93,10 +88,10 @@ START_TEST(test_reuse_equals_recompute)
 {
     /* A G plan that reuses the kept fake gives the same loss and G gradients
      * as one that recomputes it (eval mode: no dropout masks differ). */
-    tg_plan *pd = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
-    tg_plan *pr = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &T.fake, .n_reuse = 1, .eval = 1});
+    tg_plan *pd, *pr;
+    dgplans(NULL, 1, &pd, &pr);
     tg_plan *pf = tg_plan_new(T.g, T.loss_g, &(tg_plan_opts){.groups = "G", .eval = 1});
-    ck_assert(pd && pr && pf);
+    ck_assert(pf);
     ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
     ck_assert_int_eq(tg_plan_forward(pr), TG_OK);
     ck_assert_int_eq(tg_plan_backward(pr), TG_OK);
@@ -160,9 +155,8 @@ START_TEST(test_arena_reuses)
 {
     tiny_gan R;
     ck_assert_int_eq(tiny_gan_init(&R, "reference", 64, 1, 0), 0);
-    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D"});
-    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1});
-    ck_assert(pd && pg);
+    tg_plan *pd, *pg;
+    ck_assert_int_eq(tiny_gan_plans(&R, NULL, NULL, &pd, &pg), TG_OK);
     /* buffers with disjoint lifetimes share memory: the arena is well below
      * the sum of all buffers */
     ck_assert_uint_lt(tg_plan_arena_bytes(pd), tg_plan_naive_bytes(pd) * 3 / 4);
@@ -198,8 +192,8 @@ START_TEST(test_no_alloc_per_step)
     ck_assert_int_eq(tiny_gan_init(&R, "reference", 64, 3, 0), 0);
     tg_pool *pool = tg_pool_new(2);
     ck_assert_ptr_nonnull(pool);
-    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
-    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1, .pool = pool});
+    tg_plan *pd, *pg;
+    ck_assert_int_eq(tiny_gan_plans(&R, &(tg_plan_opts){.pool = pool}, &(tg_plan_opts){.pool = pool}, &pd, &pg), TG_OK);
     tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
     tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
     ck_assert(pd && pg && ad && ag);
@@ -245,8 +239,8 @@ static void train(int threads, uint64_t seed, float *out, size_t n, double *ld, 
     /* every job really runs on all threads: under contention the pool would
      * otherwise run on the caller alone, and 1 vs 2 threads become 1 vs 1 */
     tg_pool_set_strict(pool, 1);
-    tg_plan *pd = tg_plan_new(R.g, R.loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
-    tg_plan *pg = tg_plan_new(R.g, R.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &R.fake, .n_reuse = 1, .pool = pool});
+    tg_plan *pd, *pg;
+    ck_assert_int_eq(tiny_gan_plans(&R, &(tg_plan_opts){.pool = pool}, &(tg_plan_opts){.pool = pool}, &pd, &pg), TG_OK);
     tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
     tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
     ck_assert(pool && pd && pg && ad && ag);
@@ -350,7 +344,8 @@ START_TEST(test_pool_reuse)
     /* one pool serves many plans and many runs; freeing is clean */
     tg_pool *pool = tg_pool_new(2);
     ck_assert_int_eq(tg_pool_threads(pool), 2);
-    tg_plan *a = dplan(pool), *b = gplan(pool);
+    tg_plan *a, *b;
+    dgplans(pool, 0, &a, &b);
     for (int i = 0; i < 50; i++) {
         ck_assert_int_eq(tg_plan_forward(a), TG_OK);
         ck_assert_int_eq(tg_plan_backward(a), TG_OK);
@@ -376,7 +371,8 @@ static const tg_profile_row *prof_find(const tg_profile_row *rows, int n, const 
  * optimizer step; nothing while disabled; reset clears it. */
 START_TEST(test_profile_counts)
 {
-    tg_plan *p = dplan(NULL);
+    tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D"});
+    ck_assert_msg(p, "%s", tg_graph_error(T.g));
     tg_adam *a = tg_adam_new(T.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
     ck_assert_ptr_nonnull(a);
     tg_profile_reset();
@@ -537,10 +533,10 @@ START_TEST(test_f32_flushes_subnormals)
 END_TEST
 
 /* the k-th node (0-based) of op `op` in graph order */
-static tg_node nth_op(const tg_graph *g, tg_op op, int k)
+static tg_node nth_op(const tg_graph *g, const char *op, int k)
 {
-    for (int i = 0; i < g->count; i++)
-        if (g->n[i].op == op && k-- == 0) return (tg_node){i};
+    for (int i = 0; i < tg_graph_nodes(g); i++)
+        if (!strcmp(tg_node_op(g, (tg_node){i}), op) && k-- == 0) return (tg_node){i};
     return (tg_node){-1};
 }
 
@@ -552,17 +548,17 @@ START_TEST(test_kept_fusion_same_bits)
 {
     tiny_gan A;
     ck_assert_int_eq(tiny_gan_init(&A, "reference", 16, 5, 1), 0);
-    tg_plan *pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
-    tg_plan *pr = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &A.fake, .n_reuse = 1, .eval = 1});
-    ck_assert_msg(pd && pr, "%s", tg_graph_error(A.g));
+    tg_plan *pd, *pr;
+    ck_assert_msg(tiny_gan_plans(&A, &(tg_plan_opts){.eval = 1}, &(tg_plan_opts){.eval = 1}, &pd, &pr) == TG_OK, "%s",
+                  tg_graph_error(A.g));
     /* an unfused G in the same graph (same parameters and z): its matmuls
      * are plan outputs, which keeps them out of any GEMM epilogue */
     tg_node fake2 = tg_generator(A.g, &A.spec, A.z);
     tg_node loss2 = tg_gen_loss(A.g, tg_discriminator(A.g, &A.spec, fake2));
     tg_node outs[4];
     int first = 0;
-    while (nth_op(A.g, TG_OP_MATMUL, first).id <= A.loss_g.id) first++; /* fake2's matmuls come after */
-    for (int l = 0; l < 4; l++) outs[l] = nth_op(A.g, TG_OP_MATMUL, first + l);
+    while (nth_op(A.g, "matmul", first).id <= A.loss_g.id) first++; /* fake2's matmuls come after */
+    for (int l = 0; l < 4; l++) outs[l] = nth_op(A.g, "matmul", first + l);
     tg_plan *pu = tg_plan_new(A.g, loss2, &(tg_plan_opts){.groups = "G", .outputs = outs, .n_outputs = 4, .eval = 1});
     ck_assert_msg(pu != NULL, "%s", tg_graph_error(A.g));
     ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
@@ -570,10 +566,10 @@ START_TEST(test_kept_fusion_same_bits)
     ck_assert_int_eq(tg_plan_backward(pr), TG_OK);
     ck_assert(tg_plan_value(pd, A.fake) != NULL);
     for (int l = 0; l < 4; l++) { /* G's products and pre-activations live only in pd's GEMMs */
-        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, TG_OP_MATMUL, l)));
-        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, TG_OP_BIAS_ADD, l)));
+        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, "matmul", l)));
+        ck_assert_ptr_null(tg_plan_value(pd, nth_op(A.g, "bias_add", l)));
     }
-    ck_assert_ptr_null(tg_plan_value(pr, nth_op(A.g, TG_OP_BIAS_ADD, 0)));
+    ck_assert_ptr_null(tg_plan_value(pr, nth_op(A.g, "bias_add", 0)));
     const double lr = tg_plan_loss(pr);
     float *gw[8];
     int np = 0;
@@ -601,41 +597,78 @@ START_TEST(test_kept_fusion_same_bits)
 }
 END_TEST
 
-/* A kept value one plan does not store cannot be read by a plan compiled
- * later (a clear error); a plan compiled first that reads it keeps it
- * stored (the later plan then does not fuse it away), with the same result
- * as recomputing. */
+/* Plans that share kept values are compiled as a set, and the set decides
+ * what is stored with every plan known: a plan that reuses G's first
+ * pre-activation keeps it stored in the D step's plan (which then does not
+ * fuse it away), whatever the order of the plans in the set, with the same
+ * result as recomputing. A plan that reuses a value no plan of its set
+ * computes is refused with a message. */
 START_TEST(test_kept_fusion_respects_readers)
 {
-    tiny_gan A;
-    ck_assert_int_eq(tiny_gan_init(&A, "reference", 8, 6, 1), 0);
-    tg_node m0 = nth_op(A.g, TG_OP_MATMUL, 0), b0 = nth_op(A.g, TG_OP_BIAS_ADD, 0);
-    tg_plan *pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
-    ck_assert_ptr_nonnull(pd);
-    ck_assert_ptr_null(tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &b0, .n_reuse = 1}));
-    ck_assert_ptr_nonnull(strstr(tg_graph_error(A.g), "does not store"));
-    tg_plan_free(pd);
-    tiny_gan_free(&A);
+    for (int order = 0; order < 2; order++) {
+        tiny_gan A;
+        ck_assert_int_eq(tiny_gan_init(&A, "reference", 8, 6, 1), 0);
+        tg_node m0 = nth_op(A.g, "matmul", 0), b0 = nth_op(A.g, "bias_add", 0);
+        const tg_node outs[2] = {order ? A.loss_g : A.loss_d, order ? A.loss_d : A.loss_g};
+        const tg_plan_opts od = {.groups = "D", .eval = 1}, ob = {.groups = "G", .reuse = &b0, .n_reuse = 1, .eval = 1};
+        const tg_plan_opts o[2] = {order ? ob : od, order ? od : ob};
+        tg_plan *pl[2];
+        ck_assert_msg(tg_plans_new(A.g, 2, outs, o, pl) == TG_OK, "%s", tg_graph_error(A.g));
+        tg_plan *pd = pl[order], *pb = pl[1 - order];
+        tg_plan *pf = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .eval = 1}); /* recomputes G */
+        ck_assert(pf);
+        ck_assert_ptr_nonnull(tg_plan_value(pd, b0)); /* stored for pb */
+        ck_assert_ptr_null(tg_plan_value(pd, m0));    /* nobody reads it: fused */
+        ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_forward(pb), TG_OK);
+        ck_assert_int_eq(tg_plan_forward(pf), TG_OK);
+        ck_assert(isfinite(tg_plan_loss(pb)) && tg_plan_loss(pb) == tg_plan_loss(pf));
+        tg_plan_free(pb);
+        tg_plan_free(pd);
+        tg_plan_free(pf);
+        /* alone, the reusing plan has nobody to compute b0 */
+        ck_assert_ptr_null(tg_plan_new(A.g, A.loss_g, &ob));
+        ck_assert_ptr_nonnull(strstr(tg_graph_error(A.g), "no other plan of its set computes"));
+        tiny_gan_free(&A);
+    }
+}
+END_TEST
 
-    /* the other order: the reader first */
-    ck_assert_int_eq(tiny_gan_init(&A, "reference", 8, 6, 1), 0);
-    m0 = nth_op(A.g, TG_OP_MATMUL, 0);
-    b0 = nth_op(A.g, TG_OP_BIAS_ADD, 0);
-    tg_plan *pb = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .reuse = &b0, .n_reuse = 1, .eval = 1});
-    ck_assert_msg(pb != NULL, "%s", tg_graph_error(A.g));
-    pd = tg_plan_new(A.g, A.loss_d, &(tg_plan_opts){.groups = "D", .eval = 1});
-    tg_plan *pf = tg_plan_new(A.g, A.loss_g, &(tg_plan_opts){.groups = "G", .eval = 1}); /* recomputes G */
-    ck_assert(pd && pf);
-    ck_assert_ptr_nonnull(tg_plan_value(pd, b0)); /* stored for pb */
-    ck_assert_ptr_null(tg_plan_value(pd, m0));    /* nobody reads it: fused */
-    ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
-    ck_assert_int_eq(tg_plan_forward(pb), TG_OK);
-    ck_assert_int_eq(tg_plan_forward(pf), TG_OK);
-    ck_assert(isfinite(tg_plan_loss(pb)) && tg_plan_loss(pb) == tg_plan_loss(pf));
-    tg_plan_free(pb);
-    tg_plan_free(pd);
-    tg_plan_free(pf);
-    tiny_gan_free(&A);
+/* Compiling does not change the graph, and a set gives the same plans in
+ * any order: the same schedules, arenas and bits. */
+START_TEST(test_set_order_independent)
+{
+    double loss[2][2];
+    size_t arena[2][2];
+    int len[2][2];
+    for (int order = 0; order < 2; order++) {
+        tiny_gan A;
+        ck_assert_int_eq(tiny_gan_init(&A, "reference", 16, 5, 0), 0);
+        tg_plan_opts od = {.groups = "D"}, og = {.groups = "G", .reuse = &A.fake, .n_reuse = 1};
+        const tg_node outs[2] = {order ? A.loss_g : A.loss_d, order ? A.loss_d : A.loss_g};
+        const tg_plan_opts o[2] = {order ? og : od, order ? od : og};
+        tg_plan *pl[2];
+        ck_assert_msg(tg_plans_new(A.g, 2, outs, o, pl) == TG_OK, "%s", tg_graph_error(A.g));
+        tg_plan *pd = pl[order], *pg = pl[1 - order];
+        ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
+        loss[order][0] = tg_plan_loss(pd);
+        loss[order][1] = tg_plan_loss(pg);
+        arena[order][0] = tg_plan_arena_bytes(pd);
+        arena[order][1] = tg_plan_arena_bytes(pg);
+        len[order][0] = tg_plan_forward_len(pd) * 1000 + tg_plan_backward_len(pd);
+        len[order][1] = tg_plan_forward_len(pg) * 1000 + tg_plan_backward_len(pg);
+        tg_plan_free(pd);
+        tg_plan_free(pg);
+        tiny_gan_free(&A);
+    }
+    for (int k = 0; k < 2; k++) {
+        ck_assert(isfinite(loss[0][k]) && loss[0][k] == loss[1][k]);
+        ck_assert_uint_eq(arena[0][k], arena[1][k]);
+        ck_assert_int_eq(len[0][k], len[1][k]);
+    }
 }
 END_TEST
 
@@ -782,6 +815,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_kept_fusion_same_bits);
     tcase_add_test(core, test_backward_fusion_same_bits);
     tcase_add_test(core, test_kept_fusion_respects_readers);
+    tcase_add_test(core, test_set_order_independent);
     tcase_add_test(core, test_pool_goes_solo_when_stalled);
     tcase_add_test(core, test_reuse_equals_recompute);
     tcase_add_test(core, test_detach_blocks);

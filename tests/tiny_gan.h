@@ -53,6 +53,27 @@ static inline int tiny_gan_init(tiny_gan *t, const char *preset, int B, uint64_t
     return 0;
 }
 
+/* The D step (loss_d, groups "D") and the G step (loss_g, groups "G",
+ * reusing fake) compiled as one set, each with the extra options given
+ * (pool, eval; may be NULL). Returns TG_OK or the graph's error, with both
+ * plans NULL. */
+static inline tg_status tiny_gan_plans(tiny_gan *t, const tg_plan_opts *dx, const tg_plan_opts *gx, tg_plan **pd,
+                                       tg_plan **pg)
+{
+    tg_plan_opts o[2] = {{0}, {0}};
+    if (dx) o[0] = *dx;
+    if (gx) o[1] = *gx;
+    o[0].groups = "D";
+    o[1].groups = "G";
+    o[1].reuse = &t->fake;
+    o[1].n_reuse = 1;
+    tg_plan *p[2];
+    tg_status s = tg_plans_new(t->g, 2, (tg_node[]){t->loss_d, t->loss_g}, o, p);
+    *pd = p[0];
+    *pg = p[1];
+    return s;
+}
+
 static inline void tiny_gan_free(tiny_gan *t)
 {
     tg_graph_free(t->g);

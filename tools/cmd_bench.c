@@ -7,7 +7,7 @@
  * warm-up: on a shared machine the minimum time is the one least disturbed. */
 #include "cli.h"
 #include "gan_train.h"
-#include "internal.h" /* tg_exec_gemm, tg_zalloc: the engine's own GEMM split */
+#include "op.h" /* tg_exec_gemm, tg_zalloc: the engine's own GEMM split */
 #include "kernels.h"
 
 #include <math.h>

@@ -106,14 +106,17 @@ static void gan_free(gan_graph *m)
 /* D plan and G plan (reusing fake) of m; 0 or -1 with a message */
 static int gan_plans(gan_graph *m, tg_pool *pool, tg_plan **pd, tg_plan **pg)
 {
-    *pd = tg_plan_new(m->g, m->loss_d, &(tg_plan_opts){.groups = "D", .pool = pool});
-    *pg = *pd ? tg_plan_new(m->g, m->loss_g,
-                            &(tg_plan_opts){.groups = "G", .reuse = &m->fake, .n_reuse = 1, .pool = pool})
-              : NULL;
-    if (*pg) return 0;
+    const tg_node losses[2] = {m->loss_d, m->loss_g};
+    const tg_plan_opts po[2] = {{.groups = "D", .pool = pool},
+                                {.groups = "G", .reuse = &m->fake, .n_reuse = 1, .pool = pool}};
+    tg_plan *pl[2];
+    if (tg_plans_new(m->g, 2, losses, po, pl) == TG_OK) {
+        *pd = pl[0];
+        *pg = pl[1];
+        return 0;
+    }
     cli_err("demo: cannot compile the plans: %s", tg_graph_error(m->g));
-    tg_plan_free(*pd);
-    *pd = NULL;
+    *pd = *pg = NULL;
     return -1;
 }
 

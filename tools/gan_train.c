@@ -59,12 +59,16 @@ int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
     tg_bind(r->g, r->gg.z, r->z);
     tg_bind(r->g, r->gg.x, r->x);
     tg_node dout[2] = {r->gg.d_real, r->gg.d_fake_det};
-    r->pd = tg_plan_new(r->g, r->gg.loss_d,
-                        &(tg_plan_opts){.groups = "D", .pool = r->pool, .outputs = dout, .n_outputs = 2});
-    r->pg = tg_plan_new(r->g, r->gg.loss_g,
-                        &(tg_plan_opts){.groups = "G", .pool = r->pool, .reuse = &r->gg.fake,
-                                        .n_reuse = c->fresh_z ? 0 : 1});
-    if (!r->pd || !r->pg) return fail(err, len, "plan", tg_graph_error(r->g));
+    /* the D step computes G(z); the G step reuses it (one set of plans) */
+    const tg_node losses[2] = {r->gg.loss_d, r->gg.loss_g};
+    const tg_plan_opts po[2] = {
+        {.groups = "D", .pool = r->pool, .outputs = dout, .n_outputs = 2},
+        {.groups = "G", .pool = r->pool, .reuse = &r->gg.fake, .n_reuse = c->fresh_z ? 0 : 1},
+    };
+    tg_plan *pl[2];
+    if (tg_plans_new(r->g, 2, losses, po, pl) != TG_OK) return fail(err, len, "plan", tg_graph_error(r->g));
+    r->pd = pl[0];
+    r->pg = pl[1];
     r->ad = tg_adam_new(r->ps, "D", c->lr_d, c->beta1, c->beta2, c->eps);
     r->ag = tg_adam_new(r->ps, "G", c->lr_g, c->beta1, c->beta2, c->eps);
     if (!r->ad || !r->ag) return fail(err, len, "adam", "bad learning rate or betas");
