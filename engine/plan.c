@@ -22,15 +22,6 @@
 
 #define T_END 0x7fffffff
 
-#ifdef TG_FAULT_INJECTION
-/* Test builds only (tests/meson.build compiles a second core with this
- * macro): scale the incoming gradient of every node of op tg_fault_op by
- * tg_fault_scale before its backward runs, i.e. a deliberately wrong
- * backward, to prove gradient checking catches one. */
-int tg_fault_op = -1;
-double tg_fault_scale = 1.0;
-#endif
-
 struct tg_plan {
     tg_graph *g;
     int n;                  /* graph nodes at compile time */
@@ -725,13 +716,6 @@ static tg_status backward_run(tg_plan *p)
                 r.bdrop_step = p->fwdn[d] ? p->step : g->n[d].dstep;
             }
         }
-#ifdef TG_FAULT_INJECTION
-        if ((int)r.n->op == tg_fault_op)
-            for (size_t e = 0; e < r.n->numel; e++) {
-                if (p->f64) ((double *)r.dy)[e] *= tg_fault_scale;
-                else ((float *)r.dy)[e] *= (float)tg_fault_scale;
-            }
-#endif
         if (tg_prof_on()) {
             double t0 = tg_prof_now();
             tg_optab[r.n->op]->bwd(&r);

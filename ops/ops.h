@@ -12,6 +12,7 @@
 #ifndef TG_OPS_H
 #define TG_OPS_H
 
+#include "fault.h"
 #include "internal.h"
 
 #define TG_NEED_X0 1u  /* backward reads input 0's value */

@@ -13,6 +13,8 @@
  * start (ops that overwrite a gradient they start take another path then).
  * Without them, a loss that ignores its upstream gradient, or a backward
  * that overwrites where it should add, passes every case.
+ * tests/test_gradcheck.c plants such wrong backwards, and others (ops/fault.h),
+ * and requires some case to catch each one.
  *
  * Not covered here: the reference/documents generators (784 x 512 weights in
  * the last layer alone: ~800k finite-difference forwards, minutes per check);
