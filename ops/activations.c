@@ -63,6 +63,27 @@ static void act_fwd(tg_run *r)
     }
 }
 
+/* f64: dy act'(x), the reference derivative, or in a fault-injection build
+ * the active fault's wrong one (fault.h) */
+static double dact64(const tg_nrec *n, tg_act act, double slope, double x, double y, double dy)
+{
+    double d = tg_ref_dact(act, slope, x, y);
+    if (TG_FAULT(n, RELU, passes_negative)) d = 1.0;
+    if (TG_FAULT(n, RELU, mask_from_dy)) return dy > 0.0 ? dy : 0.0;
+    if (TG_FAULT(n, LEAKY_RELU, slope_everywhere)) d = slope;
+    if (TG_FAULT(n, LEAKY_RELU, one_for_negative)) d = 1.0;
+    if (TG_FAULT(n, SIGMOID, drops_1_minus_y)) d = y;
+    if (TG_FAULT(n, SIGMOID, x_for_y)) d = x * (1.0 - x);
+    if (TG_FAULT(n, TANH, drops_square)) d = 1.0 - y;
+    if (TG_FAULT(n, TANH, x_for_y)) d = 1.0 - x * x;
+    if (TG_FAULT(n, SOFTPLUS, sigmoid_of_y)) d = tg_ref_sigmoid(y);
+    if (TG_FAULT(n, SOFTPLUS, abs_sign_dropped)) { /* max(x,0)' - |x|' e/(1+e), e = exp(-|x|), with |x|' = 1 */
+        double e = exp(-fabs(x));
+        d = (x > 0.0 ? 1.0 : 0.0) - e / (1.0 + e);
+    }
+    return dy * d;
+}
+
 static void act_bwd(tg_run *r)
 {
     tg_act act = act_of(r->n);
@@ -71,9 +92,10 @@ static void act_bwd(tg_run *r)
     if (r->f64) {
         const double *x = r->x[0], *y = r->y, *dy = r->dy;
         double *dx = r->dx[0];
+        const int fresh = r->fresh[0] || TG_FAULT(r->n, LEAKY_RELU, dx_overwrites); /* (fault.h) */
         for (size_t i = 0; i < n; i++) {
-            double v = dy[i] * tg_ref_dact(act, slope, x[i], y[i]);
-            dx[i] = r->fresh[0] ? v : dx[i] + v;
+            double v = dact64(r->n, act, slope, x[i], y[i], dy[i]);
+            dx[i] = fresh ? v : dx[i] + v;
         }
     } else {
         tg_exec_range(r->ex, n, 64, cost_of(r->n), act_bwd_range, r);

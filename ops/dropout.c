@@ -55,28 +55,33 @@ static int dropout_mask(const tg_graph *g, const tg_nrec *n, uint64_t step, int 
     return 1;
 }
 
-/* out (=, or += when acc) in * mask / (1-p); eval plans: in */
-static void mask_apply(const tg_run *r, const void *in, void *out, int acc)
+/* out (=, or += when acc) in * mask / (1-p); eval plans: in. bwd: this is
+ * the backward (where a fault-injection build's faults act, fault.h). */
+static void mask_apply(const tg_run *r, const void *in, void *out, int acc, int bwd)
 {
     size_t n = r->n->numel;
     uint32_t key, thr;
     double inv;
-    mask_of(r->g, r->n, r->step, r->eval, &key, &thr, &inv);
+    uint64_t step = r->step + (bwd && TG_FAULT(r->n, DROPOUT, next_step_mask));
+    mask_of(r->g, r->n, step, r->eval, &key, &thr, &inv);
     if (!r->f64) {
         drop_job j = {r->ex->k, in, out, key, thr, (float)inv, acc};
         tg_exec_range(r->ex, n, 64, 2, drop_range, &j);
         return;
     }
+    const int all = bwd && TG_FAULT(r->n, DROPOUT, mask_ignored);
+    if (bwd && TG_FAULT(r->n, DROPOUT, scale_dropped)) inv = 1.0;
+    if (bwd && TG_FAULT(r->n, DROPOUT, dx_overwrites)) acc = 0;
     const double *x = in;
     double *y = out;
     for (size_t i = 0; i < n; i++) {
-        double v = tg_dropout_hash(key, i) >= thr ? x[i] * inv : 0.0;
+        double v = all || tg_dropout_hash(key, i) >= thr ? x[i] * inv : 0.0;
         y[i] = acc ? y[i] + v : v;
     }
 }
 
-static void dropout_fwd(tg_run *r) { mask_apply(r, r->x[0], r->y, 0); }
-static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], !r->fresh[0]); }
+static void dropout_fwd(tg_run *r) { mask_apply(r, r->x[0], r->y, 0, 0); }
+static void dropout_bwd(tg_run *r) { mask_apply(r, r->dy, r->dx[0], !r->fresh[0], 1); }
 
 static void dropout_describe(const tg_nrec *n, char *buf, size_t len)
 {

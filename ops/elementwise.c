@@ -40,6 +40,11 @@ static void addsub_bwd(tg_run *r, float s)
     for (int k = 0; k < 2; k++) {
         if (!r->dx[k]) continue;
         float sk = k ? s : 1.0f;
+        /* a fault-injection build's wrong signs and aliasing (fault.h) */
+        if (k && TG_FAULT(r->n, ADD, b_negated)) sk = -1.0f;
+        if (k && r->dx[1] == r->dx[0] && TG_FAULT(r->n, ADD, alias_once)) continue;
+        if (k && TG_FAULT(r->n, SUB, b_sign_dropped)) sk = 1.0f;
+        if (TG_FAULT(r->n, SUB, sign_on_a)) sk = k ? 1.0f : s;
         if (r->f64) {
             const double *dy = r->dy;
             double *dx = r->dx[k];
@@ -79,12 +84,15 @@ static void mul_bwd(tg_run *r)
     size_t n = r->n->numel;
     for (int k = 0; k < 2; k++) {
         if (!r->dx[k]) continue;
+        const void *o = r->x[1 - k]; /* the other factor */
+        if (TG_FAULT(r->n, MUL, own_factor)) o = r->x[k];
+        if (TG_FAULT(r->n, MUL, b_for_both)) o = r->x[1];
         if (r->f64) {
-            const double *dy = r->dy, *o = r->x[1 - k];
+            const double *dy = r->dy, *ov = o;
             double *dx = r->dx[k];
-            for (size_t i = 0; i < n; i++) dx[i] += dy[i] * o[i];
+            for (size_t i = 0; i < n; i++) dx[i] += dy[i] * ov[i];
         } else {
-            r->ex->k->mul_acc(r->dy, r->x[1 - k], r->dx[k], n);
+            r->ex->k->mul_acc(r->dy, o, r->dx[k], n);
         }
     }
 }
@@ -111,7 +119,7 @@ static void scale_fwd(tg_run *r)
 static void scale_bwd(tg_run *r)
 {
     size_t n = r->n->numel;
-    float s = tg_attr(r->n)->scale;
+    float s = TG_FAULT(r->n, SCALE, factor_dropped) ? 1.0f : tg_attr(r->n)->scale;
     if (r->f64) {
         const double *dy = r->dy;
         double *dx = r->dx[0];

@@ -44,12 +44,28 @@ static void bce_bwd(tg_run *r)
     double sign;
     bce_form(r->n, &tc, &sign);
     if (r->f64) {
-        double s = sign * *(const double *)r->dy / (double)n;
+        const tg_nrec *nd = r->n;
+        /* a fault-injection build's wrong formulas (fault.h) */
+        if (TG_FAULT(nd, GEN_LOSS_SATURATING, sign_dropped)) sign = 1.0;
+        const int nody = TG_FAULT(nd, GEN_LOSS, dy_ignored) || TG_FAULT(nd, GEN_LOSS_SATURATING, dy_ignored);
+        const double dy = nody ? 1.0 : *(const double *)r->dy;
+        const double s = sign * dy / (double)n;
+        double st = s; /* the target's factor */
+        if (TG_FAULT(nd, BCE_LOGITS, dt_sign)) st = -s;
+        if (TG_FAULT(nd, BCE_LOGITS, dt_ignores_dy)) st = sign / (double)n;
+        const int no_t = TG_FAULT(nd, BCE_LOGITS, t_dropped), chain = TG_FAULT(nd, GEN_LOSS, chain_sign_dropped);
+        const int abs1 = TG_FAULT(nd, BCE_LOGITS, abs_sign_dropped);
         const double *x = r->x[0], *tv = r->n->nin > 1 ? r->x[1] : NULL;
         double *dx = r->dx[0], *dt = r->n->nin > 1 ? r->dx[1] : NULL;
         for (size_t i = 0; i < n; i++) {
-            if (dx) dx[i] += s * (tg_ref_sigmoid(x[i]) - (tv ? tv[i] : tc));
-            if (dt) dt[i] += -s * x[i];
+            double p = tg_ref_sigmoid(x[i]), t = no_t ? 0.0 : tv ? tv[i] : tc;
+            if (chain) p = 1.0 - p, t = 0.0; /* sigmoid(-x) - 0 */
+            if (abs1) { /* max(x,0)' - |x|' e/(1+e), e = exp(-|x|), with |x|' = 1 */
+                double e = exp(-fabs(x[i]));
+                p = (x[i] > 0.0 ? 1.0 : 0.0) - e / (1.0 + e);
+            }
+            if (dx) dx[i] += s * (p - t);
+            if (dt) dt[i] += -st * x[i];
         }
     } else if (r->dx[0] || (r->n->nin > 1 && r->dx[1])) {
         float s = (float)(sign * *(const float *)r->dy / (double)n);
@@ -140,9 +156,13 @@ static void xent_bwd(tg_run *r)
     for (int i = 0; i < B; i++)
         for (int j = 0; j < C; j++) {
             size_t e = (size_t)i * C + j;
-            double hot = j == lab[i];
+            int cls = lab[i];
+            /* a fault-injection build's wrong class and factor (fault.h) */
+            if (TG_FAULT(r->n, SOFTMAX_XENT, hot_next_class)) cls = (cls + 1) % C;
+            if (TG_FAULT(r->n, SOFTMAX_XENT, row0_label)) cls = lab[0];
+            double hot = j == cls;
             if (r->f64) {
-                double s = *(const double *)r->dy / B;
+                double s = (TG_FAULT(r->n, SOFTMAX_XENT, dy_ignored) ? 1.0 : *(const double *)r->dy) / B;
                 ((double *)r->dx[0])[e] += s * (((const double *)r->saved)[e] - hot);
             } else {
                 float s = *(const float *)r->dy / (float)B;

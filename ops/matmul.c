@@ -62,6 +62,16 @@ static void matmul_bwd(tg_run *r)
     for (int which = 1; which <= 2; which++) {
         if (!r->dx[which - 1]) continue; /* nobody asked for this gradient */
         d[nd] = gemm_for(which, &m, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
+        const int swapped = which == 1 ? TG_FAULT(r->n, MATMUL, da_form_swapped)
+                                       : TG_FAULT(r->n, MATMUL, db_form_swapped);
+        if (r->f64 && swapped) {
+            /* fault-injection builds (fault.h): the other transpose form's
+             * product, written in its layout (the same size: in bounds) */
+            mm f = m;
+            if (which == 1) f.ta = !f.ta, f.lda = f.ta ? f.M : f.K;
+            else f.tb = !f.tb, f.ldb = f.tb ? f.K : f.N;
+            d[nd] = gemm_for(which, &f, r->x[0], r->x[1], r->y, r->dy, r->dx[0], r->dx[1]);
+        }
         d[nd].beta = !r->fresh[which - 1]; /* first writer: C = ..., else C += ... */
         if (which == 1 && r->bepi.on) { /* the fused mask / activation backward (engine/fuse.c) */
             d[nd].dact_y = r->bepi.y;

@@ -1,7 +1,9 @@
 /* oplist.h - the one list of ops. Each X(UPPER, lower) line makes the enum
  * value TG_OP_UPPER and a table entry pointing at `tg_op_lower`, the
  * descriptor defined in the op's own file under ops/. Adding an op: one file,
- * one line here, one line in ops/meson.build, and its tests. */
+ * one line here, one line in ops/meson.build, and its tests; an op with a
+ * backward also needs a gradient-check case and a fault in fault.h that the
+ * case catches (tests/test_gradcheck.c fails otherwise). */
 #ifndef TG_OPLIST_H
 #define TG_OPLIST_H
 

@@ -17,4 +17,8 @@ TG_OPS(TG_OP_DECL)
 /* Every op, indexed by its tg_op (ops/optab.c), for tools that list them. */
 extern const tg_opdesc *const tg_optab[TG_OP_COUNT];
 
+/* Deliberate backward faults, compiled only into the fault-injection test
+ * core (fault.h). */
+#include "fault.h"
+
 #endif

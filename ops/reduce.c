@@ -27,11 +27,17 @@ static void reduce_fwd(tg_run *r)
 static void reduce_bwd(tg_run *r)
 {
     size_t n = r->in[0]->numel;
+    double k = factor(r);
+    /* a fault-injection build's wrong factors (fault.h) */
+    if (TG_FAULT(r->n, SUM, mean_factor)) k = 1.0 / (double)n;
+    if (TG_FAULT(r->n, MEAN, n_dropped)) k = 1.0;
+    if (TG_FAULT(r->n, MEAN, rows_not_numel)) k = 1.0 / r->in[0]->d[0];
     if (r->f64) {
-        double s = *(const double *)r->dy * factor(r), *dx = r->dx[0];
+        double dyv = TG_FAULT(r->n, SUM, dy_ignored) ? 1.0 : *(const double *)r->dy;
+        double s = dyv * k, *dx = r->dx[0];
         for (size_t i = 0; i < n; i++) dx[i] += s;
     } else {
-        float s = (float)(*(const float *)r->dy * factor(r));
+        float s = (float)(*(const float *)r->dy * k);
         float *dx = r->dx[0]; /* a broadcast add: plain loop, vectorized by the compiler */
         for (size_t i = 0; i < n; i++) dx[i] += s;
     }

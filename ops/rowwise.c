@@ -47,10 +47,14 @@ static void bias_bwd(tg_run *r)
     if (r->f64) {
         const double *dy = r->dy;
         double *dx = r->dx[0], *db = r->dx[1];
+        /* a fault-injection build's wrong indices and overwrite (fault.h) */
+        const int i0 = TG_FAULT(r->n, BIAS_ADD, db_skips_row0), jn = TG_FAULT(r->n, BIAS_ADD, db_next_column);
+        const int over = TG_FAULT(r->n, BIAS_ADD, dx_overwrites);
         for (int i = 0; i < B; i++)
             for (int j = 0; j < N; j++) {
-                if (dx && !r->fresh[0]) dx[(size_t)i * N + j] += dy[(size_t)i * N + j];
-                if (db) db[j] += dy[(size_t)i * N + j];
+                size_t e = (size_t)i * N + j;
+                if (dx && !r->fresh[0]) dx[e] = over ? dy[e] : dx[e] + dy[e];
+                if (db && i >= i0) db[j] += dy[jn ? (size_t)i * N + (size_t)(j + 1) % (size_t)N : e];
             }
     } else {
         if (r->dx[0] && !r->fresh[0]) r->ex->k->axpy(r->dy, 1.0f, r->dx[0], (size_t)B * N);
@@ -100,8 +104,11 @@ static void concat_bwd(tg_run *r)
         if (r->f64) {
             const double *dy = (const double *)r->dy + (size_t)i * N;
             double *da = r->dx[0], *db = r->dx[1];
-            for (int j = 0; da && j < Na; j++) da[(size_t)i * Na + j] += dy[j];
-            for (int j = 0; db && j < Nb; j++) db[(size_t)i * Nb + j] += dy[Na + j];
+            /* a fault-injection build's wrong stride and offset (fault.h) */
+            const double *dya = TG_FAULT(r->n, CONCAT, da_row_stride) ? (const double *)r->dy + (size_t)i * Na : dy;
+            const int ob = Na - TG_FAULT(r->n, CONCAT, db_offset_by_one);
+            for (int j = 0; da && j < Na; j++) da[(size_t)i * Na + j] += dya[j];
+            for (int j = 0; db && j < Nb; j++) db[(size_t)i * Nb + j] += dy[ob + j];
         } else {
             const float *dy = (const float *)r->dy + (size_t)i * N;
             if (r->dx[0]) r->ex->k->axpy(dy, 1.0f, (float *)r->dx[0] + (size_t)i * Na, (size_t)Na);

@@ -7,6 +7,14 @@
  * with |x| >= 0.1, far from the kink for any step h <= 1e-2. Extreme logits
  * (+-50, +-1000) exercise the losses where their gradients saturate
  * (sigmoid(x) - t in closed form); the losses are stable there by design.
+ * Cases marked dy!=1 put a loss or reduction under sum(tanh(.)), so its
+ * backward sees an upstream gradient other than 1; cases y = op(u) + u give u
+ * a second consumer, so the op's backward must add to a gradient it did not
+ * start (ops that overwrite a gradient they start take another path then).
+ * Without them, a loss that ignores its upstream gradient, or a backward
+ * that overwrites where it should add, passes every case.
+ * tests/test_gradcheck.c plants such wrong backwards, and others (ops/fault.h),
+ * and requires some case to catch each one.
  *
  * Not covered here: the reference/documents generators (784 x 512 weights in
  * the last layer alone: ~800k finite-difference forwards, minutes per check);
@@ -176,6 +184,32 @@ static tg_node b_unary(tg_gc_ctx *c, const tg_gc_case *s)
     return weigh(c, y);
 }
 
+/* A second consumer: y = op(u) + u, so u's gradient is started by the add
+ * and op's backward must accumulate into it (ops that may overwrite a
+ * gradient they start take another path when they do not start it).
+ * iarg: rows, cols, op (U_* activation of x, R_BIAS: bias_add(x, b),
+ * R_DROPOUT: dropout(tanh x) with u = tanh x), fill of x; farg: slope or p. */
+enum { R_BIAS = U_SOFTPLUS + 1, R_DROPOUT };
+
+static tg_node b_residual(tg_gc_ctx *c, const tg_gc_case *s)
+{
+    tg_graph *g = c->g;
+    tg_node x = input(c, "x", s->iarg[0], s->iarg[1], s->iarg[3]), u = x, y;
+    switch (s->iarg[2]) {
+    case U_RELU: y = tg_relu(g, x); break;
+    case U_LEAKY: y = tg_leaky_relu(g, x, s->farg[0]); break;
+    case U_SIGMOID: y = tg_sigmoid(g, x); break;
+    case U_TANH: y = tg_tanh(g, x); break;
+    case U_SOFTPLUS: y = tg_softplus(g, x); break;
+    case R_BIAS: y = tg_bias_add(g, x, param(c, "W", "b", 0, s->iarg[1], F_U1)); break;
+    default:
+        u = tg_tanh(g, x);
+        y = tg_dropout(g, u, s->farg[0]);
+        break;
+    }
+    return weigh(c, tg_add(g, y, u));
+}
+
 /* iarg: rows, cols; farg: p. tanh in front so the input gradient is not just the mask. */
 static tg_node b_dropout(tg_gc_ctx *c, const tg_gc_case *s)
 {
@@ -193,23 +227,30 @@ static tg_node b_reduce(tg_gc_ctx *c, const tg_gc_case *s)
     return tg_sum(c->g, tg_tanh(c->g, tg_scale(c->g, red(c->g, tg_tanh(c->g, x)), 0.7f)));
 }
 
+/* sum(tanh(l)) for a loss l: l is no longer the graph's output, so its
+ * backward gets an upstream gradient 1 - tanh(l)^2 instead of 1 (a fused
+ * loss that ignores its upstream gradient passes every case without this) */
+static tg_node nest(tg_gc_ctx *c, tg_node l) { return tg_sum(c->g, tg_tanh(c->g, l)); }
+
 /* iarg: rows, cols, fill, nested; farg: constant target */
 static tg_node b_bce_const(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node x = input(c, "x", s->iarg[0], s->iarg[1], s->iarg[2]);
     tg_node l = tg_bce_logits_const(c->g, x, s->farg[0]);
-    return s->iarg[3] ? tg_sum(c->g, tg_tanh(c->g, l)) : l;
+    return s->iarg[3] ? nest(c, l) : l;
 }
 
-/* iarg: rows, cols, fill of the logits; targets U(0,1) are an input checked too */
+/* iarg: rows, cols, fill of the logits, nested; targets U(0,1) are an input checked too */
 static tg_node b_bce_tensor(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node x = input(c, "x", s->iarg[0], s->iarg[1], s->iarg[2]);
     tg_node t = input(c, "t", s->iarg[0], s->iarg[1], F_U01);
-    return tg_bce_logits(c->g, x, t);
+    tg_node l = tg_bce_logits(c->g, x, t);
+    return s->iarg[3] ? nest(c, l) : l;
 }
 
-/* iarg: rows, cols, fill, saturating; logits through a linear layer when fill is F_U1 */
+/* iarg: rows, cols, fill, mode (bit 0: saturating; bit 1: nested); logits
+ * through a linear layer when fill is F_U1 */
 static tg_node b_gen_loss(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node x;
@@ -217,10 +258,12 @@ static tg_node b_gen_loss(tg_gc_ctx *c, const tg_gc_case *s)
         x = tg_matmul(c->g, input(c, "h", s->iarg[0], 3, F_U1), param(c, "D", "w", 3, s->iarg[1], F_U3));
     else
         x = input(c, "x", s->iarg[0], s->iarg[1], s->iarg[2]);
-    return s->iarg[3] ? tg_gen_loss_saturating(c->g, x) : tg_gen_loss(c->g, x);
+    tg_node l = s->iarg[3] & 1 ? tg_gen_loss_saturating(c->g, x) : tg_gen_loss(c->g, x);
+    return s->iarg[3] & 2 ? nest(c, l) : l;
 }
 
-/* iarg: B, C, fill, mode (bit 0: every label C-1, else spread; bit 1: logits = h W) */
+/* iarg: B, C, fill, mode (bit 0: every label C-1, else spread; bit 1: logits = h W;
+ * bit 2: nested) */
 static tg_node b_softmax(tg_gc_ctx *c, const tg_gc_case *s)
 {
     int B = s->iarg[0], C = s->iarg[1];
@@ -231,7 +274,8 @@ static tg_node b_softmax(tg_gc_ctx *c, const tg_gc_case *s)
     if (!l) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for labels");
     for (int i = 0; i < B; i++) l[i] = s->iarg[3] & 1 ? C - 1 : (int32_t)((i * 7 + 3) % C);
     if (lab.id >= 0) tg_bind(c->g, lab, l);
-    return tg_softmax_xent(c->g, x, lab);
+    tg_node loss = tg_softmax_xent(c->g, x, lab);
+    return s->iarg[3] & 4 ? nest(c, loss) : loss;
 }
 
 /* iarg: variant.
@@ -355,6 +399,7 @@ static const tg_gc_case cases[] = {
     CASE("bias_add", "1x1", b_bias_add, 1, 1, 0, 0, 0),
     CASE("bias_add", "N=1 3x1", b_bias_add, 3, 1, 0, 0, 0),
     CASE("bias_add", "B=1 1x6", b_bias_add, 1, 6, 0, 0, 0),
+    CASE("bias_add", "x+bias_add(x) 3x4", b_residual, 3, 4, R_BIAS, F_U1, 0),
 
     CASE("concat", "3x2|3x5", b_concat, 3, 2, 5, 0, 0),
     CASE("concat", "1x1|1x1", b_concat, 1, 1, 1, 0, 0),
@@ -382,10 +427,17 @@ static const tg_gc_case cases[] = {
     UN("tanh", "U(-3,3) 3x4", 3, 4, U_TANH, F_U3, 0),
     UN("softplus", "U(-3,3) 3x4", 3, 4, U_SOFTPLUS, F_U3, 0),
     UN("softplus", "U(-30,30) 3x4", 3, 4, U_SOFTPLUS, F_WIDE, 0),
+    /* the activations' backward accumulating into a gradient the add started */
+    CASE("relu", "x+relu(x) 3x5", b_residual, 3, 5, U_RELU, F_AWAY, 0),
+    CASE("leaky_relu", "x+leaky(x) slope 0.2", b_residual, 3, 5, U_LEAKY, F_AWAY, 0.2f),
+    CASE("sigmoid", "x+sigmoid(x) 3x4", b_residual, 3, 4, U_SIGMOID, F_U3, 0),
+    CASE("tanh", "x+tanh(x) 3x4", b_residual, 3, 4, U_TANH, F_U3, 0),
+    CASE("softplus", "x+softplus(x) 3x4", b_residual, 3, 4, U_SOFTPLUS, F_U3, 0),
 
     CASE("dropout", "p=0.3 4x6", b_dropout, 4, 6, 0, 0, 0.3f),
     CASE("dropout", "p=0 3x3", b_dropout, 3, 3, 0, 0, 0.0f),
     CASE("dropout", "p=0.9 4x5", b_dropout, 4, 5, 0, 0, 0.9f),
+    CASE("dropout", "t+dropout(t) p=0.3 4x6", b_residual, 4, 6, R_DROPOUT, F_U1, 0.3f),
 
     CASE("sum", "3x4", b_reduce, 3, 4, 0, 0, 0),
     CASE("sum", "dy!=1 3x4", b_reduce, 3, 4, 0, 1, 0),
@@ -404,13 +456,16 @@ static const tg_gc_case cases[] = {
     CASE("bce_logits", "tensor t 4x3", b_bce_tensor, 4, 3, F_U3, 0, 0),
     CASE("bce_logits", "tensor t x=+-1000", b_bce_tensor, 2, 4, F_BIG, 0, 0),
     CASE("bce_logits", "tensor t x=+-50", b_bce_tensor, 2, 4, F_FIFTY, 0, 0),
+    CASE("bce_logits", "tensor t dy!=1", b_bce_tensor, 4, 3, F_U3, 1, 0),
 
     CASE("gen_loss", "via matmul 4x2", b_gen_loss, 4, 2, F_U1, 0, 0),
     CASE("gen_loss", "x=+-1000", b_gen_loss, 2, 4, F_BIG, 0, 0),
     CASE("gen_loss", "x=+-50", b_gen_loss, 2, 4, F_FIFTY, 0, 0),
+    CASE("gen_loss", "dy!=1 4x3", b_gen_loss, 4, 3, F_U3, 2, 0),
     CASE("gen_loss_saturating", "via matmul 4x2", b_gen_loss, 4, 2, F_U1, 1, 0),
     CASE("gen_loss_saturating", "x=+-1000", b_gen_loss, 2, 4, F_BIG, 1, 0),
     CASE("gen_loss_saturating", "x=+-50", b_gen_loss, 2, 4, F_FIFTY, 1, 0),
+    CASE("gen_loss_saturating", "dy!=1 4x3", b_gen_loss, 4, 3, F_U3, 3, 0),
 
     CASE("softmax_xent", "4x3", b_softmax, 4, 3, F_U3, 0, 0),
     CASE("softmax_xent", "C=1 3x1", b_softmax, 3, 1, F_U3, 0, 0),
@@ -419,6 +474,7 @@ static const tg_gc_case cases[] = {
     CASE("softmax_xent", "via matmul 6x4", b_softmax, 6, 4, F_U3, 2, 0),
     CASE("softmax_xent", "x=+-50 3x4", b_softmax, 3, 4, F_FIFTY, 0, 0),
     CASE("softmax_xent", "x=+-1000 3x4", b_softmax, 3, 4, F_BIG, 0, 0),
+    CASE("softmax_xent", "dy!=1 4x3", b_softmax, 4, 3, F_U3, 4, 0),
 
     {"detach", "y behind detach", b_detach, {0, 0, 0, 0}, {0, 0}, NULL, 0, {"input:y", NULL}},
     {"detach", "param behind detach", b_detach, {1, 0, 0, 0}, {0, 0}, NULL, 1, {"V/", NULL}},
