@@ -5,9 +5,12 @@
  *   the test images themselves     -> Frechet distance 0, entropy log2(10)
  *   one image repeated (collapse)  -> entropy 0, inception score 1
  *   uniform noise                  -> a distance far from 0
- * plus the JSON line and the errors (bad file, wrong size, no classifier). */
+ * plus the JSON line and the errors (bad file, wrong size, no classifier, a
+ * classifier whose input width is not the images' pixel count). */
 #include "check_main.h"
 #include "run_bin.h"
+
+#include "classifier.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -160,6 +163,57 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* an untrained in-16-10 classifier checkpoint, written by the tools' own
+ * writer (clf_save) */
+static void write_clf(const char *p, int in)
+{
+    clf_cfg c;
+    char err[512];
+    ck_assert_int_eq(clf_cfg_defaults(&c, NULL), 0);
+    c.spec.widths[0] = in;
+    ck_assert_msg(clf_parse_hidden(&c, "16", err, sizeof err) == 0, "%s", err);
+    c.threads = 1;
+    clf *m = clf_new(&c, err, sizeof err);
+    ck_assert_msg(m, "%s", err);
+    ck_assert_msg(clf_save(m, p, 0, "none", err, sizeof err) == 0, "%s", err);
+    clf_free(m);
+}
+
+START_TEST(test_classifier_width)
+{
+    /* A classifier 1000 inputs wide on 28x28 = 784-pixel images would read
+     * 216 floats past each image batch (the test set's, then the samples');
+     * one 100 wide would read the images out of step. Both are refused
+     * before any image goes through them, naming both sizes. */
+    char img[256];
+    snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte", fixtures());
+    const int widths[2] = {1000, 100};
+    for (int k = 0; k < 2; k++) {
+        char name[64], want[64];
+        snprintf(name, sizeof name, "wide%d.safetensors", widths[k]);
+        write_clf(path(name), widths[k]);
+        result r = RUN("evaluate", img, "--classifier", path(name), "--data", fixtures(), "--json", "--threads", "1");
+        ck_assert_msg(r.status == 1, "width %d: exit %d: %s", widths[k], r.status, r.err);
+        snprintf(want, sizeof want, "takes %d inputs per image", widths[k]);
+        ck_assert_msg(strstr(r.err, want), "width %d: %s", widths[k], r.err);
+        ck_assert_msg(strstr(r.err, "28x28 = 784 pixels"), "width %d: %s", widths[k], r.err);
+        ck_assert_msg(!strstr(r.err, "AddressSanitizer"), "%s", r.err);
+        ck_assert_str_eq(r.out, "");
+        result_free(&r);
+        /* train-gan --eval-every pairs the same classifier with the test set
+         * (and G's samples): refused before the run folder is made */
+        r = RUN("train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", "--epochs", "1",
+                "--eval-every", "1", "--classifier", path(name), "--out", path("gan_wide"));
+        ck_assert_msg(r.status == 1, "width %d: exit %d: %s", widths[k], r.status, r.err);
+        ck_assert_msg(strstr(r.err, want), "width %d: %s", widths[k], r.err);
+        ck_assert_msg(strstr(r.err, "28x28 = 784 pixels"), "width %d: %s", widths[k], r.err);
+        ck_assert_msg(!strstr(r.err, "AddressSanitizer"), "%s", r.err);
+        ck_assert_int_ne(access(path("gan_wide"), F_OK), 0);
+        result_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_train_gan_eval_every)
 {
     /* train-gan --eval-every 2 for 3 epochs: rows after epochs 2 and 3 */
@@ -203,6 +257,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_real_is_zero);
     tcase_add_test(c, test_collapse_and_noise);
     tcase_add_test(c, test_errors);
+    tcase_add_test(c, test_classifier_width);
     tcase_add_test(c, test_train_gan_eval_every);
     suite_add_tcase(s, c);
     return s;

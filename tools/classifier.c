@@ -143,6 +143,7 @@ void clf_widths_str(const tg_mlp_spec *s, char sep, char *out, size_t len)
 const clf_cfg *clf_config(const clf *m) { return &m->cfg; }
 int clf_epochs_done(const clf *m) { return m->epochs_done; }
 int clf_feat_dim(const clf *m) { return m->feat_dim; }
+int clf_in_dim(const clf *m) { return m->cfg.spec.widths[0]; }
 
 void clf_set_progress(clf *m, clf_progress_fn fn, void *ctx)
 {

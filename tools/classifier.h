@@ -45,6 +45,10 @@ int clf_evaluate(clf *m, const float *images, const int32_t *labels, int n, doub
  * the class probabilities (n, 10); either output may be NULL. */
 int clf_features(clf *m, const float *images, int n, float *feats, float *probs, char *err, size_t len);
 int clf_feat_dim(const clf *m);
+/* The input width (pixels per image: widths[0]). Every call above reads
+ * (n, in_dim(m)) floats: callers pairing a loaded classifier with images
+ * must check it against the images' pixel count. */
+int clf_in_dim(const clf *m);
 
 /* Save / load the checkpoint described above (atomic write). */
 int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset, char *err, size_t len);

@@ -91,6 +91,16 @@ eval_ref *eval_ref_new(const char *clf_path, const char *data_dir, int threads, 
             sub);
         goto fail;
     }
+    /* features() steps through the images by h*w pixels and the classifier
+     * reads in_dim floats of each: they must agree (a wider classifier
+     * would read past the images) */
+    if (clf_in_dim(e->m) != t.h * t.w) {
+        msg(err, len,
+            "classifier %s takes %d inputs per image, but the test set's images in %s are %dx%d = %d pixels "
+            "(train a classifier on these images with 'tapegrad train-classifier --data %s')",
+            cp, clf_in_dim(e->m), data_dir, t.h, t.w, t.h * t.w, data_dir);
+        goto fail;
+    }
     e->h = t.h;
     e->w = t.w;
     e->mu = malloc((size_t)e->d * sizeof *e->mu);
