@@ -54,6 +54,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tg_act.h" /* tg_act: the activations, and their names */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -191,6 +193,8 @@ tg_node tg_leaky_relu(tg_graph *g, tg_node x, float slope); /* y = x>0 ? x : slo
 tg_node tg_sigmoid(tg_graph *g, tg_node x);             /* y = 1/(1+e^-x) */
 tg_node tg_tanh(tg_graph *g, tg_node x);                /* y = tanh x */
 tg_node tg_softplus(tg_graph *g, tg_node x);            /* y = log(1+e^x) */
+/* y = a(x) for any tg_act (slope for leaky_relu); TG_ACT_NONE returns x */
+tg_node tg_activation(tg_graph *g, tg_node x, tg_act a, float slope);
 /* Inverted dropout: in training plans y = x m / (1-p), m ~ Bernoulli(1-p)
  * from the graph's seed; in eval plans y = x.  0 <= p < 1. */
 tg_node tg_dropout(tg_graph *g, tg_node x, float p);

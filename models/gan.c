@@ -19,10 +19,10 @@ tg_status tg_gan_preset(const char *name, tg_gan_spec *o)
     memset(o, 0, sizeof *o);
     strcpy(o->G.group, "G");
     strcpy(o->D.group, "D");
-    o->G.output = TG_MLP_TANH;  /* data are scaled to [-1, 1] */
-    o->D.output = TG_MLP_NONE;  /* D emits a logit; the loss applies the sigmoid */
+    o->G.output = TG_ACT_TANH;  /* data are scaled to [-1, 1] */
+    o->D.output = TG_ACT_NONE;  /* D emits a logit; the loss applies the sigmoid */
     o->G.slope = o->D.slope = 0.2f;
-    o->G.hidden = o->D.hidden = TG_MLP_LEAKY_RELU;
+    o->G.hidden = o->D.hidden = TG_ACT_LEAKY_RELU;
     if (!strcmp(name, "reference") || !strcmp(name, "documents")) {
         layers(&o->G, (const int[]){100, 128, 256, 512, 784}, 5);
         layers(&o->D, (const int[]){784, 512, 256, 128, 1}, 5);
@@ -30,7 +30,7 @@ tg_status tg_gan_preset(const char *name, tg_gan_spec *o)
             o->D.dropout = 0.3f;
             o->init = TG_INIT_XAVIER;
         } else {
-            o->G.hidden = TG_MLP_RELU;
+            o->G.hidden = TG_ACT_RELU;
             o->init = TG_INIT_PYTORCH;
         }
         return TG_OK;

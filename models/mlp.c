@@ -5,20 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const act_names[] = {"none", "relu", "leaky_relu", "sigmoid", "tanh"};
-
-int tg_mlp_act_parse(const char *s, tg_mlp_act *out)
-{
-    for (int i = 0; s && i < 5; i++)
-        if (!strcmp(s, act_names[i])) {
-            *out = (tg_mlp_act)i;
-            return 1;
-        }
-    return 0;
-}
-
-const char *tg_mlp_act_name(tg_mlp_act a) { return a >= 0 && a <= TG_MLP_TANH ? act_names[a] : "?"; }
-
 tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len)
 {
     if (!s) return TG_ERR_ARG;
@@ -35,7 +21,7 @@ tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len)
         snprintf(msg, len, "mlp: dropout %g must be in [0,1) and slope finite", (double)s->dropout);
         return TG_ERR_ARG;
     }
-    if (s->hidden < TG_MLP_NONE || s->hidden > TG_MLP_TANH || s->output < TG_MLP_NONE || s->output > TG_MLP_TANH) {
+    if (s->hidden < TG_ACT_NONE || s->hidden >= TG_ACT_COUNT || s->output < TG_ACT_NONE || s->output >= TG_ACT_COUNT) {
         snprintf(msg, len, "mlp: unknown activation");
         return TG_ERR_ARG;
     }
@@ -69,17 +55,6 @@ tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float
     return TG_OK;
 }
 
-static tg_node act(tg_graph *g, tg_mlp_act a, float slope, tg_node x)
-{
-    switch (a) {
-    case TG_MLP_RELU: return tg_relu(g, x);
-    case TG_MLP_LEAKY_RELU: return tg_leaky_relu(g, x, slope);
-    case TG_MLP_SIGMOID: return tg_sigmoid(g, x);
-    case TG_MLP_TANH: return tg_tanh(g, x);
-    default: return x;
-    }
-}
-
 tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x)
 {
     char msg[256], name[64];
@@ -100,10 +75,10 @@ tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x)
         }
         h = tg_bias_add(g, tg_matmul(g, h, wb[0]), wb[1]);
         if (k + 1 < s->n_layers) {
-            h = act(g, s->hidden, s->slope, h);
+            h = tg_activation(g, h, s->hidden, s->slope);
             if (s->dropout > 0) h = tg_dropout(g, h, s->dropout);
         } else {
-            h = act(g, s->output, s->slope, h);
+            h = tg_activation(g, h, s->output, s->slope);
         }
     }
     return h;

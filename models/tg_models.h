@@ -15,28 +15,17 @@ extern "C" {
 
 #define TG_MLP_MAX_LAYERS 8
 
-typedef enum tg_mlp_act {
-    TG_MLP_NONE = 0,
-    TG_MLP_RELU,
-    TG_MLP_LEAKY_RELU,
-    TG_MLP_SIGMOID,
-    TG_MLP_TANH
-} tg_mlp_act;
 
 typedef struct tg_mlp_spec {
     int n_layers;                        /* linear layers, 1..TG_MLP_MAX_LAYERS */
     int widths[TG_MLP_MAX_LAYERS + 1];   /* widths[0] input ... widths[n_layers] output */
-    tg_mlp_act hidden;                   /* after every layer but the last */
-    float slope;                         /* for TG_MLP_LEAKY_RELU */
+    tg_act hidden;                   /* after every layer but the last */
+    float slope;                         /* for TG_ACT_LEAKY_RELU */
     float dropout;                       /* after each hidden activation; 0: none */
-    tg_mlp_act output;                   /* after the last layer */
+    tg_act output;                   /* after the last layer */
     char group[32];                      /* parameter group, e.g. "G" */
     char prefix[32];                     /* parameter names "<prefix>l0.w", "<prefix>l0.b" ... */
 } tg_mlp_spec;
-
-/* Parse/format an activation name: "none", "relu", "leaky_relu", "sigmoid", "tanh". */
-int tg_mlp_act_parse(const char *s, tg_mlp_act *out);
-const char *tg_mlp_act_name(tg_mlp_act a);
 
 /* Check a spec; on error writes a message to msg and returns TG_ERR_ARG. */
 tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len);

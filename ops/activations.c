@@ -10,7 +10,7 @@
 static tg_act act_of(const tg_nrec *n)
 {
     if (n->op == &tg_op_relu) return TG_ACT_RELU;
-    if (n->op == &tg_op_leaky_relu) return TG_ACT_LEAKY;
+    if (n->op == &tg_op_leaky_relu) return TG_ACT_LEAKY_RELU;
     if (n->op == &tg_op_sigmoid) return TG_ACT_SIGMOID;
     if (n->op == &tg_op_tanh) return TG_ACT_TANH;
     return TG_ACT_SOFTPLUS;
@@ -23,7 +23,7 @@ static tg_act y_act(const tg_nrec *n, float *slope)
 {
     const tg_act a = act_of(n);
     *slope = tg_attr(n)->slope;
-    if (a == TG_ACT_SOFTPLUS || (a == TG_ACT_LEAKY && !(*slope >= 0.0f))) return TG_ACT_NONE;
+    if (a == TG_ACT_SOFTPLUS || (a == TG_ACT_LEAKY_RELU && !(*slope >= 0.0f))) return TG_ACT_NONE;
     return a;
 }
 
@@ -126,3 +126,18 @@ tg_node tg_leaky_relu(tg_graph *g, tg_node x, float slope) { return unary(g, &tg
 tg_node tg_sigmoid(tg_graph *g, tg_node x) { return unary(g, &tg_op_sigmoid, x, 0.0f); }
 tg_node tg_tanh(tg_graph *g, tg_node x) { return unary(g, &tg_op_tanh, x, 0.0f); }
 tg_node tg_softplus(tg_graph *g, tg_node x) { return unary(g, &tg_op_softplus, x, 0.0f); }
+
+tg_node tg_activation(tg_graph *g, tg_node x, tg_act a, float slope)
+{
+    switch (a) {
+    case TG_ACT_NONE:
+        if (!tg_check_inputs(g, "activation", &x, 1)) return (tg_node){-1};
+        return x;
+    case TG_ACT_RELU: return tg_relu(g, x);
+    case TG_ACT_LEAKY_RELU: return tg_leaky_relu(g, x, slope);
+    case TG_ACT_SIGMOID: return tg_sigmoid(g, x);
+    case TG_ACT_TANH: return tg_tanh(g, x);
+    case TG_ACT_SOFTPLUS: return tg_softplus(g, x);
+    default: return tg_fail(g, TG_ERR_ARG, "activation: unknown kind %d", (int)a);
+    }
+}

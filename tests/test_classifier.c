@@ -49,13 +49,13 @@ START_TEST(test_defaults)
     char w[64];
     clf_widths_str(&c.spec, '-', w, sizeof w);
     ck_assert_str_eq(w, "784-512-256-128-10");
-    ck_assert_int_eq(c.spec.hidden, TG_MLP_RELU);
+    ck_assert_int_eq(c.spec.hidden, TG_ACT_RELU);
     ck_assert_int_eq(c.batch, 64);
     ck_assert_int_eq(c.epochs, 10);
     ck_assert(c.lr == 1e-3f);
     ck_assert_str_eq(c.spec.group, "C");
     ck_assert_int_eq(clf_cfg_defaults(&c, "tanh"), 0);
-    ck_assert_int_eq(c.spec.hidden, TG_MLP_TANH);
+    ck_assert_int_eq(c.spec.hidden, TG_ACT_TANH);
     ck_assert_int_eq(clf_cfg_defaults(&c, "softmax"), -1);
     ck_assert_int_eq(clf_cfg_defaults(&c, "none"), -1);
     char err[256];
@@ -118,7 +118,7 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_msg(l, "%s", err);
     ck_assert_int_eq(clf_feat_dim(l), d);
     ck_assert_int_eq(clf_epochs_done(l), 3);
-    ck_assert_int_eq(clf_config(l)->spec.hidden, TG_MLP_LEAKY_RELU);
+    ck_assert_int_eq(clf_config(l)->spec.hidden, TG_ACT_LEAKY_RELU);
     ck_assert(clf_config(l)->spec.slope == 0.05f);
     ck_assert_int_eq(clf_features(l, s.images, 10, f2, p2, err, sizeof err), 0);
     ck_assert_msg(memcmp(f1, f2, sizeof(float) * 10 * d) == 0, "features differ after a round trip");
@@ -198,7 +198,7 @@ END_TEST
  * difference of the engine's forward, away from the kinks at 0 */
 START_TEST(test_act_derivatives)
 {
-    const tg_mlp_act acts[4] = {TG_MLP_RELU, TG_MLP_LEAKY_RELU, TG_MLP_SIGMOID, TG_MLP_TANH};
+    const tg_act acts[4] = {TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID, TG_ACT_TANH};
     const float pts[6] = {-4.1f, -1.3f, -0.2f, 0.3f, 1.7f, 4.6f};
     const float h = 1e-2f;
     float x[18], y[18], dy[18];
@@ -213,7 +213,7 @@ START_TEST(test_act_derivatives)
         for (int i = 0; i < 6; i++) {
             double fd = ((double)y[3 * i + 2] - y[3 * i]) / ((double)x[3 * i + 2] - x[3 * i]);
             ck_assert_msg(fabs(fd - dy[3 * i + 1]) < 2e-4, "%s'(%g): backward %g, finite difference %g",
-                          tg_mlp_act_name(acts[a]), (double)pts[i], (double)dy[3 * i + 1], fd);
+                          tg_act_name(acts[a]), (double)pts[i], (double)dy[3 * i + 1], fd);
         }
     }
     /* hand values: relu'(-1.3) = 0, leaky_relu'(-1.3) = slope, sigmoid'(0.3) =
@@ -221,15 +221,15 @@ START_TEST(test_act_derivatives)
     x[0] = -1.3f;
     x[1] = 0.3f;
     x[2] = 1.7f;
-    ck_assert_int_eq(clf_act_curve(TG_MLP_LEAKY_RELU, 0.1f, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_LEAKY_RELU, 0.1f, x, 3, y, dy, err, sizeof err), 0);
     ck_assert_float_eq_tol(dy[0], 0.1f, 1e-7f);
     ck_assert_float_eq_tol(y[0], -0.13f, 1e-6f);
-    ck_assert_int_eq(clf_act_curve(TG_MLP_SIGMOID, 0, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_SIGMOID, 0, x, 3, y, dy, err, sizeof err), 0);
     double s = 1 / (1 + exp(-0.3));
     ck_assert_double_eq_tol(dy[1], s * (1 - s), 1e-6);
-    ck_assert_int_eq(clf_act_curve(TG_MLP_TANH, 0, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_TANH, 0, x, 3, y, dy, err, sizeof err), 0);
     ck_assert_double_eq_tol(dy[2], 1 - tanh(1.7) * tanh(1.7), 1e-6);
-    ck_assert_int_eq(clf_act_curve(TG_MLP_RELU, 0, x, 0, y, dy, err, sizeof err), -1);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_RELU, 0, x, 0, y, dy, err, sizeof err), -1);
 }
 END_TEST
 

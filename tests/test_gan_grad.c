@@ -70,8 +70,8 @@ static void gan_new(gan *t)
         ck_assert_int_eq(t->spec.G.widths[k], gw[k]);
         ck_assert_int_eq(t->spec.D.widths[k], dw[k]);
     }
-    ck_assert(t->spec.G.hidden == TG_MLP_LEAKY_RELU && t->spec.G.output == TG_MLP_TANH);
-    ck_assert(t->spec.D.hidden == TG_MLP_LEAKY_RELU && t->spec.D.output == TG_MLP_NONE);
+    ck_assert(t->spec.G.hidden == TG_ACT_LEAKY_RELU && t->spec.G.output == TG_ACT_TANH);
+    ck_assert(t->spec.D.hidden == TG_ACT_LEAKY_RELU && t->spec.D.output == TG_ACT_NONE);
     ck_assert(t->spec.G.slope == 0.2f && t->spec.D.slope == 0.2f);
 
     t->ps = tg_params_new();

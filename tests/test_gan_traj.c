@@ -116,14 +116,14 @@ static void make_cfg(gan_cfg *c, int threads)
     tg_mlp_spec *G = &c->spec.G, *D = &c->spec.D;
     G->n_layers = 3;
     memcpy(G->widths, (const int[]){ZDIM, 32, 48, XDIM}, 4 * sizeof(int));
-    G->hidden = TG_MLP_LEAKY_RELU;
-    G->output = TG_MLP_TANH;
+    G->hidden = TG_ACT_LEAKY_RELU;
+    G->output = TG_ACT_TANH;
     G->slope = 0.2f;
     G->dropout = 0;
     D->n_layers = 3;
     memcpy(D->widths, (const int[]){XDIM, 48, 32, 1}, 4 * sizeof(int));
-    D->hidden = TG_MLP_LEAKY_RELU;
-    D->output = TG_MLP_NONE;
+    D->hidden = TG_ACT_LEAKY_RELU;
+    D->output = TG_ACT_NONE;
     D->slope = 0.2f;
     D->dropout = 0;   /* torch's dropout masks cannot match ours */
     c->spec.init = TG_INIT_PYTORCH;   /* overwritten from init.safetensors anyway */

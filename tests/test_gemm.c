@@ -375,7 +375,7 @@ START_TEST(test_gan_shapes)
     uint64_t seed = 200 + 10 * (uint64_t)l;
     /* forward y = act(x W + b): x (B,IN), W (IN,OUT) */
     check_problem(v, &(problem){.M = B, .N = OUT, .K = IN, .use_bias = 1,
-                                .act = l == 3 ? TG_ACT_TANH : TG_ACT_LEAKY, .slope = 0.2f}, seed);
+                                .act = l == 3 ? TG_ACT_TANH : TG_ACT_LEAKY_RELU, .slope = 0.2f}, seed);
     /* dW += x^T dy: (IN,OUT), K = B, x stored (B,IN) */
     check_problem(v, &(problem){.M = IN, .N = OUT, .K = B, .transA = 1, .beta = 1}, seed + 1);
     /* dx += dy W^T: (B,IN), K = OUT, W stored (IN,OUT) */

@@ -35,7 +35,7 @@ static const size_t LENS[] = {0, 1, 3, 7, 15, 16, 17, 31, 33, 64, 1000, 1003};
 static const float SPECIAL[] = {0.0f, 1e-7f, -1e-7f, 0.5f, -0.5f, 3.0f, -3.0f,
                                 20.0f, -20.0f, 88.0f, -88.0f, 1000.0f, -1000.0f};
 #define NSPECIAL (sizeof SPECIAL / sizeof SPECIAL[0])
-static const tg_act ACTS[] = {TG_ACT_NONE, TG_ACT_RELU, TG_ACT_LEAKY, TG_ACT_SIGMOID,
+static const tg_act ACTS[] = {TG_ACT_NONE, TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID,
                               TG_ACT_TANH, TG_ACT_SOFTPLUS};
 #define NACTS (sizeof ACTS / sizeof ACTS[0])
 static const char *const ACT_NAME[] = {"none", "relu", "leaky", "sigmoid", "tanh", "softplus"};
@@ -154,11 +154,11 @@ START_TEST(test_ref_constants)
     ck_assert_double_eq(tg_ref_bce(-1000.0, 0.0), 0.0);  /* 0 - 0 + 0 */
     ck_assert_double_eq(tg_ref_bce(-1000.0, 1.0), 1000.0); /* 0 + 1000 + 0 */
     /* activations and derivatives */
-    ck_assert_double_eq(tg_ref_act(TG_ACT_LEAKY, 0.2, -2.0), -0.4);
+    ck_assert_double_eq(tg_ref_act(TG_ACT_LEAKY_RELU, 0.2, -2.0), -0.4);
     ck_assert_double_eq(tg_ref_act(TG_ACT_RELU, 0, -2.0), 0.0);
     ck_assert_double_eq(tg_ref_act(TG_ACT_NONE, 0, -2.0), -2.0);
     ck_assert_double_eq(tg_ref_dact(TG_ACT_RELU, 0, 0.0, 0.0), 0.0);  /* x > 0 only */
-    ck_assert_double_eq(tg_ref_dact(TG_ACT_LEAKY, 0.2, -1.0, -0.2), 0.2);
+    ck_assert_double_eq(tg_ref_dact(TG_ACT_LEAKY_RELU, 0.2, -1.0, -0.2), 0.2);
     ck_assert_double_eq(tg_ref_dact(TG_ACT_SIGMOID, 0, 0.0, 0.5), 0.25); /* s(1-s) */
     ck_assert_double_eq(tg_ref_dact(TG_ACT_TANH, 0, 0.0, 0.0), 1.0);     /* 1 - 0^2 */
     ck_assert_double_eq(tg_ref_dact(TG_ACT_SOFTPLUS, 0, 0.0, ln2), 0.5); /* sigmoid(0) */

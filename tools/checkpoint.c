@@ -95,13 +95,13 @@ int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
     put(m, "model", "%s", c->model);
     put(m, "g_widths", "%s", gw);
     put(m, "d_widths", "%s", dw);
-    put(m, "g_act", "%s", tg_mlp_act_name(c->spec.G.hidden));
-    put(m, "d_act", "%s", tg_mlp_act_name(c->spec.D.hidden));
+    put(m, "g_act", "%s", tg_act_name(c->spec.G.hidden));
+    put(m, "d_act", "%s", tg_act_name(c->spec.D.hidden));
     put(m, "g_slope", "%.9g", (double)c->spec.G.slope);
     put(m, "d_slope", "%.9g", (double)c->spec.D.slope);
     put(m, "g_dropout", "%.9g", (double)c->spec.G.dropout);
     put(m, "d_dropout", "%.9g", (double)c->spec.D.dropout);
-    put(m, "g_out", "%s", tg_mlp_act_name(c->spec.G.output));
+    put(m, "g_out", "%s", tg_act_name(c->spec.G.output));
     put(m, "init", "%s", init_name(c->spec.init));
     put(m, "sigma", "%.9g", (double)c->spec.sigma);
     put(m, "batch", "%d", c->batch);
@@ -169,11 +169,11 @@ static int widths(const st_file *f, const char *key, tg_mlp_spec *s, char *err, 
     return 0;
 }
 
-static int act(const st_file *f, const char *key, tg_mlp_act *a, char *err, size_t len)
+static int act(const st_file *f, const char *key, tg_act *a, char *err, size_t len)
 {
     const char *v = need(f, key, err, len);
     if (!v) return -1;
-    if (!tg_mlp_act_parse(v, a)) return snprintf(err, len, "checkpoint: unknown activation '%s'", v), -1;
+    if (!tg_act_parse(v, a)) return snprintf(err, len, "checkpoint: unknown activation '%s'", v), -1;
     return 0;
 }
 

@@ -82,15 +82,15 @@ static int fail(char *err, size_t len, const char *fmt, ...)
 int clf_cfg_defaults(clf_cfg *c, const char *activation)
 {
     memset(c, 0, sizeof *c);
-    tg_mlp_act a = TG_MLP_RELU;
-    int bad = activation && (!tg_mlp_act_parse(activation, &a) || a == TG_MLP_NONE);
+    tg_act a = TG_ACT_RELU;
+    int bad = activation && (!tg_act_parse(activation, &a) || a == TG_ACT_NONE);
     tg_mlp_spec *s = &c->spec;
     s->n_layers = 4;
     const int w[5] = {784, 512, 256, 128, CLF_CLASSES};
     memcpy(s->widths, w, sizeof w);
     s->hidden = a;
     s->slope = 0.01f;
-    s->output = TG_MLP_NONE;
+    s->output = TG_ACT_NONE;
     snprintf(s->group, sizeof s->group, "C");
     c->batch = 64;
     c->epochs = 10;
@@ -179,7 +179,7 @@ static int check_cfg(const clf_cfg *c, char *err, size_t len)
     if (s->n_layers < 2) return fail(err, len, "classifier: needs at least one hidden layer");
     if (s->widths[s->n_layers] != CLF_CLASSES)
         return fail(err, len, "classifier: the last width must be 10 (classes)");
-    if (s->hidden == TG_MLP_NONE || s->output != TG_MLP_NONE)
+    if (s->hidden == TG_ACT_NONE || s->output != TG_ACT_NONE)
         return fail(err, len, "classifier: needs a hidden activation and linear logits");
     if (c->batch < 1 || c->threads < 1 || c->threads > 256 || !(c->lr > 0 && isfinite(c->lr)))
         return fail(err, len, "classifier: bad batch, threads or learning rate");
@@ -454,7 +454,7 @@ int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset
     snprintf(batch, sizeof batch, "%d", c->batch);
     snprintf(lr, sizeof lr, "%.9g", (double)c->lr);
     const st_kv kv[] = {
-        {"format", CLF_FORMAT}, {"widths", widths}, {"act", tg_mlp_act_name(c->spec.hidden)},
+        {"format", CLF_FORMAT}, {"widths", widths}, {"act", tg_act_name(c->spec.hidden)},
         {"slope", slope}, {"epochs", epochs}, {"seed", seed}, {"test_accuracy", acc},
         {"dataset", dataset ? dataset : ""}, {"batch", batch}, {"lr", lr}, {"optimizer", "adam(0.9,0.999,1e-8)"},
         {"input", "(x+1)/2"},
@@ -507,7 +507,7 @@ clf *clf_load(const char *path, int threads, char *err, size_t len)
     }
     if (!(w = need(f, "widths", err, len)) || parse_widths(w, &c.spec, err, len)) goto done;
     if (!(a = need(f, "act", err, len))) goto done;
-    if (!tg_mlp_act_parse(a, &c.spec.hidden) || c.spec.hidden == TG_MLP_NONE) {
+    if (!tg_act_parse(a, &c.spec.hidden) || c.spec.hidden == TG_ACT_NONE) {
         fail(err, len, "checkpoint metadata 'act' = '%s' is not relu, leaky_relu, sigmoid or tanh", a);
         goto done;
     }
@@ -544,17 +544,17 @@ done:
 }
 
 /* ---- activation curves ---- */
-int clf_act_curve(tg_mlp_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len)
+int clf_act_curve(tg_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len)
 {
     if (!x || n < 1 || !y || !dy) return fail(err, len, "act_curve: bad arguments");
     tg_graph *g = tg_graph_new(NULL);
     if (!g) return fail(err, len, "act_curve: out of memory");
     tg_node in = tg_input(g, "x", 1, (int[]){n}), out;
     switch (act) {
-    case TG_MLP_RELU: out = tg_relu(g, in); break;
-    case TG_MLP_LEAKY_RELU: out = tg_leaky_relu(g, in, slope); break;
-    case TG_MLP_SIGMOID: out = tg_sigmoid(g, in); break;
-    case TG_MLP_TANH: out = tg_tanh(g, in); break;
+    case TG_ACT_RELU: out = tg_relu(g, in); break;
+    case TG_ACT_LEAKY_RELU: out = tg_leaky_relu(g, in, slope); break;
+    case TG_ACT_SIGMOID: out = tg_sigmoid(g, in); break;
+    case TG_ACT_TANH: out = tg_tanh(g, in); break;
     default: out = tg_scale(g, in, 1); break;
     }
     tg_node loss = tg_sum(g, out);

@@ -73,7 +73,7 @@ void clf_widths_str(const tg_mlp_spec *s, char sep, char *out, size_t len);
 
 /* An activation and its derivative at n points, computed by the engine:
  * y = act(x) by a forward plan, dy = d sum(y) / dx by its backward. */
-int clf_act_curve(tg_mlp_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len);
+int clf_act_curve(tg_act act, float slope, const float *x, int n, float *y, float *dy, char *err, size_t len);
 
 
 #endif

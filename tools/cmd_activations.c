@@ -24,7 +24,7 @@
 #define PLOT_W 800
 #define PLOT_H 500
 
-static const tg_mlp_act acts[NACT] = {TG_MLP_RELU, TG_MLP_LEAKY_RELU, TG_MLP_SIGMOID, TG_MLP_TANH};
+static const tg_act acts[NACT] = {TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID, TG_ACT_TANH};
 static const int colors[NACT] = {PLOT_BLUE, PLOT_ORANGE, PLOT_GREEN, PLOT_RED};
 
 void cmd_activations_help(FILE *out)
@@ -64,14 +64,14 @@ typedef struct hist {
 } hist;
 
 /* activation-<name>.png: f and f' from the engine */
-static int plot_function(const char *dir, tg_mlp_act a, float slope)
+static int plot_function(const char *dir, tg_act a, float slope)
 {
     float x[CURVE_N], y[CURVE_N], dy[CURVE_N];
     double xd[CURVE_N], yd[CURVE_N], dyd[CURVE_N];
     char err[512], path[4200], title[128], dname[64];
     for (int i = 0; i < CURVE_N; i++) x[i] = (float)(-5.0 + 10.0 * i / (CURVE_N - 1));
     if (clf_act_curve(a, slope, x, CURVE_N, y, dy, err, sizeof err)) {
-        cli_err("%s: %s: %s", CMD, tg_mlp_act_name(a), err);
+        cli_err("%s: %s: %s", CMD, tg_act_name(a), err);
         return -1;
     }
     for (int i = 0; i < CURVE_N; i++) {
@@ -79,10 +79,10 @@ static int plot_function(const char *dir, tg_mlp_act a, float slope)
         yd[i] = y[i];
         dyd[i] = dy[i];
     }
-    const char *name = tg_mlp_act_name(a);
+    const char *name = tg_act_name(a);
     snprintf(dname, sizeof dname, "%s' (backward)", name);
     plot_series s[2] = {{name, CURVE_N, xd, yd, PLOT_BLUE, 0}, {dname, CURVE_N, xd, dyd, PLOT_RED, 1}};
-    if (a == TG_MLP_LEAKY_RELU)
+    if (a == TG_ACT_LEAKY_RELU)
         snprintf(title, sizeof title, "leaky_relu (slope %g) and its derivative", (double)slope);
     else
         snprintf(title, sizeof title, "%s and its derivative", name);
@@ -119,7 +119,7 @@ static int plot_curves(const char *dir, const hist *h, int done, int epochs)
                 for (int e = 0; e < h[a].n; e++) pct[a * epochs + e] = 100 * y[e];
                 y = pct + a * epochs;
             }
-            s[a] = (plot_series){tg_mlp_act_name(acts[a]), h[a].n, xs, y, colors[a], 0};
+            s[a] = (plot_series){tg_act_name(acts[a]), h[a].n, xs, y, colors[a], 0};
         }
         char path[4200], err[512];
         snprintf(path, sizeof path, "%s/activations-%s.png", dir, files[k]);
@@ -215,7 +215,7 @@ int cmd_activations(int argc, char **argv)
     for (int a = 0; a < NACT; a++) {
         clf_cfg c = cfg;
         c.spec.hidden = acts[a];
-        const char *name = tg_mlp_act_name(acts[a]);
+        const char *name = tg_act_name(acts[a]);
         if (!(m = clf_new(&c, err, sizeof err))) {
             cli_err("%s: %s: %s", CMD, name, err);
             goto done;
@@ -262,7 +262,7 @@ int cmd_activations(int argc, char **argv)
             best = h[a].acc[e] > best ? h[a].acc[e] : best;
             sec += h[a].sec[e];
         }
-        printf("%-12s %13.2f%% %12.4f %13.2f%% %12.4f %14.1f\n", tg_mlp_act_name(acts[a]), 100 * h[a].acc[E - 1],
+        printf("%-12s %13.2f%% %12.4f %13.2f%% %12.4f %14.1f\n", tg_act_name(acts[a]), 100 * h[a].acc[E - 1],
                h[a].test[E - 1], 100 * best, h[a].train[E - 1], sec / E);
     }
     printf("\n(final epoch %d; CSV and plots in %s)\n", E, dir);

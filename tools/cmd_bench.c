@@ -310,8 +310,8 @@ static int mlp_one(void *ctx, int i, char *err, size_t len)
 
 static int bench_mlp(const bopts *o)
 {
-    tg_mlp_spec s = {.n_layers = 4, .widths = {784, 512, 256, 128, 10}, .hidden = TG_MLP_RELU,
-                     .output = TG_MLP_NONE, .group = "C"};
+    tg_mlp_spec s = {.n_layers = 4, .widths = {784, 512, 256, 128, 10}, .hidden = TG_ACT_RELU,
+                     .output = TG_ACT_NONE, .group = "C"};
     const int B = o->batch, C = s.widths[s.n_layers];
     mlp_ctx c = {0};
     c.B = B;
@@ -459,12 +459,6 @@ enum { OP_ACT_FWD, OP_ACT_BWD, OP_BIAS_ACT, OP_BCE_SUM, OP_BCE_BWD, OP_ADAM, OP_
 
 typedef struct op_row { const char *name; int op; tg_act act; } op_row;
 
-static const char *act_name(tg_act a)
-{
-    static const char *const n[TG_ACT_COUNT] = {"none", "relu", "leaky_relu", "sigmoid", "tanh", "softplus"};
-    return a < TG_ACT_COUNT ? n[a] : "?";
-}
-
 typedef struct ops_ctx {
     const tg_kern *k;
     float *a, *b, *c, *d, *bias; /* n elements each (bias: N) */
@@ -500,10 +494,10 @@ static void op_once(ops_ctx *c, const op_row *r)
 static int bench_ops(const bopts *o)
 {
     static const op_row rows[] = {
-        {"act_fwd", OP_ACT_FWD, TG_ACT_LEAKY},   {"act_bwd", OP_ACT_BWD, TG_ACT_LEAKY},
+        {"act_fwd", OP_ACT_FWD, TG_ACT_LEAKY_RELU},   {"act_bwd", OP_ACT_BWD, TG_ACT_LEAKY_RELU},
         {"act_fwd", OP_ACT_FWD, TG_ACT_TANH},    {"act_bwd", OP_ACT_BWD, TG_ACT_TANH},
         {"act_fwd", OP_ACT_FWD, TG_ACT_SIGMOID}, {"act_bwd", OP_ACT_BWD, TG_ACT_SIGMOID},
-        {"bias_act", OP_BIAS_ACT, TG_ACT_LEAKY}, {"bias_act", OP_BIAS_ACT, TG_ACT_TANH},
+        {"bias_act", OP_BIAS_ACT, TG_ACT_LEAKY_RELU}, {"bias_act", OP_BIAS_ACT, TG_ACT_TANH},
         {"bce_sum", OP_BCE_SUM, TG_ACT_NONE},    {"bce_bwd", OP_BCE_BWD, TG_ACT_NONE},
         {"adam", OP_ADAM, TG_ACT_NONE},          {"adam_step", OP_ADAM_STEP, TG_ACT_NONE},
         {"dropout", OP_DROPOUT, TG_ACT_NONE},
@@ -600,7 +594,7 @@ static int bench_ops(const bopts *o)
             double t = (now_s() - t0) / calls;
             if (t < best) best = t;
         }
-        const char *an = r->op <= OP_BIAS_ACT ? act_name(r->act) : "-";
+        const char *an = r->op <= OP_BIAS_ACT ? tg_act_name(r->act) : "-";
         if (o->json)
             printf("{\"bench\":\"ops\",\"op\":\"%s\",\"act\":\"%s\",\"n\":%zu,\"threads\":%d,\"kernel\":\"%s\","
                    "\"ns_per_elem\":%.5f}\n",

@@ -105,7 +105,7 @@ static int parse(int argc, char **argv, clf_cfg *c, opts *o)
         if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if ((r = cli_opt(CMD, argc, argv, &i, "--activation", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            if (!tg_mlp_act_parse(v, &c->spec.hidden) || c->spec.hidden == TG_MLP_NONE) {
+            if (!tg_act_parse(v, &c->spec.hidden) || c->spec.hidden == TG_ACT_NONE) {
                 cli_err("%s: --activation: '%s' is not relu, leaky_relu, sigmoid or tanh", CMD, v);
                 return CLI_USAGE;
             }
@@ -195,7 +195,7 @@ int cmd_train_classifier(int argc, char **argv)
     if (!o.quiet)
         printf("training a %s %s classifier on %s (%d train / %d test images, batch %d, Adam %g, %d thread%s, "
                "kernels %s) -> %s\n",
-               widths, tg_mlp_act_name(cfg.spec.hidden), data, n, test.n, cfg.batch, (double)cfg.lr, cfg.threads,
+               widths, tg_act_name(cfg.spec.hidden), data, n, test.n, cfg.batch, (double)cfg.lr, cfg.threads,
                cfg.threads > 1 ? "s" : "", tg_kernel_name(), dir);
     clf_bar b = {0, cfg.epochs, 0, NULL};
     if (tty) clf_set_progress(m, clf_progress_bar, &b);

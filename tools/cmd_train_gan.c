@@ -194,9 +194,9 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
             o->changed = 1;
         }
         else if (OPT("--g-act") || OPT("--d-act")) {
-            tg_mlp_act act;
+            tg_act act;
             if (r < 0) return CLI_USAGE;
-            if (!tg_mlp_act_parse(v, &act) || act == TG_MLP_NONE) {
+            if (!tg_act_parse(v, &act) || act == TG_ACT_NONE) {
                 cli_err("%s: %s: '%s' is not relu, leaky_relu, sigmoid or tanh", CMD, a, v);
                 return CLI_USAGE;
             }

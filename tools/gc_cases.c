@@ -325,8 +325,8 @@ static tg_node gan(tg_gc_ctx *c, int which)
 
 static tg_node mlp_classifier(tg_gc_ctx *c)
 {
-    tg_mlp_spec s = {.n_layers = 2, .widths = {5, 8, 3}, .hidden = TG_MLP_LEAKY_RELU, .slope = 0.1f,
-                     .dropout = 0.2f, .output = TG_MLP_NONE, .group = "C"};
+    tg_mlp_spec s = {.n_layers = 2, .widths = {5, 8, 3}, .hidden = TG_ACT_LEAKY_RELU, .slope = 0.1f,
+                     .dropout = 0.2f, .output = TG_ACT_NONE, .group = "C"};
     if (tg_mlp_params(c->ps, &s, TG_INIT_PYTORCH, 0, &c->rng) != TG_OK)
         return tg_graph_fail(c->g, TG_ERR_ARG, tg_params_error(c->ps));
     const int B = 7;

@@ -49,7 +49,7 @@ static float act_scalar(tg_act act, float slope, float x)
     switch (act) {
     case TG_ACT_RELU:
         return x > 0.0f ? x : 0.0f;
-    case TG_ACT_LEAKY:
+    case TG_ACT_LEAKY_RELU:
         return x > 0.0f ? x : slope * x;
     case TG_ACT_SIGMOID: { /* e = exp(-|x|) <= 1: x >= 0: 1/(1+e), x < 0: e/(1+e) */
         float e = expf(-fabsf(x));

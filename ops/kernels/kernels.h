@@ -24,16 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Element-wise activations, shared by the activation ops and GEMM epilogues. */
-typedef enum {
-    TG_ACT_NONE = 0, /* y = x */
-    TG_ACT_RELU,     /* y = max(x, 0) */
-    TG_ACT_LEAKY,    /* y = x > 0 ? x : slope * x */
-    TG_ACT_SIGMOID,  /* y = 1 / (1 + exp(-x)) */
-    TG_ACT_TANH,     /* y = tanh(x) */
-    TG_ACT_SOFTPLUS, /* y = log(1 + exp(x)) = max(x,0) + log1p(exp(-|x|)) */
-    TG_ACT_COUNT
-} tg_act;
+/* Element-wise activations (tg_act.h), shared by the activation ops and GEMM
+ * epilogues. */
+#include "tg_act.h"
 
 /* C = op(A) op(B) (+ C if beta) (+ bias) then act, on columns [n0, n1).
  *   op(A) is (M,K): A stored (M,K) with row stride lda, or if transA stored (K,M).

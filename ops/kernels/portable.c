@@ -41,7 +41,7 @@ static float act1(tg_act act, float slope, float x)
     switch (act) {
     case TG_ACT_NONE:     return x;
     case TG_ACT_RELU:     return x > 0.0f ? x : 0.0f;
-    case TG_ACT_LEAKY:    return x > 0.0f ? x : slope * x;
+    case TG_ACT_LEAKY_RELU:    return x > 0.0f ? x : slope * x;
     case TG_ACT_SIGMOID:  return sigmoidf_(x);
     case TG_ACT_TANH:     return tanhf(x);
     case TG_ACT_SOFTPLUS: return softplusf_(x);
@@ -65,7 +65,7 @@ static void act_bwd(tg_act act, float slope, const float *x, const float *y,
     size_t i;
     /* relu, and leaky with slope >= 0: x > 0 exactly when y > 0, so the
      * derivative reads y (same bits); a plan may then drop x altogether */
-    if (act == TG_ACT_RELU || (act == TG_ACT_LEAKY && slope >= 0.0f)) x = y;
+    if (act == TG_ACT_RELU || (act == TG_ACT_LEAKY_RELU && slope >= 0.0f)) x = y;
     switch (act) {
     case TG_ACT_NONE:
         for (i = 0; i < n; i++) DX(dy[i]);
@@ -73,7 +73,7 @@ static void act_bwd(tg_act act, float slope, const float *x, const float *y,
     case TG_ACT_RELU:
         for (i = 0; i < n; i++) DX(x[i] > 0.0f ? dy[i] : 0.0f);
         break;
-    case TG_ACT_LEAKY:
+    case TG_ACT_LEAKY_RELU:
         for (i = 0; i < n; i++) DX(x[i] > 0.0f ? dy[i] : slope * dy[i]);
         break;
     case TG_ACT_SIGMOID:

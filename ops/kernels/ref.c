@@ -33,7 +33,7 @@ double tg_ref_act(tg_act act, double slope, double x)
     switch (act) {
     case TG_ACT_NONE:     return x;
     case TG_ACT_RELU:     return x > 0.0 ? x : 0.0;
-    case TG_ACT_LEAKY:    return x > 0.0 ? x : slope * x;
+    case TG_ACT_LEAKY_RELU:    return x > 0.0 ? x : slope * x;
     case TG_ACT_SIGMOID:  return tg_ref_sigmoid(x);
     case TG_ACT_TANH:     return tanh(x);
     case TG_ACT_SOFTPLUS: return tg_ref_softplus(x);
@@ -47,7 +47,7 @@ double tg_ref_dact(tg_act act, double slope, double x, double y)
     switch (act) {
     case TG_ACT_NONE:     return 1.0;
     case TG_ACT_RELU:     return x > 0.0 ? 1.0 : 0.0;
-    case TG_ACT_LEAKY:    return x > 0.0 ? 1.0 : slope;
+    case TG_ACT_LEAKY_RELU:    return x > 0.0 ? 1.0 : slope;
     case TG_ACT_SIGMOID:  return y * (1.0 - y);          /* s' = s (1 - s) */
     case TG_ACT_TANH:     return 1.0 - y * y;            /* tanh' = 1 - tanh^2 */
     case TG_ACT_SOFTPLUS: return tg_ref_sigmoid(x);      /* softplus' = sigmoid */
