@@ -190,6 +190,17 @@ const char *tg_node_op(const tg_graph *g, tg_node n)
     return tg_node_valid(g, n) ? g->n[n.id].op->name : NULL;
 }
 
+tg_status tg_error_set(tg_error *e, tg_status code, const char *fmt, ...)
+{
+    if (!e) return code;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 const char *tg_status_str(tg_status s)
 {
     switch (s) {

@@ -22,22 +22,39 @@ struct tg_adam {
     float bc1, bc2; /* this step's bias corrections, for the tasks */
 };
 
-tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float b2, float eps)
+/* the group's parameter count, or 0 with the reason in *err */
+static int group_size(const char *who, tg_params *ps, const char *group, tg_error *err)
 {
-    if (!ps || !group || strlen(group) >= TG_NAME_LEN || !(lr > 0) || !(b1 >= 0 && b1 < 1) ||
-        !(b2 >= 0 && b2 < 1) || !(eps > 0))
-        return NULL;
     int np = 0;
-    for (int i = 0; i < tg_params_count(ps); i++)
-        np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    for (int i = 0; i < tg_params_count(ps); i++) np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    if (!np) tg_error_set(err, TG_ERR_ARG, "%s: group '%s' has no parameters", who, group);
+    return np;
+}
+
+tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float b2, float eps, tg_error *err)
+{
+    if (!ps || !group || strlen(group) >= TG_NAME_LEN) {
+        tg_error_set(err, TG_ERR_ARG, "adam: no parameter store or group");
+        return NULL;
+    }
+    if (!(lr > 0) || !(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1) || !(eps > 0)) {
+        tg_error_set(err, TG_ERR_ARG, "adam: lr %g must be > 0, betas %g and %g in [0, 1), eps %g > 0", (double)lr,
+                     (double)b1, (double)b2, (double)eps);
+        return NULL;
+    }
+    const int np = group_size("adam", ps, group, err);
     if (!np) return NULL;
     tg_adam *a = tg_zalloc(sizeof *a);
-    if (!a) return NULL;
+    if (!a) {
+        tg_error_set(err, TG_ERR_NOMEM, "adam: out of memory");
+        return NULL;
+    }
     a->p = tg_zalloc((size_t)np * sizeof *a->p);
     a->m = tg_zalloc((size_t)np * sizeof *a->m);
     a->v = tg_zalloc((size_t)np * sizeof *a->v);
     if (!a->p || !a->m || !a->v) {
         tg_adam_free(a);
+        tg_error_set(err, TG_ERR_NOMEM, "adam: out of memory");
         return NULL;
     }
     a->ps = ps;
@@ -55,6 +72,7 @@ tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float
         a->np++;
         if (!a->m[a->np - 1] || !a->v[a->np - 1]) {
             tg_adam_free(a);
+            tg_error_set(err, TG_ERR_NOMEM, "adam: out of memory for the moments of '%s'", tg_param_name(p));
             return NULL;
         }
     }
@@ -154,18 +172,24 @@ struct tg_sgd {
     float **b;   /* momentum buffers */
 };
 
-tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum)
+tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum, tg_error *err)
 {
-    if (!ps || !group || !(lr > 0) || !(momentum >= 0 && momentum < 1)) return NULL;
-    int np = 0;
-    for (int i = 0; i < tg_params_count(ps); i++) np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    if (!ps || !group) {
+        tg_error_set(err, TG_ERR_ARG, "sgd: no parameter store or group");
+        return NULL;
+    }
+    if (!(lr > 0) || !(momentum >= 0 && momentum < 1)) {
+        tg_error_set(err, TG_ERR_ARG, "sgd: lr %g must be > 0 and momentum %g in [0, 1)", (double)lr,
+                     (double)momentum);
+        return NULL;
+    }
+    const int np = group_size("sgd", ps, group, err);
     if (!np) return NULL;
     tg_sgd *s = tg_zalloc(sizeof *s);
-    if (!s) return NULL;
-    s->p = tg_zalloc((size_t)np * sizeof *s->p);
-    s->b = tg_zalloc((size_t)np * sizeof *s->b);
-    if (!s->p || !s->b) {
+    if (s) s->p = tg_zalloc((size_t)np * sizeof *s->p), s->b = tg_zalloc((size_t)np * sizeof *s->b);
+    if (!s || !s->p || !s->b) {
         tg_sgd_free(s);
+        tg_error_set(err, TG_ERR_NOMEM, "sgd: out of memory");
         return NULL;
     }
     s->lr = lr;
@@ -177,6 +201,7 @@ tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum)
         s->b[s->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
         if (!s->b[s->np++]) {
             tg_sgd_free(s);
+            tg_error_set(err, TG_ERR_NOMEM, "sgd: out of memory");
             return NULL;
         }
     }

@@ -148,11 +148,17 @@ static void *worker(void *arg)
     return NULL;
 }
 
-tg_pool *tg_pool_new(int nthreads)
+tg_pool *tg_pool_new(int nthreads, tg_error *err)
 {
-    if (nthreads < 1 || nthreads > 256) return NULL;
+    if (nthreads < 1 || nthreads > 256) {
+        tg_error_set(err, TG_ERR_ARG, "pool: %d threads (1..256 allowed)", nthreads);
+        return NULL;
+    }
     tg_pool *p = tg_zalloc(sizeof *p);
-    if (!p) return NULL;
+    if (!p) {
+        tg_error_set(err, TG_ERR_NOMEM, "pool: out of memory");
+        return NULL;
+    }
     p->n = nthreads;
     p->th = tg_zalloc((size_t)nthreads * sizeof *p->th);
     p->ran = tg_zalloc((size_t)nthreads * RAN_STRIDE * sizeof *p->ran);
@@ -160,6 +166,7 @@ tg_pool *tg_pool_new(int nthreads)
         tg_free(p->th);
         tg_free(p->ran);
         tg_free(p);
+        tg_error_set(err, TG_ERR_NOMEM, "pool: out of memory");
         return NULL;
     }
     atomic_init(&p->gen, 0);
@@ -175,6 +182,7 @@ tg_pool *tg_pool_new(int nthreads)
             tg_free(a);
             p->n = i; /* free what started */
             tg_pool_free(p);
+            tg_error_set(err, TG_ERR_NOMEM, "pool: cannot start thread %d of %d", i + 1, nthreads);
             return NULL;
         }
     }

@@ -16,7 +16,7 @@
  *   tg_node loss = tg_bce_logits_const(g, logit, 0.9f);
  *   tg_bind(g, x, images);                                  // caller owns images
  *   tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "D"});
- *   tg_adam *opt = tg_adam_new(ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+ *   tg_adam *opt = tg_adam_new(ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
  *   for (;;) { tg_plan_forward(p); tg_plan_backward(p); tg_adam_step(opt); }
  *
  * Memory model. Parameters (values, gradients) live in a tg_params store that
@@ -28,11 +28,13 @@
  * A node marked with tg_keep() stores its value in graph-owned memory instead,
  * so several plans of one graph can share it (see tg_plan_opts.reuse).
  *
- * Errors. Nothing here exits, aborts or prints on bad input. The first error
- * is kept on the graph (code + message such as "matmul: x is 64x784 but w is
+ * Errors. Nothing here exits, aborts or prints on bad input. One convention:
+ * a status code plus a message naming what failed. The first error of a
+ * graph is kept on it (code + message such as "matmul: x is 64x784 but w is
  * 100x128"); builders called on a failed graph, or given an invalid node,
  * return an invalid node (id < 0) and do nothing else. Run calls return a
- * tg_status. Functions returning pointers return NULL on failure.
+ * tg_status. Constructors that can fail for a reason the caller should see
+ * return NULL and fill a tg_error (code + message).
  *
  * Threads. A tg_pool is a set of persistent workers shared by plans; idle
  * workers block. Work is split so that every output element is computed the
@@ -76,6 +78,22 @@ typedef enum tg_status {
 } tg_status;
 
 const char *tg_status_str(tg_status s);
+
+/* What failed and why. Run calls return a tg_status, and builders keep the
+ * first error on the graph; constructors and checks that can fail for a
+ * reason the caller should see take a tg_error * (may be NULL) and, when
+ * they fail, fill it with the status and a message that names what failed,
+ * e.g. "adam: group 'Q' has no parameters". */
+typedef struct tg_error {
+    tg_status code;
+    char msg[256];
+} tg_error;
+/* Fill *e (if not NULL) and return code. */
+tg_status tg_error_set(tg_error *e, tg_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* ------------------------------------------------------------------- rng */
 /* A random stream: plain data, copy it to save it. xoshiro256** inside. */
@@ -217,8 +235,9 @@ tg_node tg_softmax_xent(tg_graph *g, tg_node logits, tg_node labels);
 
 /* ----------------------------------------------------------------- pools */
 typedef struct tg_pool tg_pool;
-/* nthreads >= 1 (the caller's thread counts as one); NULL on failure. */
-tg_pool *tg_pool_new(int nthreads);
+/* nthreads in 1..256 (the caller's thread counts as one); NULL on failure,
+ * with the reason in *err (may be NULL). */
+tg_pool *tg_pool_new(int nthreads, tg_error *err);
 void tg_pool_free(tg_pool *p);
 int tg_pool_threads(const tg_pool *p);
 
@@ -347,9 +366,11 @@ int tg_profile_gemm_rows(tg_profile_gemm *rows, int max);
 /* ------------------------------------------------------------ optimizers */
 typedef struct tg_adam tg_adam;
 /* Adam over one group with PyTorch semantics (bias-corrected). The optimizer
- * owns its moment buffers; the store must outlive it. NULL on bad args. */
+ * owns its moment buffers; the store must outlive it. NULL on bad arguments
+ * (lr > 0, betas in [0, 1), eps > 0, a group with parameters) or no memory,
+ * with the reason in *err (may be NULL). */
 tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float beta1,
-                     float beta2, float eps);
+                     float beta2, float eps, tg_error *err);
 void tg_adam_free(tg_adam *a);
 /* Split each step over a pool's threads (NULL: the caller's thread). The
  * update is element-wise, so the bits do not depend on the split. The pool
@@ -370,7 +391,7 @@ void tg_adam_set_lr(tg_adam *a, float lr);
 typedef struct tg_sgd tg_sgd;
 /* SGD with momentum over one group, PyTorch semantics (dampening 0):
  * b = momentum b + g (b = g on the first step); w -= lr b. */
-tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum);
+tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum, tg_error *err);
 void tg_sgd_free(tg_sgd *s);
 tg_status tg_sgd_step(tg_sgd *s);       /* no allocation */
 

@@ -29,7 +29,7 @@ int main(void)
     tg_node loss = tg_bce_logits_const(g, logit, 0.9f);
     tg_bind(g, x, images);
     tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "D"});
-    tg_adam *opt = tg_adam_new(ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *opt = tg_adam_new(ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     if (!p || !opt) {
         fprintf(stderr, "error: %s\n", tg_graph_error(g));
         return 1;

@@ -13,9 +13,9 @@ static const char *const names[] = {"reference", "documents", "tiny", NULL};
 
 const char *const *tg_gan_preset_names(void) { return names; }
 
-tg_status tg_gan_preset(const char *name, tg_gan_spec *o)
+tg_status tg_gan_preset(const char *name, tg_gan_spec *o, tg_error *err)
 {
-    if (!name || !o) return TG_ERR_ARG;
+    if (!name || !o) return tg_error_set(err, TG_ERR_ARG, "gan: no preset name");
     memset(o, 0, sizeof *o);
     strcpy(o->G.group, "G");
     strcpy(o->D.group, "D");
@@ -42,7 +42,7 @@ tg_status tg_gan_preset(const char *name, tg_gan_spec *o)
         o->init = TG_INIT_XAVIER;
         return TG_OK;
     }
-    return TG_ERR_ARG;
+    return tg_error_set(err, TG_ERR_ARG, "gan: unknown preset '%s' (known: reference, documents, tiny)", name);
 }
 
 tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r)

@@ -5,30 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
-tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len)
+tg_status tg_mlp_check(const tg_mlp_spec *s, tg_error *err)
 {
-    if (!s) return TG_ERR_ARG;
-    if (s->n_layers < 1 || s->n_layers > TG_MLP_MAX_LAYERS) {
-        snprintf(msg, len, "mlp: %d layers (1..%d allowed)", s->n_layers, TG_MLP_MAX_LAYERS);
-        return TG_ERR_ARG;
-    }
+    if (!s) return tg_error_set(err, TG_ERR_ARG, "mlp: no spec");
+    if (s->n_layers < 1 || s->n_layers > TG_MLP_MAX_LAYERS)
+        return tg_error_set(err, TG_ERR_ARG, "mlp: %d layers (1..%d allowed)", s->n_layers, TG_MLP_MAX_LAYERS);
     for (int k = 0; k <= s->n_layers; k++)
-        if (s->widths[k] < 1 || s->widths[k] > (1 << 20)) {
-            snprintf(msg, len, "mlp: width %d is %d", k, s->widths[k]);
-            return TG_ERR_ARG;
-        }
-    if (!(s->dropout >= 0 && s->dropout < 1) || !isfinite(s->slope)) {
-        snprintf(msg, len, "mlp: dropout %g must be in [0,1) and slope finite", (double)s->dropout);
-        return TG_ERR_ARG;
-    }
-    if (s->hidden < TG_ACT_NONE || s->hidden >= TG_ACT_COUNT || s->output < TG_ACT_NONE || s->output >= TG_ACT_COUNT) {
-        snprintf(msg, len, "mlp: unknown activation");
-        return TG_ERR_ARG;
-    }
-    if (!s->group[0]) {
-        snprintf(msg, len, "mlp: no parameter group");
-        return TG_ERR_ARG;
-    }
+        if (s->widths[k] < 1 || s->widths[k] > (1 << 20))
+            return tg_error_set(err, TG_ERR_ARG, "mlp: width %d is %d (1..%d allowed)", k, s->widths[k], 1 << 20);
+    if (!(s->dropout >= 0 && s->dropout < 1) || !isfinite(s->slope))
+        return tg_error_set(err, TG_ERR_ARG, "mlp: dropout %g must be in [0,1) and slope finite", (double)s->dropout);
+    if (s->hidden < TG_ACT_NONE || s->hidden >= TG_ACT_COUNT || s->output < TG_ACT_NONE || s->output >= TG_ACT_COUNT)
+        return tg_error_set(err, TG_ERR_ARG, "mlp: unknown activation");
+    if (!s->group[0]) return tg_error_set(err, TG_ERR_ARG, "mlp: no parameter group");
     return TG_OK;
 }
 
@@ -39,8 +28,8 @@ static void pname(char *buf, size_t len, const tg_mlp_spec *s, int k, char what)
 
 tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float sigma, tg_rng *r)
 {
-    char msg[256], name[64];
-    if (!ps || tg_mlp_check(s, msg, sizeof msg) != TG_OK) return TG_ERR_ARG;
+    char name[64];
+    if (!ps || tg_mlp_check(s, NULL) != TG_OK) return TG_ERR_ARG;
     for (int k = 0; k < s->n_layers; k++) {
         int in = s->widths[k], out = s->widths[k + 1];
         pname(name, sizeof name, s, k, 'w');
@@ -58,8 +47,9 @@ tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float
 tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x)
 {
     char msg[256], name[64];
+    tg_error e;
     if (!g || tg_graph_status(g) != TG_OK) return (tg_node){-1};
-    if (tg_mlp_check(s, msg, sizeof msg) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, msg);
+    if (tg_mlp_check(s, &e) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, e.msg);
     tg_node h = x;
     for (int k = 0; k < s->n_layers; k++) {
         tg_node wb[2];

@@ -27,8 +27,8 @@ typedef struct tg_mlp_spec {
     char prefix[32];                     /* parameter names "<prefix>l0.w", "<prefix>l0.b" ... */
 } tg_mlp_spec;
 
-/* Check a spec; on error writes a message to msg and returns TG_ERR_ARG. */
-tg_status tg_mlp_check(const tg_mlp_spec *s, char *msg, size_t len);
+/* Check a spec; on error returns TG_ERR_ARG with the reason in *err. */
+tg_status tg_mlp_check(const tg_mlp_spec *s, tg_error *err);
 /* Create the spec's parameters in ps ("<prefix>l<k>.w" (in,out) and
  * "<prefix>l<k>.b" (out)) and initialize them: weights by `init` (sigma for
  * TG_INIT_NORMAL), biases zero except for TG_INIT_PYTORCH, which draws them
@@ -37,6 +37,51 @@ tg_status tg_mlp_params(tg_params *ps, const tg_mlp_spec *s, tg_init init, float
 /* y = mlp(x), x:(B, widths[0]) -> (B, widths[n_layers]); the parameters must
  * exist in the graph's store. Errors go to the graph. */
 tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x);
+
+/* ---- sequential models: a layer list ---- */
+#define TG_SEQ_MAX_LAYERS 48
+
+typedef enum tg_layer_kind {
+    TG_LAYER_DENSE = 1, /* y = x W (+ b): (B, IN) -> (B, units) */
+    TG_LAYER_ACT,       /* y = act(x) */
+    TG_LAYER_DROPOUT    /* inverted dropout with probability p */
+} tg_layer_kind;
+
+typedef struct tg_layer {
+    tg_layer_kind kind;
+    int units;      /* dense */
+    int no_bias;    /* dense: no bias */
+    tg_act act;     /* activation */
+    float slope;    /* leaky_relu */
+    float p;        /* dropout */
+} tg_layer;
+
+typedef struct tg_seq_spec {
+    char group[32];     /* parameter group, e.g. "G" */
+    char prefix[32];    /* parameter names "<prefix>l<k>.w" / ".b" for dense layer k */
+    int in_features;    /* input width */
+    int n;              /* layers */
+    tg_layer l[TG_SEQ_MAX_LAYERS];
+} tg_seq_spec;
+
+/* Check a spec's layers and shapes; the output width in *out_features (may be
+ * NULL). Errors name the layer: "model G: layer 3 'dense 0': 0 units". */
+tg_status tg_seq_check(const tg_seq_spec *s, int *out_features, tg_error *err);
+/* Create and initialize the spec's parameters in ps (weights by `init`,
+ * sigma for TG_INIT_NORMAL; biases zero except for TG_INIT_PYTORCH). */
+tg_status tg_seq_params(tg_params *ps, const tg_seq_spec *s, tg_init init, float sigma, tg_rng *r, tg_error *err);
+/* y = model(x), x:(B, in_features); errors go to the graph. */
+tg_node tg_seq(tg_graph *g, const tg_seq_spec *s, tg_node x);
+/* The text form (what checkpoints store; --g-arch / --d-arch take it):
+ *   "in 100, dense 128, leaky_relu 0.2, dropout 0.3, dense 784, tanh"
+ * Items are separated by commas or newlines, '#' comments to the end of a
+ * line. tg_seq_parse keeps out->prefix and sets the group; errors name the
+ * layer. */
+tg_status tg_seq_format(const tg_seq_spec *s, char *buf, size_t len);
+tg_status tg_seq_parse(const char *text, const char *group, tg_seq_spec *out, tg_error *err);
+int tg_layer_format(const tg_layer *l, char *buf, size_t len);
+/* The layer list an MLP spec stands for (same parameters, same graph). */
+tg_status tg_seq_from_mlp(const tg_mlp_spec *m, tg_seq_spec *out, tg_error *err);
 
 /* ---- GAN presets ---- */
 typedef struct tg_gan_spec {
@@ -49,8 +94,8 @@ typedef struct tg_gan_spec {
  * LeakyReLU(0.2) + Dropout(0.3), Xavier init.  "documents": G with ReLU,
  * D LeakyReLU(0.2) without dropout, PyTorch's default init.  "tiny": a small
  * G 4-6-8-12 / D 12-8-6-1 for tests and gradient checks. Returns TG_ERR_ARG
- * for an unknown name. */
-tg_status tg_gan_preset(const char *name, tg_gan_spec *out);
+ * for an unknown name, with the known ones in *err. */
+tg_status tg_gan_preset(const char *name, tg_gan_spec *out, tg_error *err);
 const char *const *tg_gan_preset_names(void); /* NULL-terminated */
 
 /* Create and initialize G's and D's parameters (spec->init, spec->sigma). */

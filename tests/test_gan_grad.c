@@ -62,7 +62,7 @@ static void gan_new(gan *t)
     memset(t, 0, sizeof *t);
     t->f = fx_load("gan.txt");
     ck_assert_msg(t->f != NULL, "%s", fx_error());
-    ck_assert_int_eq(tg_gan_preset("tiny", &t->spec), TG_OK);
+    ck_assert_int_eq(tg_gan_preset("tiny", &t->spec, NULL), TG_OK);
     static const int gw[] = {ZD, 6, 8, XD}, dw[] = {XD, 8, 6, 1};
     ck_assert_int_eq(t->spec.G.n_layers, 3);
     ck_assert_int_eq(t->spec.D.n_layers, 3);
@@ -352,7 +352,7 @@ START_TEST(test_pool_bit_identical)
 {
     gan t;
     gan_new(&t);
-    tg_pool *pool = tg_pool_new(3);
+    tg_pool *pool = tg_pool_new(3, NULL);
     ck_assert_ptr_nonnull(pool);
     size_t nd = tg_params_numel(t.ps, NULL);
     float *g1 = malloc(nd * sizeof(float));
@@ -394,8 +394,8 @@ START_TEST(test_train_adam)
 {
     gan t;
     gan_new(&t);
-    tg_adam *ad = tg_adam_new(t.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
-    tg_adam *ag = tg_adam_new(t.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ad = tg_adam_new(t.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
+    tg_adam *ag = tg_adam_new(t.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     ck_assert(ad && ag);
     tg_plan *pd, *pg;
     dg_plans(&t, 0, 1, NULL, &pd, &pg);

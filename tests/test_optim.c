@@ -29,7 +29,7 @@ static float grad_at(int step, int i) { return (float)(sin(0.7 * i + step) * (1 
 START_TEST(test_adam_matches_pytorch_rule)
 {
     const double lr = 2e-4, b1 = 0.5, b2 = 0.999, eps = 1e-8;
-    tg_adam *a = tg_adam_new(ps, "G", (float)lr, (float)b1, (float)b2, (float)eps);
+    tg_adam *a = tg_adam_new(ps, "G", (float)lr, (float)b1, (float)b2, (float)eps, NULL);
     ck_assert_ptr_nonnull(a);
     double ref[N], m[N] = {0}, v[N] = {0};
     for (int i = 0; i < N; i++) ref[i] = tg_param_data(w)[i];
@@ -59,14 +59,14 @@ END_TEST
 START_TEST(test_adam_state_restore)
 {
     /* copying (t, m, v) into a fresh optimizer continues the same trajectory */
-    tg_adam *a = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f);
+    tg_adam *a = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL);
     for (int t = 1; t <= 3; t++) {
         for (int i = 0; i < N; i++) tg_param_grad(w)[i] = grad_at(t, i);
         tg_adam_step(a);
     }
     float saved_w[N];
     memcpy(saved_w, tg_param_data(w), sizeof saved_w);
-    tg_adam *b = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f);
+    tg_adam *b = tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL);
     tg_adam_set_steps(b, tg_adam_steps(a));
     memcpy(tg_adam_m(b, 0), tg_adam_m(a, 0), N * sizeof(float));
     memcpy(tg_adam_v(b, 0), tg_adam_v(a, 0), N * sizeof(float));
@@ -87,12 +87,12 @@ START_TEST(test_adam_pool_same_bits)
     /* a 100,003-element parameter (several chunks and a tail) stepped with
      * and without a 2-thread pool: identical bits */
     tg_param *big = tg_param_new(ps, "B", "w", 1, (int[]){100003});
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert(big && pool);
     float *w0 = malloc(100003 * sizeof *w0), *w1 = malloc(100003 * sizeof *w1);
     for (int run = 0; run < 2; run++) {
         for (int i = 0; i < 100003; i++) tg_param_data(big)[i] = (float)(0.001 * (i % 997) - 0.3);
-        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.9f, 0.999f, 1e-8f);
+        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL);
         ck_assert_int_eq(tg_adam_set_pool(a, run ? pool : NULL), TG_OK);
         for (int t = 0; t < 3; t++) {
             for (int i = 0; i < 100003; i++) tg_param_grad(big)[i] = grad_at(t, i);
@@ -119,10 +119,10 @@ START_TEST(test_adam_flushes_subnormal_moments)
 #if defined(__SSE2__) || defined(__x86_64__)
     enum { NB = 70001 }; /* a few 32K-element chunks: the worker takes some */
     tg_param *big = tg_param_new(ps, "B", "w", 1, (int[]){NB});
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert(big && pool);
     for (int run = 0; run < 2; run++) {
-        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.5f, 0.999f, 1e-8f);
+        tg_adam *a = tg_adam_new(ps, "B", 1e-3f, 0.5f, 0.999f, 1e-8f, NULL);
         ck_assert_ptr_nonnull(a);
         ck_assert_int_eq(tg_adam_set_pool(a, run ? pool : NULL), TG_OK);
         for (int i = 0; i < NB; i++) {
@@ -147,7 +147,7 @@ END_TEST
 START_TEST(test_sgd_momentum)
 {
     const double lr = 0.05, mom = 0.9;
-    tg_sgd *s = tg_sgd_new(ps, "G", (float)lr, (float)mom);
+    tg_sgd *s = tg_sgd_new(ps, "G", (float)lr, (float)mom, NULL);
     ck_assert_ptr_nonnull(s);
     double ref[N], b[N] = {0};
     for (int i = 0; i < N; i++) ref[i] = tg_param_data(w)[i];
@@ -167,15 +167,15 @@ END_TEST
 
 START_TEST(test_bad_args)
 {
-    ck_assert_ptr_null(tg_adam_new(ps, "nope", 1e-3f, 0.9f, 0.999f, 1e-8f)); /* empty group */
-    ck_assert_ptr_null(tg_adam_new(ps, "G", 0.0f, 0.9f, 0.999f, 1e-8f));
-    ck_assert_ptr_null(tg_adam_new(ps, "G", NAN, 0.9f, 0.999f, 1e-8f));
-    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 1.0f, 0.999f, 1e-8f));
-    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, -0.1f, 1e-8f));
-    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 0.0f));
-    ck_assert_ptr_null(tg_adam_new(NULL, "G", 1e-3f, 0.9f, 0.999f, 1e-8f));
-    ck_assert_ptr_null(tg_sgd_new(ps, "G", 1e-3f, 1.0f));
-    ck_assert_ptr_null(tg_sgd_new(ps, "G", -1.0f, 0.5f));
+    ck_assert_ptr_null(tg_adam_new(ps, "nope", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL)); /* empty group */
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 0.0f, 0.9f, 0.999f, 1e-8f, NULL));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", NAN, 0.9f, 0.999f, 1e-8f, NULL));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 1.0f, 0.999f, 1e-8f, NULL));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, -0.1f, 1e-8f, NULL));
+    ck_assert_ptr_null(tg_adam_new(ps, "G", 1e-3f, 0.9f, 0.999f, 0.0f, NULL));
+    ck_assert_ptr_null(tg_adam_new(NULL, "G", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL));
+    ck_assert_ptr_null(tg_sgd_new(ps, "G", 1e-3f, 1.0f, NULL));
+    ck_assert_ptr_null(tg_sgd_new(ps, "G", -1.0f, 0.5f, NULL));
     ck_assert_int_eq(tg_adam_step(NULL), TG_ERR_ARG);
     ck_assert_int_eq(tg_sgd_step(NULL), TG_ERR_ARG);
     ck_assert_ptr_null(tg_adam_m(NULL, 0));

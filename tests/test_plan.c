@@ -190,12 +190,12 @@ START_TEST(test_no_alloc_per_step)
 {
     tiny_gan R;
     ck_assert_int_eq(tiny_gan_init(&R, "reference", 64, 3, 0), 0);
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert_ptr_nonnull(pool);
     tg_plan *pd, *pg;
     ck_assert_int_eq(tiny_gan_plans(&R, &(tg_plan_opts){.pool = pool}, &(tg_plan_opts){.pool = pool}, &pd, &pg), TG_OK);
-    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
-    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
+    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     ck_assert(pd && pg && ad && ag);
     ck_assert_int_eq(tg_adam_set_pool(ad, pool), TG_OK);
     ck_assert_int_eq(tg_adam_set_pool(ag, pool), TG_OK);
@@ -235,14 +235,14 @@ static void train(int threads, uint64_t seed, float *out, size_t n, double *ld, 
 {
     tiny_gan R;
     ck_assert_int_eq(tiny_gan_init(&R, "reference", 16, seed, 0), 0);
-    tg_pool *pool = tg_pool_new(threads);
+    tg_pool *pool = tg_pool_new(threads, NULL);
     /* every job really runs on all threads: under contention the pool would
      * otherwise run on the caller alone, and 1 vs 2 threads become 1 vs 1 */
     tg_pool_set_strict(pool, 1);
     tg_plan *pd, *pg;
     ck_assert_int_eq(tiny_gan_plans(&R, &(tg_plan_opts){.pool = pool}, &(tg_plan_opts){.pool = pool}, &pd, &pg), TG_OK);
-    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
-    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ad = tg_adam_new(R.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
+    tg_adam *ag = tg_adam_new(R.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     ck_assert(pool && pd && pg && ad && ag);
     for (int it = 0; it < 3; it++) {
         ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
@@ -330,7 +330,7 @@ START_TEST(test_pool_many_tasks)
 {
     enum { NT = 150001 };
     unsigned char *ran = calloc(NT, 1);
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert(ran && pool);
     tg_pool_run(pool, count_task, ran, NT);
     for (int t = 0; t < NT; t++) ck_assert_msg(ran[t] == 1, "task %d ran %d times", t, ran[t]);
@@ -342,7 +342,7 @@ END_TEST
 START_TEST(test_pool_reuse)
 {
     /* one pool serves many plans and many runs; freeing is clean */
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert_int_eq(tg_pool_threads(pool), 2);
     tg_plan *a, *b;
     dgplans(pool, 0, &a, &b);
@@ -355,7 +355,7 @@ START_TEST(test_pool_reuse)
     tg_plan_free(a);
     tg_plan_free(b);
     tg_pool_free(pool);
-    ck_assert_ptr_null(tg_pool_new(0));
+    ck_assert_ptr_null(tg_pool_new(0, NULL));
     ck_assert_int_eq(tg_pool_threads(NULL), 1);
 }
 END_TEST
@@ -373,7 +373,7 @@ START_TEST(test_profile_counts)
 {
     tg_plan *p = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D"});
     ck_assert_msg(p, "%s", tg_graph_error(T.g));
-    tg_adam *a = tg_adam_new(T.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *a = tg_adam_new(T.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     ck_assert_ptr_nonnull(a);
     tg_profile_reset();
     ck_assert_int_eq(tg_profile_rows(NULL, 0), 0);
@@ -455,7 +455,7 @@ static void noop_task(void *ctx, int task, int thread)
 
 START_TEST(test_pool_goes_solo_when_stalled)
 {
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert_ptr_nonnull(pool);
     ck_assert_int_eq(tg_pool_solo_windows(pool), 0);
     stall_ctx c = {{0}};
@@ -723,7 +723,7 @@ START_TEST(test_backward_fusion_same_bits)
     float *gr[2][6];
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 6; i++) gr[k][i] = malloc(tg_param_numel(w[i]) * sizeof(float));
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     ck_assert_ptr_nonnull(pool);
     for (int act = 0; act < 4; act++)
         for (int drop = 0; drop < 2; drop++)

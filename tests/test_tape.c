@@ -408,7 +408,7 @@ START_TEST(test_dot)
     tg_gan_spec gs;
     tg_rng r;
     tg_rng_seed(&r, 1, 0);
-    ck_assert_int_eq(tg_gan_preset("tiny", &gs), TG_OK);
+    ck_assert_int_eq(tg_gan_preset("tiny", &gs, NULL), TG_OK);
     ck_assert_int_eq(tg_mlp_params(ps, &gs.D, gs.init, 0, &r), TG_OK);
     tg_node x = in2("x", 3, 12);
     tg_node l = tg_bce_logits_const(g, tg_mlp(g, &gs.D, x), 0.9f);
@@ -433,16 +433,19 @@ END_TEST
 START_TEST(test_models_errors)
 {
     tg_gan_spec gs;
-    ck_assert_int_eq(tg_gan_preset("nope", &gs), TG_ERR_ARG);
-    ck_assert_int_eq(tg_gan_preset("reference", &gs), TG_OK);
+    ck_assert_int_eq(tg_gan_preset("nope", &gs, NULL), TG_ERR_ARG);
+    ck_assert_int_eq(tg_gan_preset("reference", &gs, NULL), TG_OK);
     /* building before the parameters exist names the missing one */
     tg_node x = in2("x", 2, 784);
     ck_assert_int_lt(tg_mlp(g, &gs.D, x).id, 0);
     ck_assert_ptr_nonnull(strstr(tg_graph_error(g), "D/l0.w is not in the store"));
-    char msg[128];
+    tg_error e;
     gs.D.n_layers = 0;
-    ck_assert_int_eq(tg_mlp_check(&gs.D, msg, sizeof msg), TG_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(msg, "0 layers"));
+    ck_assert_int_eq(tg_mlp_check(&gs.D, &e), TG_ERR_ARG);
+    ck_assert_int_eq(e.code, TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "0 layers"));
+    ck_assert_int_eq(tg_gan_preset("nope", &gs, &e), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "unknown preset 'nope'"));
 }
 END_TEST
 

@@ -24,7 +24,7 @@ static inline int tiny_gan_init(tiny_gan *t, const char *preset, int B, uint64_t
 {
     tg_rng r;
     tg_gan_graph gg;
-    if (tg_gan_preset(preset, &t->spec) != TG_OK) return 1;
+    if (tg_gan_preset(preset, &t->spec, NULL) != TG_OK) return 1;
     if (no_dropout) t->spec.D.dropout = 0;
     t->spec.sigma = 0.02f;
     t->B = B;

@@ -233,9 +233,9 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
     c->real_label = (float)d[13];
     c->fresh_z = (int)d[14];
     c->saturating = !strcmp(gl, "saturating");
-    char msg[200];
-    if (tg_mlp_check(&c->spec.G, msg, sizeof msg) != TG_OK || tg_mlp_check(&c->spec.D, msg, sizeof msg) != TG_OK)
-        return snprintf(err, len, "checkpoint: %s", msg), -1;
+    tg_error e;
+    if (tg_mlp_check(&c->spec.G, &e) != TG_OK || tg_mlp_check(&c->spec.D, &e) != TG_OK)
+        return snprintf(err, len, "checkpoint: %s", e.msg), -1;
     return 0;
 }
 

@@ -173,9 +173,9 @@ static tg_node build_net(tg_graph *g, const tg_mlp_spec *s, tg_node x, tg_node *
 
 static int check_cfg(const clf_cfg *c, char *err, size_t len)
 {
-    char msg[256];
+    tg_error e;
     const tg_mlp_spec *s = &c->spec;
-    if (tg_mlp_check(s, msg, sizeof msg) != TG_OK) return fail(err, len, "classifier: %s", msg);
+    if (tg_mlp_check(s, &e) != TG_OK) return fail(err, len, "classifier: %s", e.msg);
     if (s->n_layers < 2) return fail(err, len, "classifier: needs at least one hidden layer");
     if (s->widths[s->n_layers] != CLF_CLASSES)
         return fail(err, len, "classifier: the last width must be 10 (classes)");
@@ -197,7 +197,7 @@ clf *clf_new(const clf_cfg *cfg, char *err, size_t len)
     tg_rng_seed(&init, cfg->seed, STREAM_INIT);
     tg_rng_seed(&m->shuffle, cfg->seed, STREAM_SHUFFLE);
     m->ps = tg_params_new();
-    m->pool = tg_pool_new(cfg->threads);
+    m->pool = tg_pool_new(cfg->threads, NULL);
     if (!m->ps || !m->pool) {
         fail(err, len, "classifier: out of memory");
         goto bad;
@@ -260,7 +260,7 @@ static int train_init(clf *m, char *err, size_t len)
     if (tg_graph_status(m->tg) != TG_OK) return fail(err, len, "classifier graph: %s", tg_graph_error(m->tg));
     m->tp = tg_plan_new(m->tg, loss, &(tg_plan_opts){.groups = m->cfg.spec.group, .pool = m->pool});
     if (!m->tp) return fail(err, len, "classifier plan: %s", tg_graph_error(m->tg));
-    m->adam = tg_adam_new(m->ps, m->cfg.spec.group, m->cfg.lr, 0.9f, 0.999f, 1e-8f);
+    m->adam = tg_adam_new(m->ps, m->cfg.spec.group, m->cfg.lr, 0.9f, 0.999f, 1e-8f, NULL);
     if (!m->adam) return fail(err, len, "classifier: bad Adam settings");
     if (tg_adam_set_pool(m->adam, m->pool) != TG_OK) return fail(err, len, "classifier: out of memory");
     return 0;

@@ -318,7 +318,7 @@ static int bench_mlp(const bopts *o)
     c.xlen = (size_t)B * s.widths[0];
     tg_params *ps = tg_params_new();
     tg_graph *g = NULL;
-    tg_pool *pool = tg_pool_new(o->threads);
+    tg_pool *pool = tg_pool_new(o->threads, NULL);
     int status = CLI_FAIL;
     tg_rng rng;
     tg_rng_seed(&rng, 7, 0);
@@ -342,7 +342,7 @@ static int bench_mlp(const bopts *o)
     tg_bind(g, x, c.x);
     tg_bind(g, y, c.y);
     c.plan = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "C", .pool = pool});
-    c.adam = tg_adam_new(ps, "C", 1e-3f, 0.9f, 0.999f, 1e-8f);
+    c.adam = tg_adam_new(ps, "C", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL);
     if (!c.plan || !c.adam || tg_adam_set_pool(c.adam, pool) != TG_OK) {
         cli_err("%s mlp-step: %s", CMD, c.plan ? "adam" : tg_graph_error(g));
         goto done;
@@ -382,9 +382,9 @@ static tg_gemm_desc gemm_shape(int kind, int B, int IN, int OUT, const float *x,
 static int bench_gemm(const bopts *o)
 {
     tg_gan_spec s;
-    tg_gan_preset("reference", &s);
+    tg_gan_preset("reference", &s, NULL);
     const tg_kern *k = tg_kern_best();
-    tg_pool *pool = o->threads > 1 ? tg_pool_new(o->threads) : NULL;
+    tg_pool *pool = o->threads > 1 ? tg_pool_new(o->threads, NULL) : NULL;
     const int B = o->batch, maxw = 1024;
     float *x = tg_zalloc((size_t)B * maxw * 4), *w = tg_zalloc((size_t)maxw * maxw * 4);
     float *dy = tg_zalloc((size_t)B * maxw * 4), *out = tg_zalloc((size_t)(B > maxw ? B : maxw) * maxw * 4);
@@ -507,7 +507,7 @@ static int bench_ops(const bopts *o)
     c.B = o->batch;
     c.N = 784;
     c.n = (size_t)c.B * c.N;
-    tg_pool *pool = tg_pool_new(o->threads);
+    tg_pool *pool = tg_pool_new(o->threads, NULL);
     tg_graph *g = NULL;
     int status = CLI_FAIL;
     float **bufs[5] = {&c.a, &c.b, &c.c, &c.d, &c.bias};
@@ -515,7 +515,7 @@ static int bench_ops(const bopts *o)
     tg_rng rng;
     tg_rng_seed(&rng, 7, 0);
     tg_gan_spec spec;
-    tg_gan_preset("reference", &spec);
+    tg_gan_preset("reference", &spec, NULL);
     c.ps = tg_params_new();
     if (!pool || !c.a || !c.b || !c.c || !c.d || !c.bias || !c.ps || tg_gan_params(c.ps, &spec, &rng) != TG_OK) {
         cli_err("%s ops: out of memory", CMD);
@@ -552,8 +552,8 @@ static int bench_ops(const bopts *o)
     const size_t nparams = tg_params_numel(c.ps, NULL);
     /* tg_adam on one group holding every parameter would need a store of its
      * own; two optimizers (G, D) are what training steps, so time G + D */
-    tg_adam *ad = tg_adam_new(c.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f);
-    c.adam = tg_adam_new(c.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ad = tg_adam_new(c.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
+    c.adam = tg_adam_new(c.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     g = tg_graph_new(NULL);
     if (!ad || !c.adam || !g || tg_adam_set_pool(ad, pool) != TG_OK || tg_adam_set_pool(c.adam, pool) != TG_OK) {
         tg_adam_free(ad);
@@ -647,7 +647,7 @@ static int bench_peak(const bopts *o)
         printf("peak  kernel %s  12 FMA chains per thread, %ld rounds, best of %d\n%-8s %10s %12s\n",
                tg_kernel_name(), n, o->repeats, "threads", "GFLOP/s", "per thread");
     for (int t = 1; t <= o->threads; t++) {
-        tg_pool *pool = t > 1 ? tg_pool_new(t) : NULL;
+        tg_pool *pool = t > 1 ? tg_pool_new(t, NULL) : NULL;
         if (t > 1 && !pool) {
             cli_err("%s peak: cannot start %d threads", CMD, t);
             return CLI_FAIL;

@@ -67,7 +67,7 @@ static int gan_build(gan_graph *m, const char *preset, int B, uint64_t seed, cha
     tg_rng r;
     memset(m, 0, sizeof *m);
     tg_rng_seed(&r, seed, 1);
-    if (tg_gan_preset(preset, &s) != TG_OK) {
+    if (tg_gan_preset(preset, &s, NULL) != TG_OK) {
         snprintf(err, len, "no GAN preset '%s'", preset);
         return -1;
     }
@@ -149,10 +149,10 @@ static int train(gan_graph *m, int steps, int every, uint64_t seed)
     if (check(m, "loss_D", m->loss_d) || check(m, "loss_G", m->loss_g)) return CLI_FAIL;
 
     int rc = CLI_FAIL;
-    tg_pool *pool = tg_pool_new(2);
+    tg_pool *pool = tg_pool_new(2, NULL);
     tg_plan *pd = NULL, *pg = NULL;
-    tg_adam *ad = tg_adam_new(m->ps, "D", 2e-3f, 0.5f, 0.999f, 1e-8f);
-    tg_adam *ag = tg_adam_new(m->ps, "G", 2e-3f, 0.5f, 0.999f, 1e-8f);
+    tg_adam *ad = tg_adam_new(m->ps, "D", 2e-3f, 0.5f, 0.999f, 1e-8f, NULL);
+    tg_adam *ag = tg_adam_new(m->ps, "G", 2e-3f, 0.5f, 0.999f, 1e-8f, NULL);
     if (!pool || !ad || !ag) {
         cli_err("demo: out of memory");
         goto done;

@@ -63,7 +63,7 @@ int cmd_graph(int argc, char **argv)
         }
     }
     tg_gan_spec spec;
-    if (tg_gan_preset(model, &spec) != TG_OK) {
+    if (tg_gan_preset(model, &spec, NULL) != TG_OK) {
         fprintf(stderr, "tapegrad: graph: unknown model '%s'; valid models:", model);
         for (const char *const *n = tg_gan_preset_names(); *n; n++) fprintf(stderr, " %s", *n);
         fputc('\n', stderr);

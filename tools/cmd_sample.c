@@ -92,7 +92,7 @@ int cmd_sample(int argc, char **argv)
     /* one graph, two batch sizes: full chunks and the remainder */
     int chunk = n < CHUNK ? n : CHUNK, rest = n % chunk;
     g = tg_graph_new(ps);
-    pool = tg_pool_new(threads);
+    pool = tg_pool_new(threads, NULL);
     z = malloc((size_t)chunk * zd * sizeof *z);
     imgs = malloc((size_t)n * xd * sizeof *imgs);
     if (!g || !pool || !z || !imgs) {

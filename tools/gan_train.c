@@ -12,7 +12,7 @@ enum { STREAM_INIT = 0, STREAM_NOISE = 1, STREAM_SHUFFLE = 2, STREAM_FIXED = 3 }
 int gan_cfg_defaults(gan_cfg *c, const char *preset)
 {
     memset(c, 0, sizeof *c);
-    if (tg_gan_preset(preset, &c->spec) != TG_OK) return -1;
+    if (tg_gan_preset(preset, &c->spec, NULL) != TG_OK) return -1;
     snprintf(c->model, sizeof c->model, "%s", preset);
     c->spec.sigma = 0.02f;
     c->batch = 64;
@@ -48,7 +48,7 @@ int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
     if (!r->ps) return fail(err, len, "init", "out of memory");
     if (tg_gan_params(r->ps, s, &init) != TG_OK) return fail(err, len, "parameters", tg_params_error(r->ps));
     r->g = tg_graph_new(r->ps);
-    r->pool = tg_pool_new(c->threads);
+    r->pool = tg_pool_new(c->threads, NULL);
     r->z = calloc((size_t)B * zd, sizeof(float));
     r->x = calloc((size_t)B * xd, sizeof(float));
     r->fixed_z = calloc((size_t)GAN_FIXED * zd, sizeof(float));
@@ -69,8 +69,8 @@ int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
     if (tg_plans_new(r->g, 2, losses, po, pl) != TG_OK) return fail(err, len, "plan", tg_graph_error(r->g));
     r->pd = pl[0];
     r->pg = pl[1];
-    r->ad = tg_adam_new(r->ps, "D", c->lr_d, c->beta1, c->beta2, c->eps);
-    r->ag = tg_adam_new(r->ps, "G", c->lr_g, c->beta1, c->beta2, c->eps);
+    r->ad = tg_adam_new(r->ps, "D", c->lr_d, c->beta1, c->beta2, c->eps, NULL);
+    r->ag = tg_adam_new(r->ps, "G", c->lr_g, c->beta1, c->beta2, c->eps, NULL);
     if (!r->ad || !r->ag) return fail(err, len, "adam", "bad learning rate or betas");
     if (tg_adam_set_pool(r->ad, r->pool) != TG_OK || tg_adam_set_pool(r->ag, r->pool) != TG_OK)
         return fail(err, len, "adam", "out of memory");

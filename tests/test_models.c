@@ -1,0 +1,180 @@
+/* test_models.c - models/: sequential layer lists (checks, parameters,
+ * graph, text form), the MLP shorthand they replace, and the error
+ * convention of the constructors models and optimizers share. */
+#include "tapegrad.h"
+#include "tg_models.h"
+
+#include "check_main.h"
+#include <check.h>
+#include <string.h>
+
+static const char *const REF_G = "in 100, dense 128, leaky_relu 0.2, dense 256, leaky_relu 0.2, dense 512, "
+                                 "leaky_relu 0.2, dense 784, tanh";
+
+START_TEST(test_parse_format_roundtrip)
+{
+    tg_seq_spec s = {0}, t = {0};
+    tg_error e;
+    ck_assert_msg(tg_seq_parse(REF_G, "G", &s, &e) == TG_OK, "%s", e.msg);
+    ck_assert_str_eq(s.group, "G");
+    ck_assert_int_eq(s.in_features, 100);
+    ck_assert_int_eq(s.n, 8);
+    ck_assert_int_eq(s.l[0].kind, TG_LAYER_DENSE);
+    ck_assert_int_eq(s.l[0].units, 128);
+    ck_assert_int_eq(s.l[1].kind, TG_LAYER_ACT);
+    ck_assert_int_eq(s.l[1].act, TG_ACT_LEAKY_RELU);
+    ck_assert(s.l[1].slope == 0.2f);
+    ck_assert_int_eq(s.l[7].act, TG_ACT_TANH);
+    int out;
+    ck_assert_int_eq(tg_seq_check(&s, &out, &e), TG_OK);
+    ck_assert_int_eq(out, 784);
+    char buf[512];
+    ck_assert_int_eq(tg_seq_format(&s, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, REF_G);
+    /* newlines, comments, blank lines and spacing are all one form */
+    ck_assert_msg(tg_seq_parse("# D\nin 784\n dense   512 \n\nleaky_relu 0.2 # hidden\ndropout 0.3,dense 1 nobias\n",
+                               "D", &t, &e) == TG_OK,
+                  "%s", e.msg);
+    ck_assert_int_eq(tg_seq_format(&t, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, "in 784, dense 512, leaky_relu 0.2, dropout 0.3, dense 1 nobias");
+    ck_assert_int_eq(tg_seq_format(&t, buf, 10), TG_ERR_ARG); /* too small a buffer */
+}
+END_TEST
+
+static const struct {
+    const char *text, *msg;
+} bad[] = {
+    {"", "empty architecture"},
+    {"dense 128", "the first item must be 'in F'"},
+    {"in 0, dense 3", "input width 0"},
+    {"in 10, dense 0", "layer 1 'dense 0': 0 units"},
+    {"in 10, dense 4, conv9 3", "layer 2: unknown layer 'conv9'"},
+    {"in 10, dense x", "layer 1: want 'dense N'"},
+    {"in 10, dense 4 bias", "layer 1: want 'dense N'"},
+    {"in 10, dropout 1.5", "layer 1 'dropout 1.5': p = 1.5 is outside [0, 1)"},
+    {"in 10, relu 3", "layer 1: 'relu' takes no argument"},
+    {"in 10, leaky_relu nan", "layer 1: want 'leaky_relu'"},
+    {"in 10, dense 4 a b c", "layer 1: too many words"},
+};
+
+START_TEST(test_parse_errors_name_the_layer)
+{
+    tg_seq_spec s = {0};
+    tg_error e = {0};
+    ck_assert_int_eq(tg_seq_parse(bad[_i].text, "G", &s, &e), TG_ERR_ARG);
+    ck_assert_int_eq(e.code, TG_ERR_ARG);
+    ck_assert_msg(strstr(e.msg, bad[_i].msg) && strstr(e.msg, "model G"), "'%s': got '%s'", bad[_i].text, e.msg);
+    ck_assert_int_eq(s.n, 0); /* untouched */
+}
+END_TEST
+
+/* The layer list an MLP spec stands for builds the same parameters (same
+ * names, same initial values) and the same graph, op for op. */
+START_TEST(test_mlp_equivalence)
+{
+    tg_gan_spec gs;
+    ck_assert_int_eq(tg_gan_preset("reference", &gs, NULL), TG_OK);
+    tg_seq_spec sg, sd;
+    tg_error e;
+    ck_assert_int_eq(tg_seq_from_mlp(&gs.G, &sg, &e), TG_OK);
+    ck_assert_int_eq(tg_seq_from_mlp(&gs.D, &sd, &e), TG_OK);
+    char buf[512];
+    ck_assert_int_eq(tg_seq_format(&sg, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, REF_G);
+    ck_assert_int_eq(tg_seq_format(&sd, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, "in 784, dense 512, leaky_relu 0.2, dropout 0.3, dense 256, leaky_relu 0.2, dropout 0.3, "
+                          "dense 128, leaky_relu 0.2, dropout 0.3, dense 1");
+    tg_params *pa = tg_params_new(), *pb = tg_params_new();
+    tg_rng ra, rb;
+    tg_rng_seed(&ra, 3, 0);
+    tg_rng_seed(&rb, 3, 0);
+    ck_assert_int_eq(tg_mlp_params(pa, &gs.D, TG_INIT_PYTORCH, 0, &ra), TG_OK);
+    ck_assert_int_eq(tg_seq_params(pb, &sd, TG_INIT_PYTORCH, 0, &rb, &e), TG_OK);
+    ck_assert_int_eq(tg_params_count(pa), tg_params_count(pb));
+    for (int i = 0; i < tg_params_count(pa); i++) {
+        tg_param *a = tg_params_at(pa, i), *b = tg_params_at(pb, i);
+        ck_assert_str_eq(tg_param_name(a), tg_param_name(b));
+        ck_assert_int_eq(memcmp(tg_param_data(a), tg_param_data(b), tg_param_numel(a) * sizeof(float)), 0);
+    }
+    tg_graph *ga = tg_graph_new(pa), *gb = tg_graph_new(pb);
+    tg_node xa = tg_input(ga, "x", 2, (int[]){4, 784}), xb = tg_input(gb, "x", 2, (int[]){4, 784});
+    tg_node ya = tg_mlp(ga, &gs.D, xa), yb = tg_seq(gb, &sd, xb);
+    ck_assert_int_eq(ya.id, yb.id);
+    ck_assert_int_eq(tg_graph_nodes(ga), tg_graph_nodes(gb));
+    for (int i = 0; i < tg_graph_nodes(ga); i++)
+        ck_assert_str_eq(tg_node_op(ga, (tg_node){i}), tg_node_op(gb, (tg_node){i}));
+    tg_graph_free(ga);
+    tg_graph_free(gb);
+    tg_params_free(pa);
+    tg_params_free(pb);
+}
+END_TEST
+
+START_TEST(test_seq_graph_errors)
+{
+    tg_seq_spec s = {0};
+    tg_error e;
+    ck_assert_int_eq(tg_seq_parse("in 6, dense 5, relu, dense 2 nobias", "M", &s, &e), TG_OK);
+    tg_params *ps = tg_params_new();
+    tg_graph *g = tg_graph_new(ps);
+    tg_node x = tg_input(g, "x", 2, (int[]){3, 6});
+    /* before the parameters exist: the missing one is named */
+    ck_assert_int_lt(tg_seq(g, &s, x).id, 0);
+    ck_assert_ptr_nonnull(strstr(tg_graph_error(g), "M/l0.w is not in the store"));
+    tg_graph_free(g);
+    tg_rng r;
+    tg_rng_seed(&r, 1, 0);
+    ck_assert_int_eq(tg_seq_params(ps, &s, TG_INIT_XAVIER, 0, &r, &e), TG_OK);
+    ck_assert_ptr_nonnull(tg_param_find(ps, "M", "l1.w"));
+    ck_assert_ptr_null(tg_param_find(ps, "M", "l1.b")); /* nobias */
+    /* twice: the duplicate is refused with the store's reason */
+    ck_assert_int_eq(tg_seq_params(ps, &s, TG_INIT_XAVIER, 0, &r, &e), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "model M"));
+    g = tg_graph_new(ps);
+    x = tg_input(g, "x", 2, (int[]){3, 7}); /* wrong width */
+    ck_assert_int_lt(tg_seq(g, &s, x).id, 0);
+    ck_assert_ptr_nonnull(strstr(tg_graph_error(g), "matmul: x is 3x7 but w is 6x5"));
+    tg_graph_free(g);
+    tg_params_free(ps);
+}
+END_TEST
+
+/* Constructors that can fail say why (tg_error), and NULL err is allowed. */
+START_TEST(test_constructor_errors)
+{
+    tg_error e = {0};
+    ck_assert_ptr_null(tg_pool_new(0, &e));
+    ck_assert_int_eq(e.code, TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "pool: 0 threads"));
+    ck_assert_ptr_null(tg_pool_new(1000, NULL));
+    tg_params *ps = tg_params_new();
+    tg_param_new(ps, "D", "w", 1, (int[]){3});
+    ck_assert_ptr_null(tg_adam_new(ps, "Q", 1e-3f, 0.9f, 0.999f, 1e-8f, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "adam: group 'Q' has no parameters"));
+    ck_assert_ptr_null(tg_adam_new(ps, "D", -1.0f, 0.9f, 0.999f, 1e-8f, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "adam: lr -1 must be > 0"));
+    ck_assert_ptr_null(tg_sgd_new(ps, "D", 0.1f, 1.5f, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "sgd: lr 0.1 must be > 0 and momentum 1.5 in [0, 1)"));
+    tg_adam *a = tg_adam_new(ps, "D", 1e-3f, 0.9f, 0.999f, 1e-8f, &e);
+    ck_assert_ptr_nonnull(a);
+    tg_adam_free(a);
+    tg_params_free(ps);
+}
+END_TEST
+
+static Suite *models_suite(void)
+{
+    Suite *s = suite_create("models");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_parse_format_roundtrip);
+    tcase_add_test(tc, test_mlp_equivalence);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_loop_test(tc, test_parse_errors_name_the_layer, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(tc, test_seq_graph_errors);
+    tcase_add_test(tc, test_constructor_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tg_run_suite(models_suite()); }
