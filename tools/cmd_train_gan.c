@@ -24,6 +24,9 @@
 #define COLLAPSE_DIVERSITY 0.05
 #define EVAL_SAMPLES 2000     /* --eval-every: images G draws for each evaluation */
 #define EVAL_STREAM 0x6576616cu /* their noise: a stream of its own, the same every time */
+#define EVAL_HEADER "epoch,step,n,fid,is,entropy_bits,mean_confidence"
+#define EVAL_STEP_COL 1       /* eval.csv's step field */
+#define METRICS_STEP_COL 0
 
 void cmd_train_gan_help(FILE *out)
 {
@@ -265,12 +268,11 @@ static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const opts
     tg_rng_seed(&rng, r->cfg.seed, EVAL_STREAM);
     tg_rng_fill_normal(&rng, ev->z, (size_t)EVAL_SAMPLES * zd, 0, 1);
     snprintf(path, sizeof path, "%s/eval.csv", dir);
-    int append = o->resume && access(path, F_OK) == 0;
-    if (!(ev->csv = fopen(path, append ? "a" : "w"))) {
+    if (!(ev->csv = fopen(path, o->resume ? "a" : "w")) || fseek(ev->csv, 0, SEEK_END) != 0) {
         snprintf(err, len, "cannot write %s/eval.csv: %s", dir, strerror(errno));
         return -1;
     }
-    if (!append) fprintf(ev->csv, "epoch,step,n,fid,is,entropy_bits,mean_confidence\n");
+    if (ftell(ev->csv) == 0) fprintf(ev->csv, EVAL_HEADER "\n");
     return 0;
 }
 
@@ -301,6 +303,26 @@ static void evaluator_free(evaluator *ev)
 }
 
 /* ---- the run ---- */
+/* --resume: cut the logs back to the checkpoint's step (a run killed after its
+ * last checkpoint logged rows beyond it) and read metrics.csv for the plots */
+static int resume_logs(const char *dir, int64_t step, int quiet, run_metrics *hist, char *err, size_t len)
+{
+    static const struct { const char *name, *header; int col; } logs[2] = {
+        {"metrics.csv", RUN_METRICS_HEADER, METRICS_STEP_COL},
+        {"eval.csv", EVAL_HEADER, EVAL_STEP_COL},
+    };
+    char p[4200];
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, logs[k].name);
+        int n = run_csv_cut(p, logs[k].header, logs[k].col, step, err, len);
+        if (n < 0) return -1;
+        if (n && !quiet)
+            printf("%s: dropped %d line%s logged after the checkpoint (step %lld)\n", p, n, n > 1 ? "s" : "",
+                   (long long)step);
+    }
+    return run_metrics_load(dir, hist, err, len);
+}
+
 /* running means of loss_d, loss_g, d_real, d_fake; gradient norms as last seen */
 typedef struct sums { double v[6]; int n; } sums;
 
@@ -394,10 +416,6 @@ int cmd_train_gan(int argc, char **argv)
             goto done;
         }
         st_close(f);
-        if (run_metrics_load(dir, &hist, err, sizeof err)) {
-            cli_err("%s: %s", CMD, err);
-            goto done;
-        }
         if (!o.quiet) printf("resuming %s at epoch %d (step %lld)\n", dir, r.epoch, (long long)r.step);
     } else {
         if (access(ckpt, F_OK) == 0) {
@@ -425,6 +443,15 @@ int cmd_train_gan(int argc, char **argv)
     int n = o.limit && o.limit < set.n ? o.limit : set.n, ipe = n / cfg.batch;
     if (ipe < 1) {
         cli_err("%s: --batch %d is larger than the %d training images", CMD, cfg.batch, n);
+        goto done;
+    }
+    /* a crash inside an atomic write leaves a temporary file; one after the
+     * last checkpoint leaves log rows beyond it */
+    int stale = run_clean_tmp(dir);
+    if (stale && !o.quiet)
+        printf("%s: removed %d temporary file%s of an interrupted write\n", dir, stale, stale > 1 ? "s" : "");
+    if (o.resume && resume_logs(dir, r.step, o.quiet, &hist, err, sizeof err)) {
+        cli_err("%s: cannot resume: %s", CMD, err);
         goto done;
     }
     perm = malloc((size_t)n * sizeof *perm);
@@ -481,6 +508,10 @@ int cmd_train_gan(int argc, char **argv)
             }
         }
         r.epoch++;
+        if (tty) fputc('\n', stderr);
+        /* everything this epoch logs and draws first, the checkpoint last:
+         * a crash before the rename leaves the logs ahead of the previous
+         * checkpoint, and --resume cuts them back to it */
         const float *s = gan_fixed_samples(&r);
         double div = s ? gan_sample_diversity(s, GAN_FIXED, xd) : 0;
         snprintf(path, sizeof path, "%s/samples/epoch-%03d.png", dir, r.epoch);
@@ -492,23 +523,27 @@ int cmd_train_gan(int argc, char **argv)
             cli_err("%s: %s", CMD, err);
             goto done;
         }
+        if (o.eval_every && (r.epoch % o.eval_every == 0 || r.epoch == cfg.epochs) &&
+            evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
+            cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
+            goto done;
+        }
+        if (run_log_sync(csv, "metrics.csv", err, sizeof err) ||
+            (ev.csv && run_log_sync(ev.csv, "eval.csv", err, sizeof err))) {
+            cli_err("%s: %s", CMD, err);
+            goto done;
+        }
         if (ckpt_save(ckpt, &r, err, sizeof err)) {
             cli_err("%s: cannot write %s: %s", CMD, ckpt, err);
             goto done;
         }
         double en = ep.n ? ep.n : 1;
-        if (tty) fputc('\n', stderr);
         if (!o.quiet)
             printf("epoch %d/%d done in %.1f s: loss_D %.4f loss_G %.4f D(x) %.4f D(G(z)) %.4f sample diversity %.3f\n",
                    r.epoch, cfg.epochs, now() - te, ep.v[0] / en, ep.v[1] / en, ep.v[2] / en, ep.v[3] / en, div);
         if (div < COLLAPSE_DIVERSITY)
             fprintf(stderr, "tapegrad: warning: generator collapse: the 64 fixed-noise samples are nearly identical "
                     "(per-pixel std %.4f < %.2f)\n", div, COLLAPSE_DIVERSITY);
-        if (o.eval_every && (r.epoch % o.eval_every == 0 || r.epoch == cfg.epochs) &&
-            evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
-            cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
-            goto done;
-        }
         fflush(stdout);
     }
     if (!o.quiet) printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", dir, dir, ckpt);
