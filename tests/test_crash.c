@@ -20,8 +20,9 @@
  * file left. With no checkpoint yet the next start is a fresh --out.
  * After KILLS kills (or KILL_BUDGET_S seconds) the run finishes undisturbed,
  * and its checkpoint is byte-identical to an uninterrupted run's with the same
- * flags (checkpoints hold no times), its metrics.csv equal but for the
- * elapsed_s column, its eval.csv equal.
+ * flags (checkpoints hold no times, and the paths they remember are the
+ * same), its metrics.csv equal but for the elapsed_s column, its eval.csv
+ * equal.
  *
  * The delays come from a fixed seed ($TG_CRASH_SEED overrides it); where a
  * kill lands still depends on the machine's timing. Children are reaped
@@ -196,21 +197,11 @@ static long long ckpt_step(const char *p)
     return v;
 }
 
-/* a text file, NUL-terminated */
-static char *text(const char *p)
-{
-    size_t n;
-    char *s = (char *)slurp_file(p, &n);
-    s = realloc(s, n + 1);
-    s[n] = 0;
-    return s;
-}
-
 /* Check a CSV log: every complete row's step (field col) above the last;
  * returns the last step (0 if no rows) and the number of rows in *rows. */
 static long long log_steps(const char *p, int col, int *rows, int strict)
 {
-    char *s = text(p);
+    char *s = slurp_text(p);
     long long prev = 0;
     int n = 0, line = 1;
     char *q = strchr(s, '\n');
@@ -236,7 +227,7 @@ static long long log_steps(const char *p, int col, int *rows, int strict)
 /* metrics.csv without its elapsed_s column (the only one that depends on time) */
 static char *metrics_untimed(const char *p)
 {
-    char *s = text(p), *o = s;
+    char *s = slurp_text(p), *o = s;
     for (char *r = s; *r;) {
         char *e = strchr(r, '\n'), *c = e;
         if (!e) break;
@@ -321,7 +312,7 @@ START_TEST(test_kill_and_resume)
         if (!gone) kill_reap(pid, &st);
         if (waited > WAIT_S) ck_abort_msg("the run hung (seed %llu)", (unsigned long long)seed);
         if (WIFEXITED(st)) { /* it finished (or failed) before the kill */
-            char *log = text(path("child.log"));
+            char *log = slurp_text(path("child.log"));
             ck_assert_msg(WEXITSTATUS(st) == 0, "kill %d (seed %llu): exit %d: %s", kills, (unsigned long long)seed,
                           WEXITSTATUS(st), log);
             free(log);
@@ -354,12 +345,8 @@ START_TEST(test_kill_and_resume)
         const char *verify[48];
         int here = kills % 2 == 0;
         if (!here) {
-            size_t n;
-            unsigned char *b = slurp_file(ckpt, &n);
             mkdir(path("copy"), 0777);
-            FILE *f = fopen(path("copy/checkpoint.safetensors"), "wb");
-            ck_assert(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
-            free(b);
+            copy_file(ckpt, path("copy/checkpoint.safetensors"));
         }
         train_argv(verify, here ? run_dir : path("copy"), 1, "1");
         result r = run(verify + 1);
@@ -377,7 +364,7 @@ START_TEST(test_kill_and_resume)
     }
     if (!done) { /* the rest undisturbed */
         train_argv(argv, run_dir, access(ckpt, F_OK) == 0, NULL);
-        ck_assert_msg(finish(argv, 1) == 0, "the last resume failed: %s", text(path("child.log")));
+        ck_assert_msg(finish(argv, 1) == 0, "the last resume failed: %s", slurp_text(path("child.log")));
     }
     printf("crash: seed %llu: %d kills in %.1f s: %d inside a checkpoint write, %d with log rows beyond the "
            "checkpoint, %d before any checkpoint\n", (unsigned long long)seed, kills, now() - t0, in_write, ahead,
@@ -406,8 +393,8 @@ START_TEST(test_kill_and_resume)
     ck_assert_msg(!strcmp(x, y), "metrics.csv differs from the uninterrupted run's (elapsed_s aside)");
     free(x);
     free(y);
-    x = text(path("ref/eval.csv"));
-    y = text(ep);
+    x = slurp_text(path("ref/eval.csv"));
+    y = slurp_text(ep);
     ck_assert_str_eq(x, y);
     free(x);
     free(y);

@@ -180,6 +180,76 @@ START_TEST(test_resume_cuts_logs)
 }
 END_TEST
 
+/* tmpdir/dir: a copy of the fixture's MNIST files */
+static void copy_data(const char *dir)
+{
+    static const char *const files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                        "t10k-labels-idx1-ubyte"};
+    ck_assert_int_eq(mkdir(path(dir), 0777), 0);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char from[512], to[512];
+        snprintf(from, sizeof from, "%s/%s", fixtures(), files[k]);
+        snprintf(to, sizeof to, "%s/%s/%s", tmpdir, dir, files[k]);
+        copy_file(from, to);
+    }
+}
+
+START_TEST(test_resume_remembers_data)
+{
+    /* The checkpoint remembers the data folder as an absolute path (and
+     * --log-every): `--resume RUN` alone works from any folder; --data
+     * overrides it (the data moved) and is remembered from then on; a
+     * remembered folder that is gone is an error naming it. */
+    unsetenv("TAPEGRAD_DATA");
+    copy_data("d1");
+    ck_assert_int_eq(mkdir(path("elsewhere"), 0777), 0);
+    char d1[300], d2[300], on[320];
+    snprintf(d1, sizeof d1, "%s/d1", tmpdir);
+    snprintf(d2, sizeof d2, "%s/d2", tmpdir);
+    result r = RUN_IN(tmpdir, "train-gan", "--out", "run", "--data", "d1", "--epochs", "1", "--batch", "4", "--log-every",
+                      "1", "--threads", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    /* from another folder, without --data: the remembered one */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "2", "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(on, sizeof on, " GAN on %s (", d1);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* the data moved: the remembered folder is named, with the way out */
+    ck_assert_int_eq(rename(d1, d2), 0);
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "3");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, d1) && strstr(r.err, "No such file or directory") && strstr(r.err, "give --data DIR"),
+                  "%s", r.err);
+    result_free(&r);
+    /* --data overrides it... */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "3", "--data", d2, "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(on, sizeof on, " GAN on %s (", d2);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* ...and is remembered */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "4", "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* the same bytes as 4 epochs straight on d2; --log-every 1 kept throughout */
+    r = TRAIN("--out", path("straight"), "--epochs", "4", "--log-every", "1", "--data", d2);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t na, nb;
+    unsigned char *a = slurp_file(path("straight/checkpoint.safetensors"), &na);
+    unsigned char *b = slurp_file(path("run/checkpoint.safetensors"), &nb);
+    ck_assert_msg(na == nb && !memcmp(a, b, na), "the resumed run's checkpoint differs from the straight run's");
+    free(a);
+    free(b);
+    char *csv = slurp_text(path("run/metrics.csv"));
+    ck_assert_msg(strstr(csv, "\n7,4,") && strstr(csv, "\n8,4,"), "%s", csv);
+    free(csv);
+}
+END_TEST
+
 START_TEST(test_sample)
 {
     result r = TRAIN("--out", path("s"), "--epochs", "1");
@@ -290,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_run_files);
     tcase_add_test(core, test_resume_bit_exact);
     tcase_add_test(core, test_resume_cuts_logs);
+    tcase_add_test(core, test_resume_remembers_data);
     tcase_add_test(core, test_sample);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");

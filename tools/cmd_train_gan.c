@@ -38,12 +38,14 @@ void cmd_train_gan_help(FILE *out)
             "epoch-NNN.png (8x8 grid from fixed noise), RUN_DIR/losses.png and\n"
             "RUN_DIR/checkpoint.safetensors after every epoch.\n"
             "\n"
-            "  --data DIR          MNIST folder (default: $TAPEGRAD_DATA, else data/mnist)\n"
+            "  --data DIR          MNIST folder (default: $TAPEGRAD_DATA, else data/mnist;\n"
+            "                      with --resume, the run's own)\n"
             "  --out RUN_DIR       new run folder (default runs/gan)\n"
             "  --resume RUN_DIR    continue a run from its checkpoint (same bits as an\n"
-            "                      uninterrupted run); only --epochs, --threads, --data,\n"
-            "                      --log-every, --eval-every, --classifier and --quiet\n"
-            "                      may be given with it\n"
+            "                      uninterrupted run). The checkpoint remembers the data\n"
+            "                      folder, --classifier, --log-every, --eval-every and\n"
+            "                      --limit; only these, --epochs, --threads and --quiet\n"
+            "                      may be given with it (a moved data folder: --data)\n"
             "  --model NAME        reference (default), documents, tiny\n"
             "  --epochs N          total epochs (default 30)\n"
             "  --batch N           batch size (default 64); the last partial batch of an\n"
@@ -65,7 +67,8 @@ void cmd_train_gan_help(FILE *out)
             "  --dropout P         dropout after D's hidden layers (reference: 0.3)\n"
             "  --limit N           use only the first N training images\n"
             "  --log-every N       metrics row / log line every N iterations (default 50)\n"
-            "  --eval-every N      every N epochs (and after the last), score 2000 samples\n"
+            "  --eval-every N      every N epochs (and after the last; 0: never, the\n"
+            "                      default), score 2000 samples\n"
             "                      from fixed noise as `tapegrad evaluate` does (Frechet\n"
             "                      distance, inception score, label entropy, confidence)\n"
             "                      into RUN_DIR/eval.csv\n"
@@ -99,7 +102,8 @@ static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int fir
 typedef struct opts {
     const char *data, *out, *resume, *g_hidden, *d_hidden, *classifier;
     int limit, quiet, changed; /* changed: a model/training flag was given */
-    int eval_every;
+    int eval_every;            /* -1: not given */
+    int set_epochs, set_threads, set_log_every;
 } opts;
 
 /* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
@@ -130,11 +134,14 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
         else if (OPT("--data")) { CHECK(0); o->data = v; }
         else if (OPT("--out")) { CHECK(0); o->out = v; }
         else if (OPT("--resume")) { CHECK(0); o->resume = v; }
-        else if (OPT("--epochs")) CHECK(cli_int(CMD, "--epochs", v, 1, 100000, &c->epochs));
-        else if (OPT("--threads")) CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads));
-        else if (OPT("--log-every")) CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
+        else if (OPT("--epochs")) { CHECK(cli_int(CMD, "--epochs", v, 1, 100000, &c->epochs)); o->set_epochs = 1; }
+        else if (OPT("--threads")) { CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads)); o->set_threads = 1; }
+        else if (OPT("--log-every")) {
+            CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
+            o->set_log_every = 1;
+        }
         else if (OPT("--limit")) CHECK(cli_int(CMD, "--limit", v, 1, 100000000, &o->limit));
-        else if (OPT("--eval-every")) CHECK(cli_int(CMD, "--eval-every", v, 1, 100000, &o->eval_every));
+        else if (OPT("--eval-every")) CHECK(cli_int(CMD, "--eval-every", v, 0, 100000, &o->eval_every));
         else if (OPT("--classifier")) { CHECK(0); o->classifier = v; }
         else if (OPT("--batch")) { CHECK(cli_int(CMD, "--batch", v, 1, 65536, &c->batch)); o->changed = 1; }
         else if (OPT("--seed")) {
@@ -303,6 +310,34 @@ static void evaluator_free(evaluator *ev)
 }
 
 /* ---- the run ---- */
+/* The run's data folder, classifier, --eval-every and --limit: the flag, else
+ * (on --resume) what the checkpoint remembers, else the default; paths are
+ * made absolute, so a resume from another folder finds them. */
+static int run_inputs(const opts *o, const ckpt_run *stored, const char *ckpt, ckpt_run *run, char *err, size_t len)
+{
+    memset(run, 0, sizeof *run);
+    run->eval_every = o->eval_every >= 0 ? o->eval_every : stored->eval_every;
+    run->limit = o->limit ? o->limit : stored->limit;
+    if (!o->data && stored->data[0]) {
+        struct stat st;
+        int gone = stat(stored->data, &st) != 0;
+        if (gone || !S_ISDIR(st.st_mode))
+            return snprintf(err, len, "the run's data folder %s (remembered by %s): %s; if the data moved, give "
+                            "--data DIR", stored->data, ckpt, gone ? strerror(errno) : "not a folder"), -1;
+        strcpy(run->data, stored->data);
+    } else if (run_abs_path(run_data_dir(o->data), run->data, sizeof run->data, err, len))
+        return -1;
+    const char *clf = o->classifier ? o->classifier
+                      : stored->classifier[0] ? stored->classifier
+                      : run->eval_every ? eval_default_classifier() : NULL;
+    if (clf && run_abs_path(clf, run->classifier, sizeof run->classifier, err, len)) return -1;
+    const char *bad = !st_utf8_valid(run->data) ? "data folder" : !st_utf8_valid(run->classifier) ? "classifier" : NULL;
+    if (bad)
+        fprintf(stderr, "tapegrad: warning: the %s's name is not valid UTF-8, which checkpoints cannot hold: --resume "
+                "will need it given again\n", bad);
+    return 0;
+}
+
 /* --resume: cut the logs back to the checkpoint's step (a run killed after its
  * last checkpoint logged rows beyond it) and read metrics.csv for the plots */
 static int resume_logs(const char *dir, int64_t step, int quiet, run_metrics *hist, char *err, size_t len)
@@ -373,12 +408,11 @@ static void progress(int tty, int epoch, int epochs, int it, int ipe, double rat
 int cmd_train_gan(int argc, char **argv)
 {
     gan_cfg cfg;
-    opts o = {0};
+    opts o = {.eval_every = -1};
     int rc = parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    char err[512], path[4200], ckpt[4200];
+    char err[2 * CKPT_PATH_MAX + 512], path[4200], ckpt[4200];
     const char *dir = o.resume ? o.resume : o.out ? o.out : "runs/gan";
-    const char *data = run_data_dir(o.data);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
     gan_run r;
     memset(&r, 0, sizeof r);
@@ -387,35 +421,37 @@ int cmd_train_gan(int argc, char **argv)
     int *perm = NULL, status = CLI_FAIL;
     FILE *csv = NULL;
     evaluator ev = {0};
+    st_file *f = NULL;
+    ckpt_run stored = {0}, run; /* what the checkpoint remembers; what this run uses */
 
-    /* the classifier and test set first: a missing one stops before any file is made */
-    if (o.eval_every && !(ev.ref = eval_ref_new(o.classifier, data, cfg.threads, err, sizeof err))) {
-        cli_err("%s: --eval-every: %s", CMD, err);
-        return CLI_FAIL;
-    }
     if (o.resume) {
-        int epochs = cfg.epochs, threads = cfg.threads, every = cfg.log_every;
-        int keep_epochs = 0, keep_threads = 0, keep_every = 0;
-        for (int i = 1; i < argc; i++) {
-            keep_epochs |= !strncmp(argv[i], "--epochs", 8);
-            keep_threads |= !strncmp(argv[i], "--threads", 9);
-            keep_every |= !strncmp(argv[i], "--log-every", 11);
-        }
-        st_file *f = NULL;
-        if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err)) {
+        const gan_cfg given = cfg;
+        if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err) ||
+            ckpt_run_read(f, &stored, err, sizeof err)) {
             cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
-            st_close(f);
             goto done;
         }
-        if (keep_epochs) cfg.epochs = epochs;
-        if (keep_threads) cfg.threads = threads;
-        if (keep_every) cfg.log_every = every;
+        if (o.set_epochs) cfg.epochs = given.epochs;
+        if (o.set_threads) cfg.threads = given.threads;
+        if (o.set_log_every) cfg.log_every = given.log_every;
+    }
+    if (run_inputs(&o, &stored, ckpt, &run, err, sizeof err)) {
+        cli_err("%s: %s", CMD, err);
+        goto done;
+    }
+    const char *data = run.data;
+    /* the classifier and test set first: a missing one stops before any file is made */
+    if (run.eval_every && !(ev.ref = eval_ref_new(run.classifier, data, cfg.threads, err, sizeof err))) {
+        cli_err("%s: --eval-every: %s", CMD, err);
+        goto done;
+    }
+    if (o.resume) {
         if (gan_init(&r, &cfg, err, sizeof err) || ckpt_restore(f, &r, 1, err, sizeof err)) {
             cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
-            st_close(f);
             goto done;
         }
         st_close(f);
+        f = NULL;
         if (!o.quiet) printf("resuming %s at epoch %d (step %lld)\n", dir, r.epoch, (long long)r.step);
     } else {
         if (access(ckpt, F_OK) == 0) {
@@ -440,7 +476,7 @@ int cmd_train_gan(int argc, char **argv)
         cli_err("%s: images are %dx%d = %d pixels but D takes %d", CMD, set.h, set.w, set.h * set.w, xd);
         goto done;
     }
-    int n = o.limit && o.limit < set.n ? o.limit : set.n, ipe = n / cfg.batch;
+    int n = run.limit && run.limit < set.n ? run.limit : set.n, ipe = n / cfg.batch;
     if (ipe < 1) {
         cli_err("%s: --batch %d is larger than the %d training images", CMD, cfg.batch, n);
         goto done;
@@ -460,7 +496,7 @@ int cmd_train_gan(int argc, char **argv)
         cli_err("%s: %s", CMD, perm ? err : "out of memory");
         goto done;
     }
-    if (o.eval_every && evaluator_init(&ev, &r, dir, &o, err, sizeof err)) {
+    if (run.eval_every && evaluator_init(&ev, &r, dir, &o, err, sizeof err)) {
         cli_err("%s: --eval-every: %s", CMD, err);
         goto done;
     }
@@ -523,7 +559,7 @@ int cmd_train_gan(int argc, char **argv)
             cli_err("%s: %s", CMD, err);
             goto done;
         }
-        if (o.eval_every && (r.epoch % o.eval_every == 0 || r.epoch == cfg.epochs) &&
+        if (run.eval_every && (r.epoch % run.eval_every == 0 || r.epoch == cfg.epochs) &&
             evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
             cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
             goto done;
@@ -533,7 +569,7 @@ int cmd_train_gan(int argc, char **argv)
             cli_err("%s: %s", CMD, err);
             goto done;
         }
-        if (ckpt_save(ckpt, &r, err, sizeof err)) {
+        if (ckpt_save(ckpt, &r, &run, err, sizeof err)) {
             cli_err("%s: cannot write %s: %s", CMD, ckpt, err);
             goto done;
         }
@@ -549,6 +585,7 @@ int cmd_train_gan(int argc, char **argv)
     if (!o.quiet) printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", dir, dir, ckpt);
     status = CLI_OK;
 done:
+    st_close(f);
     if (csv) fclose(csv);
     free(perm);
     mnist_free(&set);

@@ -19,6 +19,21 @@ const char *run_data_dir(const char *given)
     return env && *env ? env : "data/mnist";
 }
 
+int run_abs_path(const char *p, char *out, size_t len, char *err, size_t errlen)
+{
+    char cwd[4096];
+    int n;
+    if (p[0] == '/') n = snprintf(out, len, "%s", p);
+    else if (!getcwd(cwd, sizeof cwd))
+        return snprintf(err, errlen, "cannot tell the current folder (for %s): %s", p, strerror(errno)), -1;
+    else {
+        while (p[0] == '.' && p[1] == '/') p += 2;
+        n = snprintf(out, len, "%s/%s", strcmp(cwd, "/") ? cwd : "", p);
+    }
+    if (n < 0 || (size_t)n >= len) return snprintf(err, errlen, "the path of %s is too long", p), -1;
+    return 0;
+}
+
 int run_mkdirs(const char *dir, char *err, size_t len)
 {
     char p[4096];

@@ -11,6 +11,9 @@
 /* The MNIST folder: `given` if not NULL, else $TAPEGRAD_DATA, else
  * "data/mnist" (tools/fetch-mnist.sh puts it there). */
 const char *run_data_dir(const char *given);
+/* p made absolute (the current folder + "/" + p unless it starts with "/")
+ * into out; 0, or -1 with a message if it does not fit. */
+int run_abs_path(const char *p, char *out, size_t len, char *err, size_t errlen);
 /* mkdir -p dir and dir/samples; 0 or -1 with a message */
 int run_mkdirs(const char *dir, char *err, size_t len);
 
