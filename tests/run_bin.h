@@ -39,8 +39,9 @@ static char *slurp(int fd)
     return s;
 }
 
-/* Run TAPEGRAD_BIN with the NULL-terminated arguments. */
-static result run(const char *const *args)
+/* Run TAPEGRAD_BIN with the NULL-terminated arguments, in folder cwd (NULL:
+ * this process's). */
+static result run_in(const char *cwd, const char *const *args)
 {
     const char *bin = getenv("TAPEGRAD_BIN");
     ck_assert_msg(bin && *bin, "TAPEGRAD_BIN is not set");
@@ -60,6 +61,7 @@ static result run(const char *const *args)
     if (pid == 0) {
         dup2(fo, 1);
         dup2(fe, 2);
+        if (cwd && chdir(cwd) != 0) _exit(126);
         execv(bin, argv);
         _exit(127);
     }
@@ -69,6 +71,8 @@ static result run(const char *const *args)
     return r;
 }
 
+static result run(const char *const *args) { return run_in(NULL, args); }
+
 static void result_free(result *r)
 {
     free(r->out);
@@ -76,6 +80,8 @@ static void result_free(result *r)
 }
 
 #define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+/* the same in another folder */
+#define RUN_IN(cwd, ...) run_in(cwd, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- a scratch folder per test case, and file helpers ---- */
 static char tmpdir[64];
@@ -130,6 +136,29 @@ static inline unsigned char *slurp_file(const char *p, size_t *n)
     ck_assert(fread(b, 1, *n, f) == *n);
     fclose(f);
     return b;
+}
+
+/* a whole text file, malloc'ed and NUL-terminated */
+static inline char *slurp_text(const char *p)
+{
+    size_t n;
+    unsigned char *b = slurp_file(p, &n);
+    b = realloc(b, n + 1);
+    ck_assert_ptr_nonnull(b);
+    b[n] = 0;
+    return (char *)b;
+}
+
+/* copy a file */
+static inline void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    unsigned char *b = slurp_file(from, &n);
+    FILE *f = fopen(to, "wb");
+    ck_assert_msg(f, "cannot write %s", to);
+    ck_assert(fwrite(b, 1, n, f) == n);
+    ck_assert_int_eq(fclose(f), 0);
+    free(b);
 }
 
 #endif

@@ -238,6 +238,37 @@ START_TEST(test_train_gan_eval_every)
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
     ck_assert_str_eq(line, "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s\n");
     fclose(f);
+    /* --resume alone, from another folder: the checkpoint remembers
+     * --eval-every, the classifier and the data folder; a row after epoch 4,
+     * the last */
+    ck_assert_int_eq(mkdir(path("cwd"), 0777), 0);
+    r = RUN_IN(path("cwd"), "train-gan", "--resume", path("gan"), "--epochs", "4", "--threads", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    char *csv = slurp_text(path("gan/eval.csv"));
+    ck_assert_msg(strstr(csv, "\n3,6,2000,") && strstr(csv, "\n4,8,2000,"), "%s", csv);
+    free(csv);
+    /* --eval-every 0 turns it off (and is remembered) */
+    r = RUN_IN(path("cwd"), "train-gan", "--resume", path("gan"), "--epochs", "5", "--eval-every", "0", "--quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    r = RUN_IN(path("cwd"), "train-gan", "--resume", path("gan"), "--epochs", "6", "--quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    csv = slurp_text(path("gan/eval.csv"));
+    ck_assert_msg(strstr(csv, "\n4,8,2000,") && !strstr(csv, "\n5,") && !strstr(csv, "\n6,"), "%s", csv);
+    free(csv);
+    /* a remembered classifier that is gone is named */
+    copy_file(clf_path, path("clf2.safetensors"));
+    r = RUN("train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", "--epochs", "1",
+            "--eval-every", "1", "--classifier", path("clf2.safetensors"), "--out", path("gan3"));
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    ck_assert_int_eq(unlink(path("clf2.safetensors")), 0);
+    r = RUN_IN(path("cwd"), "train-gan", "--resume", path("gan3"), "--epochs", "2");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, path("clf2.safetensors")), "%s", r.err);
+    result_free(&r);
     /* a missing classifier stops before the run folder is made */
     r = RUN("train-gan", "--data", fixtures(), "--epochs", "1", "--eval-every", "1", "--classifier",
             path("none.safetensors"), "--out", path("gan2"));

@@ -67,6 +67,189 @@ START_TEST(test_resume_bit_exact)
 }
 END_TEST
 
+/* text appended to a file */
+static void append(const char *p, const char *s)
+{
+    FILE *f = fopen(p, "ab");
+    ck_assert_ptr_nonnull(f);
+    fputs(s, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void put_file(const char *p, const void *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert(fwrite(b, 1, n, f) == n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void put_str(const char *p, const char *s) { put_file(p, s, strlen(s)); }
+
+static int same_file(const char *p, const void *b, size_t n)
+{
+    size_t m;
+    unsigned char *c = slurp_file(p, &m);
+    int same = m == n && !memcmp(b, c, n);
+    free(c);
+    return same;
+}
+
+START_TEST(test_resume_cuts_logs)
+{
+    /* --resume cuts metrics.csv and eval.csv back to the checkpoint's step
+     * (rows a killed run logged after it, a torn last line), removes the
+     * temporary files of an interrupted write, and refuses to touch a log it
+     * cannot read. --epochs 1 on a checkpoint after epoch 1 trains nothing. */
+#define RESUME(...) RUN("train-gan", "--resume", path("l"), "--data", fixtures(), "--epochs", "1", __VA_ARGS__)
+    result r = TRAIN("--out", path("l"), "--epochs", "1", "--log-every", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t n;
+    unsigned char *orig = slurp_file(path("l/metrics.csv"), &n); /* header, steps 1 and 2 */
+    append(path("l/metrics.csv"), "3,2,1,1,1,1,1,1,0.5\n4,2,1,1,1,1,1,1,0.6\n5,2,0.3");
+#define EVAL_ROWS "epoch,step,n,fid,is,entropy_bits,mean_confidence\n1,2,2000,1,1,1,1\n"
+    put_str(path("l/eval.csv"), EVAL_ROWS "2,4,2000,1,1,1,1\n");
+    put_str(path("l/checkpoint.safetensors.tmp.aB3xYz"), "x");
+    put_str(path("l/samples/epoch-002.png.tmp.Qq09Zz"), "x");
+    put_str(path("l/notes.tmp.abcdef"), "x"); /* not the run's: stays */
+    r = RESUME("--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "metrics.csv: dropped 3 lines logged after the checkpoint (step 2)"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "eval.csv: dropped 1 line logged after the checkpoint (step 2)"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "removed 2 temporary files"), "%s", r.out);
+    result_free(&r);
+    ck_assert(same_file(path("l/metrics.csv"), orig, n));
+    ck_assert(same_file(path("l/eval.csv"), EVAL_ROWS, strlen(EVAL_ROWS)));
+    ck_assert(!exists(path("l/checkpoint.safetensors.tmp.aB3xYz")));
+    ck_assert(!exists(path("l/samples/epoch-002.png.tmp.Qq09Zz")));
+    ck_assert(exists(path("l/notes.tmp.abcdef")));
+    /* a torn header (a crash right after the file was made): an empty log, then a header */
+    put_str(path("l/eval.csv"), "epoch,step,n,f");
+    r = RESUME("--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    ck_assert(same_file(path("l/eval.csv"), "", 0));
+    /* a row that is not a row, or another header: an error naming the line, the file untouched */
+    const char *bad[][2] = {
+        {"not a row\n3,2,1,1,1,1,1,1,0.5\n", "metrics.csv: line 4 is not a row of 9 fields"},
+        {"3,2,1,1\n", "metrics.csv: line 4 is not a row of 9 fields"},
+        {"x3,2,1,1,1,1,1,1,0.5\n", "metrics.csv: line 4 is not a row of 9 fields"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        put_file(path("l/metrics.csv"), orig, n);
+        append(path("l/metrics.csv"), bad[k][0]);
+        size_t m;
+        unsigned char *before = slurp_file(path("l/metrics.csv"), &m);
+        r = RESUME("--quiet");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, bad[k][1]), "%s", r.err);
+        result_free(&r);
+        ck_assert(same_file(path("l/metrics.csv"), before, m));
+        free(before);
+    }
+    put_str(path("l/metrics.csv"), "step,epoch\n1,1\n");
+    r = RESUME("--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "metrics.csv: the first line is not the header"), "%s", r.err);
+    result_free(&r);
+    ck_assert(same_file(path("l/metrics.csv"), "step,epoch\n1,1\n", 15));
+    put_file(path("l/metrics.csv"), orig, n);
+    put_str(path("l/eval.csv"), "epoch,step\n");
+    r = RESUME("--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "eval.csv: the first line is not the header"), "%s", r.err);
+    result_free(&r);
+    /* repaired, the run goes on: each step once */
+    put_file(path("l/metrics.csv"), orig, n);
+    put_str(path("l/eval.csv"), EVAL_ROWS);
+    append(path("l/metrics.csv"), "3,2,1,1,1,1,1,1,0.5\n");
+    r = RUN("train-gan", "--resume", path("l"), "--data", fixtures(), "--epochs", "2", "--log-every", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t m;
+    char *csv = (char *)slurp_file(path("l/metrics.csv"), &m);
+    csv = realloc(csv, m + 1);
+    csv[m] = 0;
+    ck_assert_msg(!strncmp(csv, (const char *)orig, n), "%s", csv);
+    ck_assert_msg(!strncmp(csv + n, "3,2,", 4) && strstr(csv + n, "\n4,2,") && !strstr(csv + n, "0.5\n"), "%s", csv);
+    free(csv);
+    free(orig);
+#undef RESUME
+#undef EVAL_ROWS
+}
+END_TEST
+
+/* tmpdir/dir: a copy of the fixture's MNIST files */
+static void copy_data(const char *dir)
+{
+    static const char *const files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                        "t10k-labels-idx1-ubyte"};
+    ck_assert_int_eq(mkdir(path(dir), 0777), 0);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char from[512], to[512];
+        snprintf(from, sizeof from, "%s/%s", fixtures(), files[k]);
+        snprintf(to, sizeof to, "%s/%s/%s", tmpdir, dir, files[k]);
+        copy_file(from, to);
+    }
+}
+
+START_TEST(test_resume_remembers_data)
+{
+    /* The checkpoint remembers the data folder as an absolute path (and
+     * --log-every): `--resume RUN` alone works from any folder; --data
+     * overrides it (the data moved) and is remembered from then on; a
+     * remembered folder that is gone is an error naming it. */
+    unsetenv("TAPEGRAD_DATA");
+    copy_data("d1");
+    ck_assert_int_eq(mkdir(path("elsewhere"), 0777), 0);
+    char d1[300], d2[300], on[320];
+    snprintf(d1, sizeof d1, "%s/d1", tmpdir);
+    snprintf(d2, sizeof d2, "%s/d2", tmpdir);
+    result r = RUN_IN(tmpdir, "train-gan", "--out", "run", "--data", "d1", "--epochs", "1", "--batch", "4", "--log-every",
+                      "1", "--threads", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    /* from another folder, without --data: the remembered one */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "2", "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(on, sizeof on, " GAN on %s (", d1);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* the data moved: the remembered folder is named, with the way out */
+    ck_assert_int_eq(rename(d1, d2), 0);
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "3");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, d1) && strstr(r.err, "No such file or directory") && strstr(r.err, "give --data DIR"),
+                  "%s", r.err);
+    result_free(&r);
+    /* --data overrides it... */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "3", "--data", d2, "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(on, sizeof on, " GAN on %s (", d2);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* ...and is remembered */
+    r = RUN_IN(path("elsewhere"), "train-gan", "--resume", path("run"), "--epochs", "4", "--threads", "1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, on), "no '%s' in: %s", on, r.out);
+    result_free(&r);
+    /* the same bytes as 4 epochs straight on d2; --log-every 1 kept throughout */
+    r = TRAIN("--out", path("straight"), "--epochs", "4", "--log-every", "1", "--data", d2);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t na, nb;
+    unsigned char *a = slurp_file(path("straight/checkpoint.safetensors"), &na);
+    unsigned char *b = slurp_file(path("run/checkpoint.safetensors"), &nb);
+    ck_assert_msg(na == nb && !memcmp(a, b, na), "the resumed run's checkpoint differs from the straight run's");
+    free(a);
+    free(b);
+    char *csv = slurp_text(path("run/metrics.csv"));
+    ck_assert_msg(strstr(csv, "\n7,4,") && strstr(csv, "\n8,4,"), "%s", csv);
+    free(csv);
+}
+END_TEST
+
 START_TEST(test_sample)
 {
     result r = TRAIN("--out", path("s"), "--epochs", "1");
@@ -176,6 +359,8 @@ static Suite *suite(void)
     tcase_add_checked_fixture(core, setup, teardown);
     tcase_add_test(core, test_run_files);
     tcase_add_test(core, test_resume_bit_exact);
+    tcase_add_test(core, test_resume_cuts_logs);
+    tcase_add_test(core, test_resume_remembers_data);
     tcase_add_test(core, test_sample);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");

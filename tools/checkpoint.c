@@ -18,7 +18,6 @@ typedef struct kvbuf {
     int n;
     st_tensor t[MAXT];
     char names[MAXT][96];
-    char json[4096];
 } kvbuf;
 
 static void put(kvbuf *b, const char *key, const char *fmt, ...)
@@ -36,6 +35,39 @@ static void put(kvbuf *b, const char *key, const char *fmt, ...)
     b->kv[b->n].key = key;
     b->kv[b->n].value = b->val[b->n];
     b->n++;
+}
+
+/* a value kept by the caller (a path, longer than val's 160 bytes) */
+static void put_ref(kvbuf *b, const char *key, const char *value)
+{
+    if (b->n >= MAXM) return;
+    b->kv[b->n].key = key;
+    b->kv[b->n].value = value;
+    b->n++;
+}
+
+/* the pairs as one JSON object (malloc'ed): {"key": "value", ...} */
+static char *json_object(const st_kv *kv, int n)
+{
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) cap += strlen(kv[i].key) + 6 * strlen(kv[i].value) + 8;
+    char *j = malloc(cap), *o = j;
+    if (!j) return NULL;
+    *o++ = '{';
+    for (int i = 0; i < n; i++) {
+        o += sprintf(o, "%s\"%s\": \"", i ? ", " : "", kv[i].key); /* keys are ours: plain ASCII */
+        for (const unsigned char *v = (const unsigned char *)kv[i].value; *v; v++) {
+            if (*v == '"' || *v == '\\') {
+                *o++ = '\\';
+                *o++ = (char)*v;
+            } else if (*v < 0x20) o += sprintf(o, "\\u%04x", *v);
+            else *o++ = (char)*v;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = 0;
+    return j;
 }
 
 static void widths_str(char *out, size_t len, const tg_mlp_spec *s)
@@ -60,7 +92,7 @@ static void rng_str(char *out, size_t len, const tg_rng *r)
              r->s[3]);
 }
 
-int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
+int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size_t len)
 {
     kvbuf *m = calloc(1, sizeof *m);
     if (!m) return snprintf(err, len, "checkpoint: out of memory"), -1;
@@ -122,17 +154,22 @@ int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
     put(m, "dropout_step", "%" PRIu64, tg_graph_dropout_step(r->g));
     put(m, "rng_noise", "%s", rn);
     put(m, "rng_shuffle", "%s", rs);
-    /* the same settings as one JSON object, for other readers */
-    char *json = m->json;
-    size_t o = 0, jl = sizeof m->json;
-    for (int i = 0; i < m->n && o < jl; i++) {
-        int w = snprintf(json + o, jl - o, "%s\"%s\": \"%s\"", i ? ", " : "{", m->kv[i].key, m->kv[i].value);
-        if (w < 0) break;
-        o += (size_t)w;
+    put(m, "log_every", "%d", c->log_every);
+    if (run) {
+        if (run->data[0] && st_utf8_valid(run->data)) put_ref(m, "data", run->data);
+        if (run->classifier[0] && st_utf8_valid(run->classifier)) put_ref(m, "classifier", run->classifier);
+        put(m, "eval_every", "%d", run->eval_every);
+        put(m, "limit", "%d", run->limit);
     }
-    if (o < jl - 2) strcat(json, "}");
+    /* the same settings as one JSON object, for other readers */
+    char *json = json_object(m->kv, m->n);
+    if (!json) {
+        free(m);
+        return snprintf(err, len, "checkpoint: out of memory"), -1;
+    }
     m->kv[m->n++] = (st_kv){"config", json};
     int rc = st_write(path, t, (size_t)nt, m->kv, (size_t)m->n, err, len);
+    free(json);
     free(m);
     return rc == ST_OK ? 0 : -1;
 }
@@ -233,9 +270,36 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
     c->real_label = (float)d[13];
     c->fresh_z = (int)d[14];
     c->saturating = !strcmp(gl, "saturating");
+    if (st_meta(f, "log_every")) { /* not in older checkpoints */
+        if (num(f, "log_every", 1, 1000000, &d[15], err, len)) return -1;
+        c->log_every = (int)d[15];
+    }
     tg_error e;
     if (tg_mlp_check(&c->spec.G, &e) != TG_OK || tg_mlp_check(&c->spec.D, &e) != TG_OK)
         return snprintf(err, len, "checkpoint: %s", e.msg), -1;
+    return 0;
+}
+
+int ckpt_run_read(const st_file *f, ckpt_run *run, char *err, size_t len)
+{
+    memset(run, 0, sizeof *run);
+    const char *keys[2] = {"data", "classifier"};
+    char *dst[2] = {run->data, run->classifier};
+    for (int k = 0; k < 2; k++) {
+        const char *v = st_meta(f, keys[k]);
+        if (v && strlen(v) >= CKPT_PATH_MAX)
+            return snprintf(err, len, "checkpoint: metadata '%s' is longer than %d bytes", keys[k], CKPT_PATH_MAX - 1), -1;
+        if (v) strcpy(dst[k], v);
+    }
+    double d;
+    if (st_meta(f, "eval_every")) {
+        if (num(f, "eval_every", 0, 100000, &d, err, len)) return -1;
+        run->eval_every = (int)d;
+    }
+    if (st_meta(f, "limit")) {
+        if (num(f, "limit", 0, 100000000, &d, err, len)) return -1;
+        run->limit = (int)d;
+    }
     return 0;
 }
 

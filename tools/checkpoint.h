@@ -8,18 +8,37 @@
  * "batch", "lr_g", ... see ckpt_save); "config" = the same as a JSON object
  * for readers in other languages; the training state "step", "epoch",
  * "adam_t_D", "adam_t_G", "dropout_step", and the random streams "rng_noise",
- * "rng_shuffle" (four 64-bit words in hex). Floats are written with 9
- * significant digits, which round-trips a float exactly. */
+ * "rng_shuffle" (four 64-bit words in hex); the run's inputs and logging
+ * (ckpt_run, and "log_every"). Floats are written with 9 significant digits,
+ * which round-trips a float exactly. */
 #ifndef TG_CHECKPOINT_H
 #define TG_CHECKPOINT_H
 
 #include "gan_train.h"
 #include "safetensors.h"
 
-/* Write r's complete state to path (atomically). 0 or -1 with a message. */
-int ckpt_save(const char *path, gan_run *r, char *err, size_t len);
-/* Read the configuration stored in an open checkpoint. */
+#define CKPT_PATH_MAX 4096
+
+/* Where a run reads from and how often it evaluates, beside the training
+ * configuration, so that `train-gan --resume RUN` alone continues the run
+ * (flags may override them then). Metadata "data", "classifier" (absolute
+ * paths; left out when empty or not valid UTF-8), "eval_every", "limit".
+ * Checkpoints written before these keys existed read as "" and 0. */
+typedef struct ckpt_run {
+    char data[CKPT_PATH_MAX];       /* the MNIST folder */
+    char classifier[CKPT_PATH_MAX]; /* --eval-every's classifier, "" if none */
+    int eval_every;                 /* epochs between evaluations; 0: none */
+    int limit;                      /* training images used; 0: all */
+} ckpt_run;
+
+/* Write r's complete state and run (NULL: none) to path (atomically). 0 or
+ * -1 with a message. */
+int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size_t len);
+/* Read the configuration stored in an open checkpoint (log_every: the
+ * default when the checkpoint has none). */
 int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len);
+/* Read the run's inputs stored in an open checkpoint. */
+int ckpt_run_read(const st_file *f, ckpt_run *run, char *err, size_t len);
 /* Load parameters (and, if `training`, optimizer moments, step, epoch and
  * random streams) into a run built from the same configuration; shapes are
  * checked against the model. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void cli_err(const char *fmt, ...)
@@ -80,6 +81,20 @@ int cli_bad_arg(const char *cmd, const char *arg)
     return CLI_USAGE;
 }
 
+/* A testing aid: with $TAPEGRAD_TEST_RENAME_PAUSE_MS set to 1..10000, every
+ * atomic write holds its finished, synced temporary file that long before
+ * the rename, so a test can kill the process inside a write and check what
+ * such a crash leaves behind (tests/test_crash.c). Unset, nothing waits. */
+static void test_rename_pause(void)
+{
+    const char *v = getenv("TAPEGRAD_TEST_RENAME_PAUSE_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms <= 0 || ms > 10000) return;
+    struct timespec t = {(time_t)(ms / 1000), (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+    }
+}
+
 int cli_write_atomic_err(const char *path, int (*write)(FILE *out, void *ctx), void *ctx, char *err, size_t errlen)
 {
     size_t n = strlen(path);
@@ -117,6 +132,7 @@ int cli_write_atomic_err(const char *path, int (*write)(FILE *out, void *ctx), v
     if (ok && fsync(fd) != 0) ok = 0; /* the data is on disk before the rename makes it visible */
     int saved = errno;
     if (fclose(f) != 0) ok = 0;
+    if (ok) test_rename_pause();
     if (ok && rename(tmp, path) != 0) {
         saved = errno;
         ok = 0;

@@ -59,8 +59,11 @@ int cli_pos_double(const char *cmd, const char *flag, const char *s, double hi, 
 int cli_bad_arg(const char *cmd, const char *arg);
 
 /* Write a file atomically: `write` fills a temporary file in the same
- * directory, which is then renamed over `path`; on any failure the temporary
- * file is removed, `path` is untouched, a message is printed and -1 returned. */
+ * directory (path + ".tmp.XXXXXX"), which is flushed, synced and then renamed
+ * over `path`; on any failure the temporary file is removed, `path` is
+ * untouched, a message is printed and -1 returned. A process killed inside the
+ * write leaves `path` as it was and the temporary file behind. For tests,
+ * $TAPEGRAD_TEST_RENAME_PAUSE_MS (1..10000) waits that long before the rename. */
 int cli_write_atomic(const char *path, int (*write)(FILE *out, void *ctx), void *ctx);
 /* The same without printing: the message goes to err (errlen bytes). */
 int cli_write_atomic_err(const char *path, int (*write)(FILE *out, void *ctx), void *ctx, char *err, size_t errlen);

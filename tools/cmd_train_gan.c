@@ -24,6 +24,9 @@
 #define COLLAPSE_DIVERSITY 0.05
 #define EVAL_SAMPLES 2000     /* --eval-every: images G draws for each evaluation */
 #define EVAL_STREAM 0x6576616cu /* their noise: a stream of its own, the same every time */
+#define EVAL_HEADER "epoch,step,n,fid,is,entropy_bits,mean_confidence"
+#define EVAL_STEP_COL 1       /* eval.csv's step field */
+#define METRICS_STEP_COL 0
 
 void cmd_train_gan_help(FILE *out)
 {
@@ -35,12 +38,14 @@ void cmd_train_gan_help(FILE *out)
             "epoch-NNN.png (8x8 grid from fixed noise), RUN_DIR/losses.png and\n"
             "RUN_DIR/checkpoint.safetensors after every epoch.\n"
             "\n"
-            "  --data DIR          MNIST folder (default: $TAPEGRAD_DATA, else data/mnist)\n"
+            "  --data DIR          MNIST folder (default: $TAPEGRAD_DATA, else data/mnist;\n"
+            "                      with --resume, the run's own)\n"
             "  --out RUN_DIR       new run folder (default runs/gan)\n"
             "  --resume RUN_DIR    continue a run from its checkpoint (same bits as an\n"
-            "                      uninterrupted run); only --epochs, --threads, --data,\n"
-            "                      --log-every, --eval-every, --classifier and --quiet\n"
-            "                      may be given with it\n"
+            "                      uninterrupted run). The checkpoint remembers the data\n"
+            "                      folder, --classifier, --log-every, --eval-every and\n"
+            "                      --limit; only these, --epochs, --threads and --quiet\n"
+            "                      may be given with it (a moved data folder: --data)\n"
             "  --model NAME        reference (default), documents, tiny\n"
             "  --epochs N          total epochs (default 30)\n"
             "  --batch N           batch size (default 64); the last partial batch of an\n"
@@ -62,7 +67,8 @@ void cmd_train_gan_help(FILE *out)
             "  --dropout P         dropout after D's hidden layers (reference: 0.3)\n"
             "  --limit N           use only the first N training images\n"
             "  --log-every N       metrics row / log line every N iterations (default 50)\n"
-            "  --eval-every N      every N epochs (and after the last), score 2000 samples\n"
+            "  --eval-every N      every N epochs (and after the last; 0: never, the\n"
+            "                      default), score 2000 samples\n"
             "                      from fixed noise as `tapegrad evaluate` does (Frechet\n"
             "                      distance, inception score, label entropy, confidence)\n"
             "                      into RUN_DIR/eval.csv\n"
@@ -96,7 +102,8 @@ static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int fir
 typedef struct opts {
     const char *data, *out, *resume, *g_hidden, *d_hidden, *classifier;
     int limit, quiet, changed; /* changed: a model/training flag was given */
-    int eval_every;
+    int eval_every;            /* -1: not given */
+    int set_epochs, set_threads, set_log_every;
 } opts;
 
 /* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
@@ -127,11 +134,14 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
         else if (OPT("--data")) { CHECK(0); o->data = v; }
         else if (OPT("--out")) { CHECK(0); o->out = v; }
         else if (OPT("--resume")) { CHECK(0); o->resume = v; }
-        else if (OPT("--epochs")) CHECK(cli_int(CMD, "--epochs", v, 1, 100000, &c->epochs));
-        else if (OPT("--threads")) CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads));
-        else if (OPT("--log-every")) CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
+        else if (OPT("--epochs")) { CHECK(cli_int(CMD, "--epochs", v, 1, 100000, &c->epochs)); o->set_epochs = 1; }
+        else if (OPT("--threads")) { CHECK(cli_int(CMD, "--threads", v, 1, 64, &c->threads)); o->set_threads = 1; }
+        else if (OPT("--log-every")) {
+            CHECK(cli_int(CMD, "--log-every", v, 1, 1000000, &c->log_every));
+            o->set_log_every = 1;
+        }
         else if (OPT("--limit")) CHECK(cli_int(CMD, "--limit", v, 1, 100000000, &o->limit));
-        else if (OPT("--eval-every")) CHECK(cli_int(CMD, "--eval-every", v, 1, 100000, &o->eval_every));
+        else if (OPT("--eval-every")) CHECK(cli_int(CMD, "--eval-every", v, 0, 100000, &o->eval_every));
         else if (OPT("--classifier")) { CHECK(0); o->classifier = v; }
         else if (OPT("--batch")) { CHECK(cli_int(CMD, "--batch", v, 1, 65536, &c->batch)); o->changed = 1; }
         else if (OPT("--seed")) {
@@ -265,12 +275,11 @@ static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const opts
     tg_rng_seed(&rng, r->cfg.seed, EVAL_STREAM);
     tg_rng_fill_normal(&rng, ev->z, (size_t)EVAL_SAMPLES * zd, 0, 1);
     snprintf(path, sizeof path, "%s/eval.csv", dir);
-    int append = o->resume && access(path, F_OK) == 0;
-    if (!(ev->csv = fopen(path, append ? "a" : "w"))) {
+    if (!(ev->csv = fopen(path, o->resume ? "a" : "w")) || fseek(ev->csv, 0, SEEK_END) != 0) {
         snprintf(err, len, "cannot write %s/eval.csv: %s", dir, strerror(errno));
         return -1;
     }
-    if (!append) fprintf(ev->csv, "epoch,step,n,fid,is,entropy_bits,mean_confidence\n");
+    if (ftell(ev->csv) == 0) fprintf(ev->csv, EVAL_HEADER "\n");
     return 0;
 }
 
@@ -301,6 +310,54 @@ static void evaluator_free(evaluator *ev)
 }
 
 /* ---- the run ---- */
+/* The run's data folder, classifier, --eval-every and --limit: the flag, else
+ * (on --resume) what the checkpoint remembers, else the default; paths are
+ * made absolute, so a resume from another folder finds them. */
+static int run_inputs(const opts *o, const ckpt_run *stored, const char *ckpt, ckpt_run *run, char *err, size_t len)
+{
+    memset(run, 0, sizeof *run);
+    run->eval_every = o->eval_every >= 0 ? o->eval_every : stored->eval_every;
+    run->limit = o->limit ? o->limit : stored->limit;
+    if (!o->data && stored->data[0]) {
+        struct stat st;
+        int gone = stat(stored->data, &st) != 0;
+        if (gone || !S_ISDIR(st.st_mode))
+            return snprintf(err, len, "the run's data folder %s (remembered by %s): %s; if the data moved, give "
+                            "--data DIR", stored->data, ckpt, gone ? strerror(errno) : "not a folder"), -1;
+        strcpy(run->data, stored->data);
+    } else if (run_abs_path(run_data_dir(o->data), run->data, sizeof run->data, err, len))
+        return -1;
+    const char *clf = o->classifier ? o->classifier
+                      : stored->classifier[0] ? stored->classifier
+                      : run->eval_every ? eval_default_classifier() : NULL;
+    if (clf && run_abs_path(clf, run->classifier, sizeof run->classifier, err, len)) return -1;
+    const char *bad = !st_utf8_valid(run->data) ? "data folder" : !st_utf8_valid(run->classifier) ? "classifier" : NULL;
+    if (bad)
+        fprintf(stderr, "tapegrad: warning: the %s's name is not valid UTF-8, which checkpoints cannot hold: --resume "
+                "will need it given again\n", bad);
+    return 0;
+}
+
+/* --resume: cut the logs back to the checkpoint's step (a run killed after its
+ * last checkpoint logged rows beyond it) and read metrics.csv for the plots */
+static int resume_logs(const char *dir, int64_t step, int quiet, run_metrics *hist, char *err, size_t len)
+{
+    static const struct { const char *name, *header; int col; } logs[2] = {
+        {"metrics.csv", RUN_METRICS_HEADER, METRICS_STEP_COL},
+        {"eval.csv", EVAL_HEADER, EVAL_STEP_COL},
+    };
+    char p[4200];
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, logs[k].name);
+        int n = run_csv_cut(p, logs[k].header, logs[k].col, step, err, len);
+        if (n < 0) return -1;
+        if (n && !quiet)
+            printf("%s: dropped %d line%s logged after the checkpoint (step %lld)\n", p, n, n > 1 ? "s" : "",
+                   (long long)step);
+    }
+    return run_metrics_load(dir, hist, err, len);
+}
+
 /* running means of loss_d, loss_g, d_real, d_fake; gradient norms as last seen */
 typedef struct sums { double v[6]; int n; } sums;
 
@@ -351,12 +408,11 @@ static void progress(int tty, int epoch, int epochs, int it, int ipe, double rat
 int cmd_train_gan(int argc, char **argv)
 {
     gan_cfg cfg;
-    opts o = {0};
+    opts o = {.eval_every = -1};
     int rc = parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    char err[512], path[4200], ckpt[4200];
+    char err[2 * CKPT_PATH_MAX + 512], path[4200], ckpt[4200];
     const char *dir = o.resume ? o.resume : o.out ? o.out : "runs/gan";
-    const char *data = run_data_dir(o.data);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
     gan_run r;
     memset(&r, 0, sizeof r);
@@ -365,39 +421,37 @@ int cmd_train_gan(int argc, char **argv)
     int *perm = NULL, status = CLI_FAIL;
     FILE *csv = NULL;
     evaluator ev = {0};
+    st_file *f = NULL;
+    ckpt_run stored = {0}, run; /* what the checkpoint remembers; what this run uses */
 
-    /* the classifier and test set first: a missing one stops before any file is made */
-    if (o.eval_every && !(ev.ref = eval_ref_new(o.classifier, data, cfg.threads, err, sizeof err))) {
-        cli_err("%s: --eval-every: %s", CMD, err);
-        return CLI_FAIL;
-    }
     if (o.resume) {
-        int epochs = cfg.epochs, threads = cfg.threads, every = cfg.log_every;
-        int keep_epochs = 0, keep_threads = 0, keep_every = 0;
-        for (int i = 1; i < argc; i++) {
-            keep_epochs |= !strncmp(argv[i], "--epochs", 8);
-            keep_threads |= !strncmp(argv[i], "--threads", 9);
-            keep_every |= !strncmp(argv[i], "--log-every", 11);
-        }
-        st_file *f = NULL;
-        if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err)) {
+        const gan_cfg given = cfg;
+        if (st_open(ckpt, &f, err, sizeof err) != ST_OK || ckpt_config(f, &cfg, err, sizeof err) ||
+            ckpt_run_read(f, &stored, err, sizeof err)) {
             cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
-            st_close(f);
             goto done;
         }
-        if (keep_epochs) cfg.epochs = epochs;
-        if (keep_threads) cfg.threads = threads;
-        if (keep_every) cfg.log_every = every;
+        if (o.set_epochs) cfg.epochs = given.epochs;
+        if (o.set_threads) cfg.threads = given.threads;
+        if (o.set_log_every) cfg.log_every = given.log_every;
+    }
+    if (run_inputs(&o, &stored, ckpt, &run, err, sizeof err)) {
+        cli_err("%s: %s", CMD, err);
+        goto done;
+    }
+    const char *data = run.data;
+    /* the classifier and test set first: a missing one stops before any file is made */
+    if (run.eval_every && !(ev.ref = eval_ref_new(run.classifier, data, cfg.threads, err, sizeof err))) {
+        cli_err("%s: --eval-every: %s", CMD, err);
+        goto done;
+    }
+    if (o.resume) {
         if (gan_init(&r, &cfg, err, sizeof err) || ckpt_restore(f, &r, 1, err, sizeof err)) {
             cli_err("%s: cannot resume from %s: %s", CMD, ckpt, err);
-            st_close(f);
             goto done;
         }
         st_close(f);
-        if (run_metrics_load(dir, &hist, err, sizeof err)) {
-            cli_err("%s: %s", CMD, err);
-            goto done;
-        }
+        f = NULL;
         if (!o.quiet) printf("resuming %s at epoch %d (step %lld)\n", dir, r.epoch, (long long)r.step);
     } else {
         if (access(ckpt, F_OK) == 0) {
@@ -422,9 +476,18 @@ int cmd_train_gan(int argc, char **argv)
         cli_err("%s: images are %dx%d = %d pixels but D takes %d", CMD, set.h, set.w, set.h * set.w, xd);
         goto done;
     }
-    int n = o.limit && o.limit < set.n ? o.limit : set.n, ipe = n / cfg.batch;
+    int n = run.limit && run.limit < set.n ? run.limit : set.n, ipe = n / cfg.batch;
     if (ipe < 1) {
         cli_err("%s: --batch %d is larger than the %d training images", CMD, cfg.batch, n);
+        goto done;
+    }
+    /* a crash inside an atomic write leaves a temporary file; one after the
+     * last checkpoint leaves log rows beyond it */
+    int stale = run_clean_tmp(dir);
+    if (stale && !o.quiet)
+        printf("%s: removed %d temporary file%s of an interrupted write\n", dir, stale, stale > 1 ? "s" : "");
+    if (o.resume && resume_logs(dir, r.step, o.quiet, &hist, err, sizeof err)) {
+        cli_err("%s: cannot resume: %s", CMD, err);
         goto done;
     }
     perm = malloc((size_t)n * sizeof *perm);
@@ -433,7 +496,7 @@ int cmd_train_gan(int argc, char **argv)
         cli_err("%s: %s", CMD, perm ? err : "out of memory");
         goto done;
     }
-    if (o.eval_every && evaluator_init(&ev, &r, dir, &o, err, sizeof err)) {
+    if (run.eval_every && evaluator_init(&ev, &r, dir, &o, err, sizeof err)) {
         cli_err("%s: --eval-every: %s", CMD, err);
         goto done;
     }
@@ -481,6 +544,10 @@ int cmd_train_gan(int argc, char **argv)
             }
         }
         r.epoch++;
+        if (tty) fputc('\n', stderr);
+        /* everything this epoch logs and draws first, the checkpoint last:
+         * a crash before the rename leaves the logs ahead of the previous
+         * checkpoint, and --resume cuts them back to it */
         const float *s = gan_fixed_samples(&r);
         double div = s ? gan_sample_diversity(s, GAN_FIXED, xd) : 0;
         snprintf(path, sizeof path, "%s/samples/epoch-%03d.png", dir, r.epoch);
@@ -492,28 +559,33 @@ int cmd_train_gan(int argc, char **argv)
             cli_err("%s: %s", CMD, err);
             goto done;
         }
-        if (ckpt_save(ckpt, &r, err, sizeof err)) {
+        if (run.eval_every && (r.epoch % run.eval_every == 0 || r.epoch == cfg.epochs) &&
+            evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
+            cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
+            goto done;
+        }
+        if (run_log_sync(csv, "metrics.csv", err, sizeof err) ||
+            (ev.csv && run_log_sync(ev.csv, "eval.csv", err, sizeof err))) {
+            cli_err("%s: %s", CMD, err);
+            goto done;
+        }
+        if (ckpt_save(ckpt, &r, &run, err, sizeof err)) {
             cli_err("%s: cannot write %s: %s", CMD, ckpt, err);
             goto done;
         }
         double en = ep.n ? ep.n : 1;
-        if (tty) fputc('\n', stderr);
         if (!o.quiet)
             printf("epoch %d/%d done in %.1f s: loss_D %.4f loss_G %.4f D(x) %.4f D(G(z)) %.4f sample diversity %.3f\n",
                    r.epoch, cfg.epochs, now() - te, ep.v[0] / en, ep.v[1] / en, ep.v[2] / en, ep.v[3] / en, div);
         if (div < COLLAPSE_DIVERSITY)
             fprintf(stderr, "tapegrad: warning: generator collapse: the 64 fixed-noise samples are nearly identical "
                     "(per-pixel std %.4f < %.2f)\n", div, COLLAPSE_DIVERSITY);
-        if (o.eval_every && (r.epoch % o.eval_every == 0 || r.epoch == cfg.epochs) &&
-            evaluator_run(&ev, &r, o.quiet, err, sizeof err)) {
-            cli_err("%s: evaluation after epoch %d: %s", CMD, r.epoch, err);
-            goto done;
-        }
         fflush(stdout);
     }
     if (!o.quiet) printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", dir, dir, ckpt);
     status = CLI_OK;
 done:
+    st_close(f);
     if (csv) fclose(csv);
     free(perm);
     mnist_free(&set);

@@ -3,18 +3,35 @@
 #include "cli.h"
 #include "png_out.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CSV_HEADER "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s"
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *run_data_dir(const char *given)
 {
     if (given) return given;
     const char *env = getenv("TAPEGRAD_DATA");
     return env && *env ? env : "data/mnist";
+}
+
+int run_abs_path(const char *p, char *out, size_t len, char *err, size_t errlen)
+{
+    char cwd[4096];
+    int n;
+    if (p[0] == '/') n = snprintf(out, len, "%s", p);
+    else if (!getcwd(cwd, sizeof cwd))
+        return snprintf(err, errlen, "cannot tell the current folder (for %s): %s", p, strerror(errno)), -1;
+    else {
+        while (p[0] == '.' && p[1] == '/') p += 2;
+        n = snprintf(out, len, "%s/%s", strcmp(cwd, "/") ? cwd : "", p);
+    }
+    if (n < 0 || (size_t)n >= len) return snprintf(err, errlen, "the path of %s is too long", p), -1;
+    return 0;
 }
 
 int run_mkdirs(const char *dir, char *err, size_t len)
@@ -30,11 +47,12 @@ FILE *run_metrics_open(const char *dir, int append, char *err, size_t len)
     char p[4200];
     snprintf(p, sizeof p, "%s/metrics.csv", dir);
     FILE *f = fopen(p, append ? "a" : "w");
-    if (!f) {
+    if (!f || fseek(f, 0, SEEK_END) != 0) {
         snprintf(err, len, "cannot open %s: %s", p, strerror(errno));
+        if (f) fclose(f);
         return NULL;
     }
-    if (!append) fprintf(f, CSV_HEADER "\n");
+    if (ftell(f) == 0) fprintf(f, RUN_METRICS_HEADER "\n");
     return f;
 }
 
@@ -79,7 +97,7 @@ int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
     while (fgets(line, sizeof line, f)) {
         ln++;
         if (ln == 1) {
-            if (strncmp(line, CSV_HEADER, strlen(CSV_HEADER))) {
+            if (strncmp(line, RUN_METRICS_HEADER, strlen(RUN_METRICS_HEADER))) {
                 fclose(f);
                 return snprintf(err, len, "%s: unexpected header", p), -1;
             }
@@ -102,6 +120,140 @@ int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
     }
     fclose(f);
     return 0;
+}
+
+/* the whole file into a malloc'ed buffer (NUL after the end); *n its size */
+static char *read_all(int fd, size_t *n)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return NULL;
+    size_t cap = (size_t)st.st_size, got = 0;
+    char *b = malloc(cap + 1);
+    while (b && got < cap) {
+        ssize_t k = read(fd, b + got, cap - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            free(b);
+            return NULL;
+        }
+        if (k == 0) break;
+        got += (size_t)k;
+    }
+    if (b) b[got] = 0;
+    *n = got;
+    return b;
+}
+
+/* Where a run's CSV log ends up consistent with step max: the offset of the
+ * first line to drop (n if none), or -1 with a message. */
+static long csv_keep(const char *path, const char *b, size_t n, const char *header, int step_col, int64_t max,
+                     char *err, size_t len)
+{
+    const size_t hl = strlen(header);
+    const char *nl = memchr(b, '\n', n);
+    if (!nl) {
+        if (n <= hl && memcmp(b, header, n) == 0) return 0; /* empty, or a torn header */
+        return snprintf(err, len, "%s: the first line is not the header %s", path, header), -1;
+    }
+    if ((size_t)(nl - b) != hl || memcmp(b, header, hl))
+        return snprintf(err, len, "%s: the first line is not the header %s", path, header), -1;
+    int fields = 1;
+    for (size_t k = 0; k < hl; k++) fields += header[k] == ',';
+    size_t off = hl + 1;
+    for (int ln = 2; off < n; ln++) {
+        const char *s = b + off, *e = memchr(s, '\n', n - off);
+        if (!e) return (long)off; /* a torn last line */
+        int nf = 1;
+        const char *step = step_col == 0 ? s : NULL;
+        for (const char *q = s; q < e; q++)
+            if (*q == ',' && nf++ == step_col) step = q + 1;
+        char *end = NULL;
+        long long v = -1;
+        if (step && !memchr(s, 0, (size_t)(e - s))) {
+            errno = 0;
+            v = strtoll(step, &end, 10);
+            if (errno || end == step || (*end != ',' && end != e)) v = -1;
+        }
+        if (nf != fields || v < 0)
+            return snprintf(err, len, "%s: line %d is not a row of %d fields with a step; repair or remove the line",
+                            path, ln, fields), -1;
+        if (v > max) return (long)off;
+        off = (size_t)(e - b) + 1;
+    }
+    return (long)n;
+}
+
+int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_step, char *err, size_t len)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        return snprintf(err, len, "cannot open %s: %s", path, strerror(errno)), -1;
+    }
+    size_t n = 0;
+    char *b = read_all(fd, &n);
+    int dropped = -1;
+    long keep = b ? csv_keep(path, b, n, header, step_col, max_step, err, len) : -1;
+    if (!b) snprintf(err, len, "cannot read %s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (keep >= 0) {
+        dropped = 0;
+        for (size_t k = (size_t)keep; k < n; k++) dropped += b[k] == '\n';
+        if (n > (size_t)keep && b[n - 1] != '\n') dropped++;
+        if ((size_t)keep < n && (ftruncate(fd, (off_t)keep) != 0 || fsync(fd) != 0)) {
+            snprintf(err, len, "cannot cut %s back to the checkpoint: %s", path, strerror(errno));
+            dropped = -1;
+        }
+    }
+    free(b);
+    close(fd);
+    return dropped;
+}
+
+int run_log_sync(FILE *f, const char *name, char *err, size_t len)
+{
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+        return snprintf(err, len, "cannot write %s: %s", name, strerror(errno)), -1;
+    return 0;
+}
+
+/* NAME.tmp.XXXXXX (mkstemp's six letters) with NAME one of the run's files */
+static int is_run_tmp(const char *name, int samples)
+{
+    static const char *const files[] = {"checkpoint.safetensors", "losses.png", "d_outputs.png"};
+    const char *t = strstr(name, ".tmp.");
+    if (!t || strlen(t) != 11) return 0;
+    for (int k = 5; k < 11; k++)
+        if (!(t[k] >= '0' && t[k] <= '9') && !(t[k] >= 'a' && t[k] <= 'z') && !(t[k] >= 'A' && t[k] <= 'Z')) return 0;
+    size_t base = (size_t)(t - name);
+    if (samples) { /* epoch-NNN.png */
+        if (base < 11 || strncmp(name, "epoch-", 6) || strncmp(t - 4, ".png", 4)) return 0;
+        for (const char *q = name + 6; q < t - 4; q++)
+            if (*q < '0' || *q > '9') return 0;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++)
+        if (strlen(files[k]) == base && !strncmp(name, files[k], base)) return 1;
+    return 0;
+}
+
+int run_clean_tmp(const char *dir)
+{
+    int removed = 0;
+    char p[4200];
+    for (int samples = 0; samples < 2; samples++) {
+        snprintf(p, sizeof p, samples ? "%s/samples" : "%s", dir);
+        DIR *d = opendir(p);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (is_run_tmp(e->d_name, samples)) {
+                char f[4500];
+                snprintf(f, sizeof f, "%s/%s", p, e->d_name);
+                removed += unlink(f) == 0;
+            }
+        closedir(d);
+    }
+    return removed;
 }
 
 void run_metrics_free(run_metrics *m)

@@ -189,6 +189,8 @@ static int utf8_valid(const char *str)
     return 1;
 }
 
+int st_utf8_valid(const char *s) { return utf8_valid(s); }
+
 /* ---- JSON parser ---- */
 
 enum { J_OBJ, J_ARR, J_STR, J_NUM, J_TRUE, J_FALSE, J_NULL };

@@ -83,6 +83,9 @@ typedef struct st_kv {
 int st_write(const char *path, const st_tensor *tensors, size_t ntensors,
              const st_kv *meta, size_t nmeta, char *err, size_t errlen);
 
+/* 1 if s is valid UTF-8 (what st_write requires of names and metadata) */
+int st_utf8_valid(const char *s);
+
 /* ---- reading ---- */
 
 typedef struct st_file st_file;
