@@ -103,7 +103,7 @@ void tg_prof_gemm(const tg_gemm_desc *const *ds, int nd, double sec)
     if (nd > TG_PROF_GEMM_JOB) nd = TG_PROF_GEMM_JOB;
     for (int g = 0; g < nd; g++) {
         const tg_gemm_desc *d = ds[g];
-        int k[6] = {d->M, d->N, d->K, d->transA != 0, d->transB != 0, d->bias != NULL || d->act != TG_ACT_NONE};
+        int k[6] = {d->M, d->N, d->K, d->transA != 0, d->transB != 0, d->bias != NULL || d->bias_row != NULL || d->act != TG_ACT_NONE};
         memcpy(key[g], k, sizeof k);
         flops += 2.0 * d->M * d->N * d->K;
     }
