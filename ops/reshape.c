@@ -59,6 +59,8 @@ tg_node tg_reshape(tg_graph *g, tg_node x, int ndim, const int *dims)
     for (int k = 0, o = 0; k < ndim; k++) {
         o += snprintf(sd + o, sizeof sd - (size_t)o, k ? "x%d" : "%d", dims[k]);
         if (o >= (int)sizeof sd) o = (int)sizeof sd - 1;
+    }
+    for (int k = 0; k < ndim; k++) {
         d[k] = dims[k];
         if (dims[k] == -1 && infer < 0) infer = k;
         else if (dims[k] > 0) known = known > a->numel / (size_t)dims[k] ? a->numel + 1 : known * (size_t)dims[k];
