@@ -148,8 +148,9 @@ const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len);
 /* ---- for kernels run by ops (engine/exec.c) ---- */
 /* f32 GEMM split over the pool by column blocks. */
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
-/* Up to 4 independent GEMMs (no output shared, no output read by another)
- * as one pool job: one hand-off and one join instead of nd. */
+/* Up to TG_GEMMS_MAX independent GEMMs (no output shared, no output read by
+ * another) as one pool job: one hand-off and one join instead of nd. */
+#define TG_GEMMS_MAX 16
 void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd);
 /* f32 GEMM workspace a descriptor needs (floats per thread). */
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);

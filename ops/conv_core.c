@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CONV_GROUP_MAX 4                /* tg_exec_gemms runs up to 4 GEMMs as one job */
+#define CONV_GROUP_MAX TG_GEMMS_MAX     /* tg_exec_gemms runs a group's GEMMs as one job */
 #define CONV_SCRATCH_BUDGET (1u << 22)  /* floats of col + gathered column side per group */
 #define CONV_SPLIT_K 128                /* weight gradients narrower than this: one GEMM per image */
 
@@ -107,6 +107,19 @@ static void span(int off, int s, int in, int out, int *lo, int *hi)
     *hi = b > a ? b : a;
 }
 
+/* dst[j] = src[j s + off] for j in [lo, hi) (s = 2 spelled out: the
+ * compiler vectorizes the constant stride with shuffles) */
+static void gather_row(float *restrict dst, const float *restrict src, int lo, int hi, int s, int off)
+{
+    if (s == 1) {
+        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
+    } else if (s == 2) {
+        for (int j = lo; j < hi; j++) dst[j] = src[2 * j + off];
+    } else {
+        for (int j = lo; j < hi; j++) dst[j] = src[j * s + off];
+    }
+}
+
 /* rows [r0, r1) of the group's col, row r = gi K + k: col[k][gi P + i OW + j] */
 static void im2col_rows(void *ctx, size_t r0, size_t r1)
 {
@@ -127,13 +140,8 @@ static void im2col_rows(void *ctx, size_t r0, size_t r1)
                 memset(dst, 0, (size_t)g->OW * sizeof *dst);
                 continue;
             }
-            const float *row = img + (size_t)iy * g->W;
             for (int j = 0; j < lo; j++) dst[j] = 0.0f;
-            if (g->sw == 1) {
-                if (hi > lo) memcpy(dst + lo, row + lo + offx, (size_t)(hi - lo) * sizeof *dst);
-            } else {
-                for (int j = lo; j < hi; j++) dst[j] = row[j * g->sw + offx];
-            }
+            gather_row(dst, img + (size_t)iy * g->W, lo, hi, g->sw, offx);
             for (int j = hi; j < g->OW; j++) dst[j] = 0.0f;
         }
     }
@@ -222,11 +230,14 @@ static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
     tg_exec_gemms(ex, ds, gc);
 }
 
-/* dWm (+)= a (R, gc P) col^T: one GEMM (S = 1), or one per image into the
- * partial sums (S > 1; the first group starts them) */
-static void dw_gemms(tg_exec *ex, const tg_cgeom *g, const float *a, const float *col, int gc, int first,
-                     float *dwm, int acc, float *part)
+/* dWm (+)= a col^T over the group. S = 1: one GEMM, a the gathered column
+ * side (R, gc P). S > 1: one GEMM per image into the partial sums (the
+ * first group starts them), a that image's (R, P) in the tensor itself
+ * (colside_n: no gather). */
+static void dw_gemms(tg_exec *ex, const tg_cgeom *g, const float *a, const float *colside, const float *col, int n0,
+                     int gc, float *dwm, int acc, float *part)
 {
+    const int first = n0 == 0;
     if (g->S == 1) {
         tg_gemm_desc d = gemm_dw(g, gc * g->P, a, col, dwm, acc || !first);
         tg_exec_gemm(ex, &d);
@@ -235,8 +246,9 @@ static void dw_gemms(tg_exec *ex, const tg_cgeom *g, const float *a, const float
     tg_gemm_desc d[CONV_GROUP_MAX];
     const tg_gemm_desc *ds[CONV_GROUP_MAX];
     for (int s = 0; s < gc; s++) {
-        d[s] = gemm_dw(g, g->P, a + (size_t)s * g->P, col + (size_t)s * g->P,
+        d[s] = gemm_dw(g, g->P, colside + (size_t)(n0 + s) * g->R * g->P, col + (size_t)s * g->P,
                        part + (size_t)s * g->R * g->K, !first);
+        d[s].lda = g->P;
         ds[s] = &d[s];
     }
     tg_exec_gemms(ex, ds, gc);
@@ -289,10 +301,11 @@ void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
 {
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
-        const float *a = gather(ex, g, dcol, n0, gc, s.gath);
+        /* the gathered dcol: for the data GEMM, and a weight gradient in one GEMM */
+        const float *a = dimg || g->S == 1 ? gather(ex, g, dcol, n0, gc, s.gath) : NULL;
         if (dwm) {
             im2col(ex, g, img, n0, gc, s.col);
-            dw_gemms(ex, g, a, s.col, gc, n0 == 0, dwm, acc_w, s.part);
+            dw_gemms(ex, g, a, dcol, s.col, n0, gc, dwm, acc_w, s.part);
         }
         if (dimg) { /* col (K, gc P) = Wm^T dcol, then into the images */
             tg_gemm_desc d = gemm_data(g, gc, wm, a, s.col);
@@ -310,7 +323,9 @@ void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         im2col(ex, g, dimg, n0, gc, s.col);
         if (dcolside) cols_gemms(ex, g, wm, s.col, dcolside, n0, gc, acc_col, NULL, TG_ACT_NONE, 0.0f);
-        if (dwm) dw_gemms(ex, g, gather(ex, g, colside, n0, gc, s.gath), s.col, gc, n0 == 0, dwm, acc_w, s.part);
+        if (dwm)
+            dw_gemms(ex, g, g->S == 1 ? gather(ex, g, colside, n0, gc, s.gath) : NULL, colside, s.col, n0, gc, dwm,
+                     acc_w, s.part);
     }
     if (dwm) dw_finish(ex, g, s.part, dwm, acc_w);
 }

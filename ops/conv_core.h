@@ -16,7 +16,8 @@
  *   both weight gradients:                dWm (+)= sum_n colside_n col(img_n)^T
  * GEMMs are laid out so the big dimension, P per image, is the columns N
  * (which the pool splits by column blocks). Images run in groups of G (at
- * most 4): a group's columns sit side by side, col (K, G P) and the
+ * most TG_GEMMS_MAX = 16, fewer when the group's scratch would pass 16 MiB):
+ * a group's columns sit side by side, col (K, G P) and the
  * gathered column side (R, G P), so the data GEMM is one GEMM over G P
  * columns, the forward G GEMMs in one pool job. A weight gradient narrower
  * than CONV_SPLIT_K columns (conv2d's first layer: 25) is split into S = G
