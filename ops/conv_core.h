@@ -21,9 +21,10 @@
  * gathered column side (R, G P), so the data GEMM is one GEMM over G P
  * columns, the forward G GEMMs in one pool job. A weight gradient narrower
  * than CONV_SPLIT_K columns (conv2d's first layer: 25) is split into S = G
- * GEMMs of one image each, into S partial sums added in a fixed order at
- * the end: S, like G, depends on the shapes alone, never on the thread
- * count, so results are bit-identical across thread counts.
+ * GEMMs of one image each (reading that image's column side in place), into
+ * S partial sums added in a fixed order at the end: S, like G, depends on
+ * the shapes alone, never on the thread count, so results are
+ * bit-identical across thread counts.
  *
  * Scratch (floats, in the plan's arena): col K G P, then the gathered
  * column side R G P (backward and conv_transpose2d's forward), then S
