@@ -46,6 +46,7 @@ struct tg_plan {
     uint8_t *hasg;          /* node i gets a gradient */
     uint8_t *readable;      /* tg_plan_value may return node i's value */
     void **val, **grad, **saved;
+    void **fscr, **bscr;    /* scratch of node i's forward / backward step */
     int *gstart;            /* backward step that first writes grad[i] */
     int *fwd, nfwd, *bwd, nbwd;
     /* forward fusion: producer i runs bias node fbias[i] (and activation
@@ -87,6 +88,12 @@ typedef struct tg_cctx {
 } tg_cctx;
 
 static inline int tg_is_leaf(const tg_nrec *r) { return r->op->leaf != TG_LEAF_NONE; }
+/* node r's backward hands dy to input 0 unchanged (a bias node over any
+ * axis, a view): input 0's gradient may be r's own buffer */
+static inline int tg_grad_passes(const tg_nrec *r)
+{
+    return (r->op->bias_axis && r->nin == 2 && r->in[1] != r->in[0]) || (r->op->view && r->nin == 1);
+}
 static inline size_t tg_align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 /* The passes; each returns TG_OK or records the graph's error. */

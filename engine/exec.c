@@ -12,9 +12,8 @@ tg_status tg_kernel_check(char *msg, size_t len)
 
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d) { return k->sgemm_ws(d); }
 
-/* One pool job for up to TG_GEMMS_MAX independent GEMMs: their column
- * tasks, numbered one GEMM after the other. */
-#define TG_GEMMS_MAX 4
+/* One pool job for up to TG_GEMMS_MAX (op.h) independent GEMMs: their
+ * column tasks, numbered one GEMM after the other. */
 typedef struct gemm_job {
     tg_exec *ex;
     int nd;

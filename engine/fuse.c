@@ -15,9 +15,10 @@
  * (bwd_epi_ok), run in that consumer's epilogue, which writes the gradient
  * below them directly; their own backward steps and gradient buffers go.
  *
- * Gradient aliasing (both precisions): a bias node hands its gradient to its
- * input unchanged, so when it is that input's only consumer, the input's
- * gradient is the bias node's own buffer and the copy disappears. */
+ * Gradient aliasing (both precisions): a bias node, or a view (a reshape),
+ * hands its gradient to its input unchanged, so when it is that input's only
+ * consumer, the input's gradient is the node's own buffer and the copy
+ * disappears. */
 #include "compile.h"
 
 static tg_act y_act(const tg_nrec *r, float *slope)
@@ -120,9 +121,9 @@ static void alias_gradients(tg_cctx *c)
     for (int j = 0; j < p->nbwd; j++) {
         const int id = p->bwd[j];
         const tg_nrec *r = &g->n[id];
-        if (!r->op->bias_axis || r->nin != 2) continue;
+        if (!tg_grad_passes(r)) continue;
         const int x = r->in[0];
-        if (p->hasg[x] && p->hasg[id] && c->gcons[x] == 1 && r->in[1] != x && !tg_is_leaf(&g->n[x]) &&
+        if (p->hasg[x] && p->hasg[id] && c->gcons[x] == 1 && !tg_is_leaf(&g->n[x]) &&
             x != p->out.id && c->galias[id] < 0)
             c->galias[x] = id;
     }

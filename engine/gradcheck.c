@@ -24,6 +24,7 @@ tg_status tg_gradcheck(tg_graph *g, tg_node loss, const tg_gc_opts *opts, tg_gc_
     const double ffrac = opts->floor_frac > 0 ? opts->floor_frac : 1e-3;
     tg_plan_opts po = {.groups = opts->groups ? opts->groups : "*",
                        .input_grads = !opts->skip_inputs,
+                       .eval = opts->eval != 0,
                        .precision = TG_F64};
     tg_plan *p = tg_plan_new(g, loss, &po);
     if (!p) return g->err != TG_OK ? g->err : TG_ERR_STATE;

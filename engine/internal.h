@@ -10,7 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#define TG_MAX_IN 3
+#define TG_MAX_IN 5 /* batch_norm: x, gamma, beta, running mean, running variance */
 #define TG_MSG_LEN 256
 #define TG_NAME_LEN 64
 

@@ -21,7 +21,9 @@
 #define TG_NEED_X0 1u  /* backward reads input 0's value */
 #define TG_NEED_X1 2u  /* backward reads input 1's value */
 #define TG_NEED_X2 4u
-#define TG_NEED_Y  8u  /* backward reads this node's value */
+#define TG_NEED_X3 8u
+#define TG_NEED_X4 16u
+#define TG_NEED_Y  (1u << TG_MAX_IN) /* backward reads this node's value */
 
 /* Epilogue instructions the plan hands an op that declared it can take them
  * (see the traits below). Forward: after computing its output, add `bias`
@@ -55,6 +57,7 @@ typedef struct tg_run {
     int fresh[TG_MAX_IN];       /* dx[k] is uninitialized: write it, don't add
                                    (only for ops with fresh_ok) */
     void *saved;                /* op-private buffer, forward to backward */
+    void *scratch;              /* this step's scratch (scratch_bytes), or NULL */
     tg_fwd_epi epi;             /* f32 forward epilogue (fusion) */
     tg_bwd_epi bepi;            /* f32 backward epilogue on dx[0] (fusion) */
     int f64;                    /* 1: double buffers, reference kernels */
@@ -78,6 +81,12 @@ typedef struct tg_opdesc {
     unsigned bwd_needs;                          /* TG_NEED_* */
     /* bytes of `saved` needed (NULL: none); kept from forward to backward */
     size_t (*saved_bytes)(const tg_graph *g, const tg_nrec *n, int f64);
+    /* bytes of scratch this node's forward (pass 0) or backward (pass 1)
+     * needs for that step only (NULL: none). The plan places it in its
+     * arena at compile time, live during that step alone (tg_run.scratch;
+     * 64-byte aligned, contents undefined): an im2col buffer costs no
+     * allocation per step and shares memory with buffers dead by then. */
+    size_t (*scratch_bytes)(const tg_graph *g, const tg_nrec *n, int f64, int pass);
     /* f32 GEMM workspace floats per thread (NULL: none) */
     size_t (*ws_floats)(const tg_graph *g, const tg_nrec *n, const tg_kern *k);
     void (*fwd)(tg_run *r);                      /* NULL for leaves */
@@ -85,6 +94,14 @@ typedef struct tg_opdesc {
     int fresh_ok;  /* backward honours tg_run.fresh (saves a zeroing pass) */
     /* attribute text for the dot export, e.g. "(p=0.3)"; NULL: none */
     void (*describe)(const tg_nrec *n, char *buf, size_t len);
+    /* 1: my output is input 0's elements in the same order under another
+     * shape (a reshape). The plan gives me no value buffer: my value is
+     * input 0's memory (tg_run.y == tg_run.x[0], so forward has nothing to
+     * move), and input 0's buffer lives as long as my readers need it. My
+     * backward hands dy to input 0 unchanged, so when I am the only writer
+     * of its gradient the plan makes that gradient my own buffer too
+     * (tg_run.dx[0] == tg_run.dy), as for a bias node. */
+    int view;
 
     /* ---- traits for the plan's fusion pass (f32 plans; NULL/0: none) ---- */
     /* I add input 1 (a bias, a leaf) to input 0 over axis bias_axis(n) of
@@ -131,8 +148,9 @@ const char *tg_shape_str(const tg_nrec *n, char *buf, size_t len);
 /* ---- for kernels run by ops (engine/exec.c) ---- */
 /* f32 GEMM split over the pool by column blocks. */
 void tg_exec_gemm(tg_exec *ex, const tg_gemm_desc *d);
-/* Up to 4 independent GEMMs (no output shared, no output read by another)
- * as one pool job: one hand-off and one join instead of nd. */
+/* Up to TG_GEMMS_MAX independent GEMMs (no output shared, no output read by
+ * another) as one pool job: one hand-off and one join instead of nd. */
+#define TG_GEMMS_MAX 16
 void tg_exec_gemms(tg_exec *ex, const tg_gemm_desc *const *ds, int nd);
 /* f32 GEMM workspace a descriptor needs (floats per thread). */
 size_t tg_exec_gemm_ws(const tg_kern *k, const tg_gemm_desc *d);

@@ -1,4 +1,6 @@
-/* optim.c - Adam over one parameter group, PyTorch semantics. */
+/* optim.c - Adam and SGD over one parameter group, PyTorch semantics. State
+ * parameters (tg_param_new_state: running statistics) are not trained: the
+ * optimizers skip them. */
 #include "internal.h"
 
 #include <math.h>
@@ -22,12 +24,23 @@ struct tg_adam {
     float bc1, bc2; /* this step's bias corrections, for the tasks */
 };
 
-/* the group's parameter count, or 0 with the reason in *err */
+/* parameter p is one the optimizer of `group` updates: of that group and
+ * not state (running statistics, tg_param_new_state) */
+static int trains(const tg_param *p, const char *group)
+{
+    return !strcmp(tg_param_group(p), group) && !tg_param_is_state(p);
+}
+
+/* the group's trainable parameter count, or 0 with the reason in *err */
 static int group_size(const char *who, tg_params *ps, const char *group, tg_error *err)
 {
-    int np = 0;
-    for (int i = 0; i < tg_params_count(ps); i++) np += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
-    if (!np) tg_error_set(err, TG_ERR_ARG, "%s: group '%s' has no parameters", who, group);
+    int np = 0, all = 0;
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        np += trains(tg_params_at(ps, i), group);
+        all += !strcmp(tg_param_group(tg_params_at(ps, i)), group);
+    }
+    if (!all) tg_error_set(err, TG_ERR_ARG, "%s: group '%s' has no parameters", who, group);
+    else if (!np) tg_error_set(err, TG_ERR_ARG, "%s: group '%s' holds only state parameters", who, group);
     return np;
 }
 
@@ -65,7 +78,7 @@ tg_adam *tg_adam_new(tg_params *ps, const char *group, float lr, float b1, float
     a->eps = eps;
     for (int i = 0; i < tg_params_count(ps); i++) {
         tg_param *p = tg_params_at(ps, i);
-        if (strcmp(tg_param_group(p), group)) continue;
+        if (!trains(p, group)) continue;
         a->p[a->np] = p;
         a->m[a->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
         a->v[a->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
@@ -196,7 +209,7 @@ tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum, t
     s->mom = momentum;
     for (int i = 0; i < tg_params_count(ps); i++) {
         tg_param *p = tg_params_at(ps, i);
-        if (strcmp(tg_param_group(p), group)) continue;
+        if (!trains(p, group)) continue;
         s->p[s->np] = p;
         s->b[s->np] = tg_zalloc(tg_param_numel(p) * sizeof(float));
         if (!s->b[s->np++]) {

@@ -12,6 +12,7 @@ struct tg_param {
     int d[TG_MAX_DIMS];
     size_t numel;
     float *data, *grad;
+    int state;  /* non-trainable state (tg_param_new_state) */
 };
 
 struct tg_params {
@@ -91,6 +92,15 @@ tg_param *tg_param_new(tg_params *ps, const char *group, const char *name, int n
     return p;
 }
 
+tg_param *tg_param_new_state(tg_params *ps, const char *group, const char *name, int ndim, const int *dims)
+{
+    tg_param *p = tg_param_new(ps, group, name, ndim, dims);
+    if (p) p->state = 1;
+    return p;
+}
+
+int tg_param_is_state(const tg_param *p) { return p && p->state; }
+
 tg_param *tg_param_find(const tg_params *ps, const char *group, const char *name)
 {
     if (!ps || !group || !name) return NULL;
@@ -140,7 +150,7 @@ int tg_group_match(const char *groups, const char *group)
 
 tg_status tg_param_init(tg_param *p, tg_init kind, int fan_in, int fan_out, float sigma, tg_rng *r)
 {
-    if (!p || (kind != TG_INIT_ZEROS && !r)) return TG_ERR_ARG;
+    if (!p || (kind != TG_INIT_ZEROS && kind != TG_INIT_ONES && !r)) return TG_ERR_ARG;
     switch (kind) {
     case TG_INIT_ZEROS:
         memset(p->data, 0, p->numel * sizeof(float));
@@ -160,6 +170,9 @@ tg_status tg_param_init(tg_param *p, tg_init kind, int fan_in, int fan_out, floa
     case TG_INIT_NORMAL:
         if (!(sigma >= 0.0f)) return TG_ERR_ARG;
         tg_rng_fill_normal(r, p->data, p->numel, 0.0f, sigma);
+        return TG_OK;
+    case TG_INIT_ONES:
+        for (size_t i = 0; i < p->numel; i++) p->data[i] = 1.0f;
         return TG_OK;
     }
     return TG_ERR_ARG;

@@ -8,7 +8,9 @@
  * collide with an already placed buffer whose lifetime overlaps. Kept values
  * (shared by a set of plans) and parameters' gradients live outside the
  * arena; so do values fused away (they share the buffer of the node whose
- * epilogue computes them).
+ * epilogue computes them) and views (op.h: a view's value is its input's
+ * buffer, whose lifetime the schedule extended to the view's last reader).
+ * An op's per-step scratch (scratch_bytes) lives during that step only.
  *
  * bind: allocate the arena (plus one GEMM workspace per thread after it)
  * and the set's kept values, and point every slot at its memory. */
@@ -56,6 +58,7 @@ static void add_buf(tg_cctx *c, size_t bytes, int start, int end, void **slot)
 }
 
 static int is_bias(const tg_nrec *r) { return r->op->bias_axis != NULL; }
+static int is_view(const tg_nrec *r) { return r->op->view && r->nin == 1; }
 
 /* a bias node whose producer's epilogue also runs the activation after it:
  * its value is never stored */
@@ -70,6 +73,10 @@ static void value_buffer(tg_cctx *c, tg_planset *set, int i)
     const tg_nrec *r = &p->g->n[i];
     const size_t esz = p->f64 ? sizeof(double) : sizeof(float);
     const int leaf = tg_is_leaf(r);
+    if (is_view(r)) { /* input 0's memory, bound at run time (plan.c) */
+        if (!p->f64 && (r->flags & TG_NF_KEPT) && p->anc[i]) p->readable[i] = p->readable[r->in[0]];
+        return;
+    }
     if (!p->f64 && (r->flags & TG_NF_KEPT) && !leaf && p->anc[i]) {
         /* the set's memory; not readable if it lives only in an epilogue,
          * in this plan or in the set's plan that computes it */
@@ -100,9 +107,9 @@ static void gradient_buffer(tg_cctx *c, int i)
     }
     int end = leaf ? T_END : (c->tbwd[i] >= 0 ? c->tbwd[i] : p->gstart[i]);
     if (i == p->out.id && c->tbwd[i] < 0) end = T_END;
-    /* a node whose gradient aliases this one (the input of bias node i):
-     * alive until that node's backward too */
-    if (is_bias(r) && c->galias[r->in[0]] == i) {
+    /* a node whose gradient aliases this one (the input of bias or view
+     * node i): alive until that node's backward too */
+    if (tg_grad_passes(r) && c->galias[r->in[0]] == i) {
         const int x = r->in[0];
         const int xend = c->tbwd[x] >= 0 ? c->tbwd[x] : p->gstart[x];
         if (xend > end) end = xend;
@@ -122,6 +129,12 @@ tg_status tg_pass_place(tg_cctx *c, tg_planset *set)
             int end = c->tbwd[i] >= 0 ? c->tbwd[i] : c->tfwd[i];
             if (sb) add_buf(c, sb, c->tfwd[i], end, &p->saved[i]);
         }
+        if (r->op->scratch_bytes) { /* live during its own step only */
+            size_t fb = p->fwdn[i] && !p->fskip[i] ? r->op->scratch_bytes(p->g, r, p->f64, 0) : 0;
+            size_t bb = c->tbwd[i] >= 0 && !p->bskip[i] ? r->op->scratch_bytes(p->g, r, p->f64, 1) : 0;
+            if (fb) add_buf(c, fb, c->tfwd[i], c->tfwd[i], &p->fscr[i]);
+            if (bb) add_buf(c, bb, c->tbwd[i], c->tbwd[i], &p->bscr[i]);
+        }
         gradient_buffer(c, i);
     }
     for (int b = 0; b < c->nb; b++) p->naive_bytes += c->bufs[b].size;
@@ -135,7 +148,7 @@ static tg_status bind_kept(tg_cctx *c, tg_planset *set)
     tg_plan *p = c->p;
     for (int i = 0; i <= p->out.id && !p->f64; i++) {
         const tg_nrec *r = &p->g->n[i];
-        if (!(r->flags & TG_NF_KEPT) || tg_is_leaf(r) || !p->anc[i]) continue;
+        if (!(r->flags & TG_NF_KEPT) || tg_is_leaf(r) || is_view(r) || !p->anc[i]) continue;
         if (!set->kept[i] && !(set->kept[i] = tg_zalloc(r->numel * sizeof(float))))
             return tg_compile_fail(p->g, TG_ERR_NOMEM, "plan: out of memory for kept node %d", i);
         p->val[i] = set->kept[i];

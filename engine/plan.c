@@ -20,6 +20,8 @@ static tg_status bind_leaves(tg_plan *p)
             if (!p->f64 || r->dtype == TG_DT_I32) p->val[i] = (void *)(uintptr_t)r->bound;
         } else if (r->op->leaf == TG_LEAF_PARAM && !p->f64) {
             p->val[i] = tg_param_data(r->param);
+        } else if (r->op->view && r->nin == 1 && p->anc[i]) {
+            p->val[i] = p->val[r->in[0]]; /* a view is its input's memory (op.h) */
         }
     }
     return TG_OK;
@@ -46,6 +48,7 @@ static void setup_run(tg_plan *p, tg_run *r, int id)
     r->n = n;
     r->y = p->val[id];
     r->saved = p->saved[id];
+    r->scratch = p->fscr[id];
     r->f64 = p->f64;
     r->ex = &p->ex;
     r->eval = p->eval;
@@ -153,6 +156,7 @@ static tg_status backward_run(tg_plan *p)
         int id = p->bwd[j], t = p->nfwd + j;
         if (p->bskip[id]) continue; /* run in a consumer's input-gradient epilogue */
         setup_run(p, &r, id);
+        r.scratch = p->bscr[id];
         r.step = step_of(p, id);
         r.dy = p->grad[id];
         /* a gradient buffer starts at its first writer: ops that can

@@ -18,7 +18,7 @@
 #define PROF_GEMM_MAX 96 /* distinct GEMM jobs kept */
 
 typedef struct gemm_row {
-    int nd;
+    int nd, ndall;   /* GEMMs keyed (at most TG_PROF_GEMM_JOB), GEMMs in the job */
     int key[TG_PROF_GEMM_JOB][6]; /* M, N, K, transA, transB, fused epilogue */
     double flops, sec;
     long calls;
@@ -100,19 +100,23 @@ void tg_prof_gemm(const tg_gemm_desc *const *ds, int nd, double sec)
 {
     int key[TG_PROF_GEMM_JOB][6] = {{0}};
     double flops = 0;
-    if (nd > TG_PROF_GEMM_JOB) nd = TG_PROF_GEMM_JOB;
+    const int ndall = nd;
+    for (int g = 0; g < ndall; g++) flops += 2.0 * ds[g]->M * ds[g]->N * ds[g]->K;
+    if (nd > TG_PROF_GEMM_JOB) nd = TG_PROF_GEMM_JOB; /* jobs are keyed by their first GEMMs and their count */
     for (int g = 0; g < nd; g++) {
         const tg_gemm_desc *d = ds[g];
-        int k[6] = {d->M, d->N, d->K, d->transA != 0, d->transB != 0, d->bias != NULL || d->act != TG_ACT_NONE};
+        int k[6] = {d->M, d->N, d->K, d->transA != 0, d->transB != 0, d->bias != NULL || d->bias_row != NULL || d->act != TG_ACT_NONE};
         memcpy(key[g], k, sizeof k);
-        flops += 2.0 * d->M * d->N * d->K;
     }
     int r = 0;
-    while (r < prof.ngemm && (prof.gemm[r].nd != nd || memcmp(prof.gemm[r].key, key, sizeof key))) r++;
+    while (r < prof.ngemm &&
+           (prof.gemm[r].nd != nd || prof.gemm[r].ndall != ndall || memcmp(prof.gemm[r].key, key, sizeof key)))
+        r++;
     if (r == prof.ngemm) {
         if (r == PROF_GEMM_MAX) return;
         prof.ngemm++;
         prof.gemm[r].nd = nd;
+        prof.gemm[r].ndall = ndall;
         memcpy(prof.gemm[r].key, key, sizeof key);
         prof.gemm[r].flops = flops;
     }
@@ -135,6 +139,7 @@ int tg_profile_gemm_rows(tg_profile_gemm *rows, int max)
             o += w;
             left -= (size_t)w;
         }
+        if (g->ndall > g->nd && left > 1) snprintf(o, left, " + %d more", g->ndall - g->nd);
         rows[r].flops = g->flops;
         rows[r].seconds = g->sec;
         rows[r].calls = g->calls;

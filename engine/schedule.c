@@ -4,9 +4,9 @@
  *   anc[i]:  i is behind `out` (ignoring reuse).
  *   fwdn[i]: i is computed by this plan's forward: behind `out` through
  *            nodes that are not reused (computed by another plan of the set).
- *   req[i]:  a gradient of i is wanted: a parameter of a requested group, a
- *            float input when input_grads, or a differentiable op with a req
- *            input.
+ *   req[i]:  a gradient of i is wanted: a parameter of a requested group
+ *            (not a state parameter), a float input when input_grads, or a
+ *            differentiable op with a req input.
  *   flow[i]: a gradient reaches i from `out` through differentiable ops.
  * A node gets a gradient (hasg) iff req && flow; an op is in the backward
  * schedule iff it has one and passes it to at least one input. Then: the
@@ -45,7 +45,8 @@ static void reach(tg_cctx *c)
     }
     for (int i = 0; i <= out; i++) {
         const tg_nrec *r = &g->n[i];
-        if (r->op->leaf == TG_LEAF_PARAM) c->req[i] = tg_group_match(c->o->groups, tg_param_group(r->param));
+        if (r->op->leaf == TG_LEAF_PARAM) /* state (running statistics) never gets a gradient */
+            c->req[i] = tg_group_match(c->o->groups, tg_param_group(r->param)) && !tg_param_is_state(r->param);
         else if (r->op->leaf == TG_LEAF_INPUT) c->req[i] = c->o->input_grads && r->dtype == TG_DT_F32;
         else if (r->op->bwd)
             for (int k = 0; k < r->nin; k++) c->req[i] |= c->req[r->in[k]];
@@ -164,6 +165,13 @@ tg_status tg_pass_schedule(tg_cctx *c, tg_planset *set)
             return tg_compile_fail(p->g, TG_ERR_ARG, "plan: output node %d is not computed by this plan", o.id);
         c->lastuse[o.id] = T_END;
         p->readable[o.id] = 1;
+    }
+    /* a view's value is its input's memory (op.h): that buffer lives until
+     * the view's last reader (descending, so chains of views carry through) */
+    for (int i = p->out.id; i >= 0; i--) {
+        const tg_nrec *r = &p->g->n[i];
+        if (r->op->view && r->nin == 1 && p->anc[i] && c->lastuse[i] > c->lastuse[r->in[0]])
+            c->lastuse[r->in[0]] = c->lastuse[i];
     }
     return TG_OK;
 }

@@ -119,6 +119,13 @@ void tg_params_free(tg_params *ps);
  * no memory (then tg_params_error says why). */
 tg_param *tg_param_new(tg_params *ps, const char *group, const char *name,
                        int ndim, const int *dims);
+/* The same for non-trainable state that lives with the parameters (batch
+ * normalization's running mean and variance): plans never compute its
+ * gradient, Adam and SGD skip it, and whatever saves every parameter of the
+ * store (checkpoints) keeps it. */
+tg_param *tg_param_new_state(tg_params *ps, const char *group, const char *name,
+                             int ndim, const int *dims);
+int tg_param_is_state(const tg_param *p);
 tg_param *tg_param_find(const tg_params *ps, const char *group, const char *name);
 int tg_params_count(const tg_params *ps);
 tg_param *tg_params_at(const tg_params *ps, int i);   /* in creation order */
@@ -137,7 +144,8 @@ typedef enum tg_init {
     TG_INIT_ZEROS,
     TG_INIT_PYTORCH, /* nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
     TG_INIT_XAVIER,  /* Glorot uniform: U(-a, a), a = sqrt(6/(fan_in+fan_out)) */
-    TG_INIT_NORMAL   /* N(0, sigma^2) */
+    TG_INIT_NORMAL,  /* N(0, sigma^2) */
+    TG_INIT_ONES     /* 1 (a running variance's start); needs no rng */
 } tg_init;
 tg_status tg_param_init(tg_param *p, tg_init kind, int fan_in, int fan_out,
                         float sigma, tg_rng *r);
@@ -198,8 +206,63 @@ tg_node tg_matmul(tg_graph *g, tg_node x, tg_node w);
 tg_node tg_matmul_t(tg_graph *g, tg_node a, tg_node b, int ta, int tb);
 /* y = x + b per row;  x:(B,N) b:(N) -> (B,N) */
 tg_node tg_bias_add(tg_graph *g, tg_node x, tg_node b);
+/* y = x + b over axis `axis` (b broadcast along every other axis);
+ * x:(d0,..,dk) b:(d_axis). axis 1 of (N,C,H,W) is a per-channel bias,
+ * y[n,c,h,w] = x[n,c,h,w] + b[c]; tg_bias_add is axis 1 of (B,N). */
+tg_node tg_bias_add_axis(tg_graph *g, tg_node x, tg_node b, int axis);
 /* y = [a b] along the last axis;  a:(B,Na) b:(B,Nb) -> (B,Na+Nb) */
 tg_node tg_concat(tg_graph *g, tg_node a, tg_node b);
+
+/* ---- convolutions (NCHW, as PyTorch) ---- */
+/* Geometry of a 2-D convolution. stride and dilation: rows, columns (0 means
+ * 1). pad: zeros added at the top, bottom, left and right of the input
+ * (per side, so Keras 'same' with an even total is exact: 28 wide, 5x5,
+ * stride 2 -> pad 1 before, 2 after -> 14). out_pad: conv_transpose2d only,
+ * extra output rows and columns at the bottom and right (each smaller than
+ * the stride or the dilation of its axis). groups: 0 or 1. */
+typedef struct tg_conv_opts {
+    int stride[2];
+    int dilation[2];
+    int pad[4];
+    int out_pad[2];
+    int groups;
+} tg_conv_opts;
+/* y[n,o,i,j] = sum_{c,u,v} x[n,c, i sh + u dh - pt, j sw + v dw - pl] w[o,c,u,v]
+ * (zero outside x);  x:(N,Cin,H,W) w:(Cout,Cin,kh,kw) -> (N,Cout,OH,OW),
+ * OH = (H + pt + pb - dh (kh-1) - 1) / sh + 1 (floor), OW likewise. o NULL:
+ * stride 1, no padding. */
+tg_node tg_conv2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o);
+/* The transpose of conv2d (its input gradient, PyTorch's ConvTranspose2d):
+ * y[n,o, i sh + u dh - pt, j sw + v dw - pl] += x[n,c,i,j] w[c,o,u,v];
+ * x:(N,Cin,H,W) w:(Cin,Cout,kh,kw) -> (N,Cout,OH,OW),
+ * OH = (H-1) sh - pt - pb + dh (kh-1) + out_pad[0] + 1, OW likewise. */
+tg_node tg_conv_transpose2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o);
+
+/* ---- shapes ---- */
+/* y = x with another shape of the same element count (row-major order
+ * kept, as torch.reshape); one dimension may be -1 (inferred). No copy:
+ * the plan gives y x's memory. */
+tg_node tg_reshape(tg_graph *g, tg_node x, int ndim, const int *dims);
+/* y = x as (N, prod of the other dimensions): torch.flatten(x, 1) */
+tg_node tg_flatten(tg_graph *g, tg_node x);
+
+/* ---- normalization ---- */
+/* Batch normalization over axis 1 of x:(N,C,H,W) or x:(N,C), PyTorch
+ * semantics: y = gamma (x - mean) / sqrt(var + eps) + beta per channel c.
+ * gamma, beta:(C) nodes (trainable parameters, typically). running_mean,
+ * running_var: (C) state parameters of the store (tg_param_new_state;
+ * PyTorch starts them at 0 and 1). Training plans (tg_plan_opts.eval == 0)
+ * use the batch's mean and biased variance over (N,H,W); every training
+ * forward of an f32 plan that computes this node then updates
+ *   running_mean = (1 - momentum) running_mean + momentum mean
+ *   running_var  = (1 - momentum) running_var  + momentum var * M / (M-1)
+ * (M = N H W: the unbiased variance), once per forward - as PyTorch updates
+ * once per forward in train mode; a plan that reuses the node's kept value
+ * does not run it and updates nothing. f64 plans (gradient checks) never
+ * write the running statistics. Eval plans use running_mean, running_var.
+ * PyTorch's defaults: eps 1e-5, momentum 0.1. */
+tg_node tg_batch_norm(tg_graph *g, tg_node x, tg_node gamma, tg_node beta, tg_param *running_mean,
+                      tg_param *running_var, float eps, float momentum);
 
 /* ---- element-wise (same shapes) ---- */
 tg_node tg_add(tg_graph *g, tg_node a, tg_node b);      /* y = a + b */
@@ -420,6 +483,7 @@ typedef struct tg_gc_opts {
     double floor_frac;
     const char *groups; /* parameter groups to check; NULL: all ("*") */
     int skip_inputs;    /* 1: do not check float inputs */
+    int eval;           /* 1: check the eval-mode graph (dropout off, running statistics) */
 } tg_gc_opts;
 
 /* Compare analytic gradients of scalar `loss` with central differences, all

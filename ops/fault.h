@@ -32,6 +32,7 @@
     X(BIAS_ADD, db_skips_row0, "db sums rows 1..B-1 (row loop starts at 1)")                                \
     X(BIAS_ADD, db_next_column, "db[j] reads dy's column j+1 (wrapping)")                                   \
     X(BIAS_ADD, dx_overwrites, "dx = dy instead of dx += dy when another consumer wrote dx first")          \
+    X(BIAS_ADD, db_first_inner, "a channel bias's db[c] sums one element per (n, c) plane (H, W dropped)")    \
     X(CONCAT, db_offset_by_one, "b's gradient read from column Na-1+j of dy instead of Na+j")               \
     X(CONCAT, da_row_stride, "a's gradient read with a's row stride Na instead of y's Na+Nb")               \
     X(ADD, b_negated, "db -= dy (sub's sign)")                                                              \
@@ -70,7 +71,17 @@
     X(GEN_LOSS_SATURATING, dy_ignored, "the upstream gradient dropped (as if the loss were the output)")    \
     X(SOFTMAX_XENT, hot_next_class, "the one-hot subtracted at class label+1 (mod C)")                      \
     X(SOFTMAX_XENT, row0_label, "row 0's label used for every row")                                         \
-    X(SOFTMAX_XENT, dy_ignored, "the upstream gradient dropped (as if the loss were the output)")
+    X(SOFTMAX_XENT, dy_ignored, "the upstream gradient dropped (as if the loss were the output)")          \
+    X(CONV2D, dx_no_dilation, "dx scattered to taps without the dilation (u instead of u dh)")               \
+    X(CONV2D, dw_pad_swapped, "dw reads x with the top and left paddings swapped")                           \
+    X(CONV2D, dx_overwrites, "dx = instead of += when another consumer wrote dx first")                      \
+    X(CONV_TRANSPOSE2D, dx_drops_out_pad, "dx ignores dy's output_padding rows and columns")                 \
+    X(CONV_TRANSPOSE2D, dw_stride_one, "dw reads dy at row i + u dh - pt: the row stride dropped")            \
+    X(RESHAPE, dx_transposed, "dx read from dy as if the reshape transposed the last two axes")              \
+    X(BATCH_NORM, mean_term_dropped, "training dx = gamma istd (dy - xhat mean(dy xhat)): mean(dy) dropped")  \
+    X(BATCH_NORM, backward_unbiased, "training backward normalizes with the unbiased variance")              \
+    X(BATCH_NORM, eval_batch_stats, "eval dx = gamma dy / sqrt(batch var + eps): not the running variance")  \
+    X(BATCH_NORM, dgamma_drops_xhat, "dgamma = sum dy: xhat dropped")
 
 typedef enum tg_fault_id {
 #define TG_FAULT_ENUM(OP, name, what) TG_FAULT_##OP##_##name,

@@ -29,7 +29,11 @@
     X(BCE_LOGITS, bce_logits)                      \
     X(GEN_LOSS, gen_loss)                          \
     X(GEN_LOSS_SATURATING, gen_loss_saturating)    \
-    X(SOFTMAX_XENT, softmax_xent)
+    X(SOFTMAX_XENT, softmax_xent)                  \
+    X(CONV2D, conv2d)                              \
+    X(CONV_TRANSPOSE2D, conv_transpose2d)          \
+    X(RESHAPE, reshape)                            \
+    X(BATCH_NORM, batch_norm)
 
 typedef enum tg_op {
 #define TG_OP_ENUM(U, l) TG_OP_##U,

@@ -6,7 +6,7 @@
  * run by hand without TG_KERNEL it tests every variant the CPU runs. Each
  * loop test runs once per variant index.
  *
- * Tolerance per element: |c - ref| <= 1e-5 * (sum_k |a_ik b_kj| + |c0| + |bias|)
+ * Tolerance per element: |c - ref| <= 1e-5 * (sum_k |a_ik b_kj| + |c0| + |bias| + |bias_row|)
  * + 2e-6 |ref| + 1e-6, with ref computed in double (then act in double).
  * f32 accumulation error is about K * 2^-24 * sum|ab|; K <= ~800 here keeps
  * that under 5e-5 relative in the worst case, typically far less; the
@@ -75,6 +75,7 @@ typedef struct {
     int M, N, K, transA, transB;
     int pad_a, pad_b, pad_c; /* extra row stride beyond the width */
     int beta, use_bias;
+    int use_row_bias;  /* a bias per row (bias_row, M values) */
     tg_act act;
     float slope;
     float scale; /* magnitude of A and B entries */
@@ -83,7 +84,7 @@ typedef struct {
 typedef struct {
     problem p;
     int lda, ldb, ldc;
-    float *A, *B, *C0, *bias;      /* C0: C before the call (random, also in the padding) */
+    float *A, *B, *C0, *bias, *brow; /* C0: C before the call (random, also in the padding) */
     double *ref, *bound;           /* (M,N) */
 } fixture;
 
@@ -103,13 +104,15 @@ static void fixture_init(fixture *f, const problem *p, uint64_t seed)
     f->B = malloc(nb * sizeof *f->B);
     f->C0 = malloc(nc * sizeof *f->C0);
     f->bias = malloc((size_t)N * sizeof *f->bias);
+    f->brow = malloc((size_t)M * sizeof *f->brow);
     f->ref = malloc((size_t)M * N * sizeof *f->ref);
     f->bound = malloc((size_t)M * N * sizeof *f->bound);
-    ck_assert(f->A && f->B && f->C0 && f->bias && f->ref && f->bound);
+    ck_assert(f->A && f->B && f->C0 && f->bias && f->brow && f->ref && f->bound);
     for (size_t i = 0; i < na; i++) f->A[i] = scale * urand();
     for (size_t i = 0; i < nb; i++) f->B[i] = scale * urand();
     for (size_t i = 0; i < nc; i++) f->C0[i] = urand();
     for (int j = 0; j < N; j++) f->bias[j] = urand();
+    for (int i = 0; i < M; i++) f->brow[i] = urand();
 
     /* reference in double, and the per-element error scale sum_k |a b| */
     double *Ad = malloc(na * sizeof *Ad), *Bd = malloc(nb * sizeof *Bd);
@@ -131,6 +134,10 @@ static void fixture_init(fixture *f, const problem *p, uint64_t seed)
                 *r += f->bias[j];
                 f->bound[(size_t)i * N + j] += fabs(f->bias[j]);
             }
+            if (p->use_row_bias) {
+                *r += f->brow[i];
+                f->bound[(size_t)i * N + j] += fabs(f->brow[i]);
+            }
             *r = tg_ref_act(p->act, p->slope, *r);
         }
     free(Ad); free(Bd); free(Aa); free(Ba);
@@ -138,7 +145,7 @@ static void fixture_init(fixture *f, const problem *p, uint64_t seed)
 
 static void fixture_free(fixture *f)
 {
-    free(f->A); free(f->B); free(f->C0); free(f->bias); free(f->ref); free(f->bound);
+    free(f->A); free(f->B); free(f->C0); free(f->bias); free(f->brow); free(f->ref); free(f->bound);
 }
 
 static tg_gemm_desc fixture_desc(const fixture *f, float *C)
@@ -149,6 +156,7 @@ static tg_gemm_desc fixture_desc(const fixture *f, float *C)
         .B = f->B, .ldb = f->ldb, .transB = f->p.transB,
         .C = C, .ldc = f->ldc, .beta = f->p.beta,
         .bias = f->p.use_bias ? f->bias : NULL,
+        .bias_row = f->p.use_row_bias ? f->brow : NULL,
         .act = f->p.act, .slope = f->p.slope,
     };
     return d;
@@ -203,10 +211,10 @@ static void check_result(const variant *v, const fixture *f, const float *C)
             double r = f->ref[(size_t)i * p->N + j];
             double tol = 1e-5 * f->bound[(size_t)i * p->N + j] + 2e-6 * fabs(r) + 1e-6;
             if (isnan(c) || !(fabs(c - r) <= tol))
-                ck_abort_msg("%s M=%d N=%d K=%d tA=%d tB=%d beta=%d bias=%d act=%d: "
+                ck_abort_msg("%s M=%d N=%d K=%d tA=%d tB=%d beta=%d bias=%d row bias=%d act=%d: "
                              "C[%d][%d] = %.9g, ref %.9g, tol %.3g",
                              v->name, p->M, p->N, p->K, p->transA, p->transB, p->beta,
-                             p->use_bias, (int)p->act, i, j, (double)c, r, tol);
+                             p->use_bias, p->use_row_bias, (int)p->act, i, j, (double)c, r, tol);
         }
     }
 }
@@ -321,6 +329,33 @@ START_TEST(test_beta_bias)
     check_all_trans(v, (problem){.M = 29, .N = 53, .K = 300, .beta = 1, .pad_c = 2}, 21);
     check_all_trans(v, (problem){.M = 29, .N = 53, .K = 31, .use_bias = 1}, 22);
     check_all_trans(v, (problem){.M = 29, .N = 53, .K = 31, .beta = 1, .use_bias = 1}, 23);
+}
+END_TEST
+
+/* A bias per row (a convolution's per-output-channel bias on (Cout, OH*OW)):
+ * every transpose form, tails in both dimensions, several K blocks, with
+ * an activation after it, alone and together with a column bias (added
+ * first), N = 1 (the matrix-vector path) and K = 0 (bias and act only). */
+START_TEST(test_row_bias)
+{
+    VARIANT_OR_SKIP();
+    check_all_trans(v, (problem){.M = 29, .N = 53, .K = 31, .use_row_bias = 1}, 24);
+    check_all_trans(v, (problem){.M = 2 * v->mr + 3, .N = 3 * v->nr + 5, .K = 300, .use_row_bias = 1,
+                                 .act = TG_ACT_LEAKY_RELU, .slope = 0.2f, .pad_c = 3}, 25);
+    check_all_trans(v, (problem){.M = 17, .N = 41, .K = 23, .use_bias = 1, .use_row_bias = 1,
+                                 .act = TG_ACT_TANH, .scale = 2.0f}, 26);
+    check_all_trans(v, (problem){.M = 37, .N = 1, .K = 45, .use_row_bias = 1, .act = TG_ACT_SIGMOID}, 27);
+    check_all_trans(v, (problem){.M = 1, .N = 45, .K = 37, .use_row_bias = 1, .act = TG_ACT_RELU}, 28);
+    for (int act = TG_ACT_NONE; act < TG_ACT_COUNT; act++)
+        check_problem(v, &(problem){.M = 64, .N = 196, .K = 25, .use_row_bias = 1, .act = (tg_act)act,
+                                    .slope = 0.2f, .scale = 2.0f}, 90 + (uint64_t)act); /* a 5x5 conv, 14x14 out */
+    /* K = 0: C = act(0 + bias_row) */
+    fixture f;
+    fixture_init(&f, &(problem){.M = 5, .N = 2 * v->nr + 1, .K = 0, .use_row_bias = 1, .act = TG_ACT_TANH}, 29);
+    float *C = run_split(v, &f, NULL, 0);
+    check_result(v, &f, C);
+    free(C);
+    fixture_free(&f);
 }
 END_TEST
 
@@ -443,6 +478,9 @@ START_TEST(test_split_determinism)
                                .use_bias = 1, .act = TG_ACT_SOFTPLUS}, 302);
     check_splits(v, &(problem){.M = 5, .N = 5 * v->nr - 1, .K = 33, .transA = 1, .transB = 1,
                                .act = TG_ACT_SIGMOID}, 303);
+    /* a convolution's forward: per-row bias and an activation */
+    check_splits(v, &(problem){.M = 2 * v->mr + 1, .N = 196, .K = 75, .use_row_bias = 1,
+                               .act = TG_ACT_LEAKY_RELU, .slope = 0.2f}, 304);
 }
 END_TEST
 
@@ -484,6 +522,7 @@ static Suite *gemm_suite(void)
     tcase_add_loop_test(tc, test_tails, 0, NVAR);
     tcase_add_loop_test(tc, test_beta_bias, 0, NVAR);
     tcase_add_loop_test(tc, test_activations, 0, NVAR);
+    tcase_add_loop_test(tc, test_row_bias, 0, NVAR);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("limits");

@@ -165,6 +165,66 @@ START_TEST(test_sgd_momentum)
 }
 END_TEST
 
+/* State parameters (batch_norm's running statistics) live in the store with
+ * the trainable ones: the store enumerates them (what checkpoints save),
+ * plans give them no gradient, and Adam and SGD over their group leave them
+ * untouched even when their gradient buffers hold garbage. */
+START_TEST(test_state_not_trained)
+{
+    tg_param *rm = tg_param_new_state(ps, "G", "bn.mean", 1, (int[]){5});
+    tg_param *rv = tg_param_new_state(ps, "G", "bn.var", 1, (int[]){5});
+    ck_assert(rm && rv && tg_param_is_state(rm) && !tg_param_is_state(w) && !tg_param_is_state(NULL));
+    ck_assert_int_eq(tg_param_init(rv, TG_INIT_ONES, 0, 0, 0, NULL), TG_OK);
+    for (int i = 0; i < 5; i++) {
+        tg_param_data(rm)[i] = 0.25f * (float)i;
+        tg_param_grad(rm)[i] = tg_param_grad(rv)[i] = 1000.0f;
+        ck_assert_float_eq(tg_param_data(rv)[i], 1.0f);
+    }
+    int found = 0;
+    for (int i = 0; i < tg_params_count(ps); i++) found += tg_params_at(ps, i) == rm || tg_params_at(ps, i) == rv;
+    ck_assert_int_eq(found, 2);
+    ck_assert_ptr_eq(tg_param_find(ps, "G", "bn.var"), rv);
+    /* a plan over the group computes no gradient for them */
+    tg_graph *g = tg_graph_new(ps);
+    tg_node x = tg_input(g, "x", 2, (int[]){4, 5});
+    tg_node y = tg_batch_norm(g, x, tg_input(g, "g", 1, (int[]){5}), tg_input(g, "b", 1, (int[]){5}), rm, rv, 1e-5f,
+                              0.1f);
+    tg_node l = tg_add(g, tg_sum(g, y), tg_sum(g, tg_param_ref(g, w)));
+    tg_plan *p = tg_plan_new(g, l, &(tg_plan_opts){.groups = "*"});
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(tg_plan_has_param_grad(p, w), 1);
+    ck_assert_int_eq(tg_plan_has_param_grad(p, rm), 0);
+    ck_assert_int_eq(tg_plan_has_param_grad(p, rv), 0);
+    tg_plan_free(p);
+    tg_graph_free(g);
+    tg_adam *a = tg_adam_new(ps, "G", 1e-2f, 0.9f, 0.999f, 1e-8f, NULL);
+    tg_sgd *sg = tg_sgd_new(ps, "G", 1e-2f, 0.9f, NULL);
+    ck_assert(a && sg);
+    ck_assert_int_eq(tg_adam_count(a), 1);
+    ck_assert_ptr_eq(tg_adam_param(a, 0), w);
+    for (int i = 0; i < N; i++) tg_param_grad(w)[i] = 1.0f;
+    const float w0 = tg_param_data(w)[0];
+    for (int t = 0; t < 3; t++) {
+        ck_assert_int_eq(tg_adam_step(a), TG_OK);
+        ck_assert_int_eq(tg_sgd_step(sg), TG_OK);
+    }
+    ck_assert(tg_param_data(w)[0] != w0);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_float_eq(tg_param_data(rm)[i], 0.25f * (float)i);
+        ck_assert_float_eq(tg_param_data(rv)[i], 1.0f);
+    }
+    tg_adam_free(a);
+    tg_sgd_free(sg);
+    /* a group of state alone has nothing to train */
+    ck_assert_ptr_nonnull(tg_param_new_state(ps, "S", "only", 1, (int[]){2}));
+    tg_error e;
+    ck_assert_ptr_null(tg_adam_new(ps, "S", 1e-3f, 0.9f, 0.999f, 1e-8f, &e));
+    ck_assert_str_eq(e.msg, "adam: group 'S' holds only state parameters");
+    ck_assert_ptr_null(tg_sgd_new(ps, "S", 1e-3f, 0.9f, &e));
+    ck_assert_str_eq(e.msg, "sgd: group 'S' holds only state parameters");
+}
+END_TEST
+
 START_TEST(test_bad_args)
 {
     ck_assert_ptr_null(tg_adam_new(ps, "nope", 1e-3f, 0.9f, 0.999f, 1e-8f, NULL)); /* empty group */
@@ -192,6 +252,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_adam_pool_same_bits);
     tcase_add_test(core, test_adam_flushes_subnormal_moments);
     tcase_add_test(core, test_sgd_momentum);
+    tcase_add_test(core, test_state_not_trained);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_add_checked_fixture(err, setup, teardown);

@@ -5,6 +5,7 @@
  *
  * Every figure is the best of --repeats repeats of --steps steps after a
  * warm-up: on a shared machine the minimum time is the one least disturbed. */
+#include "bench_conv.h"
 #include "cli.h"
 #include "gan_train.h"
 #include "op.h" /* tg_exec_gemm, tg_zalloc: the engine's own GEMM split */
@@ -30,7 +31,7 @@ typedef struct bopts {
 void cmd_bench_help(FILE *out)
 {
     fprintf(out,
-            "usage: tapegrad bench gan-step|mlp-step|gemm|ops|peak [options]\n"
+            "usage: tapegrad bench gan-step|mlp-step|gemm|ops|peak|conv [options]\n"
             "\n"
             "  gan-step   one reference GAN iteration (D step on real + fake, G step\n"
             "             through D, Adam on both), random data in [-1, 1]\n"
@@ -42,6 +43,9 @@ void cmd_bench_help(FILE *out)
             "  ops        ns/element of the f32 element-wise kernels, Adam, dropout\n"
             "  peak       the machine's FMA peak with the engine's kernel variant:\n"
             "             12 independent FMA chains per thread, 1..T threads, GFLOP/s\n"
+            "  conv       a convolution layer's forward and backward (the DCGAN\n"
+            "             discriminator's first: Bx1x28x28, 64 5x5 s2 'same', bias,\n"
+            "             leaky_relu), without and with the input gradient\n"
             "\n"
             "Each figure is the best of R repeats of S steps after a warm-up.\n"
             "\n"
@@ -708,7 +712,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (!what) {
-        cli_err("%s: which benchmark? gan-step, mlp-step, gemm, ops or peak (see 'tapegrad bench --help')", CMD);
+        cli_err("%s: which benchmark? gan-step, mlp-step, gemm, ops, peak or conv (see 'tapegrad bench --help')", CMD);
         return CLI_USAGE;
     }
     if (!strcmp(what, "gan-step")) {
@@ -725,6 +729,8 @@ int cmd_bench(int argc, char **argv)
     }
     if (!strcmp(what, "ops")) return bench_ops(&o);
     if (!strcmp(what, "peak")) return bench_peak(&o);
-    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops, peak)", CMD, what);
+    if (!strcmp(what, "conv"))
+        return bench_conv_run(&(bench_conv_opts){o.batch, o.threads, o.steps_set ? o.steps : 50, o.repeats, o.json});
+    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops, peak, conv)", CMD, what);
     return CLI_USAGE;
 }

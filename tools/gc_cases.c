@@ -20,7 +20,7 @@
  * the last layer alone: ~800k finite-difference forwards, minutes per check);
  * the reference discriminator's last layer is covered, with its body's
  * weights frozen in a separate group. */
-#include "gc_cases.h"
+#include "gc_build.h"
 
 #include "tg_models.h"
 
@@ -29,18 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ data fills */
-enum fill {
-    F_U1,    /* U(-1, 1) */
-    F_U3,    /* U(-3, 3) */
-    F_AWAY,  /* +-U(0.1, 1): away from relu's kink */
-    F_WIDE,  /* U(-30, 30) */
-    F_U01,   /* U(0, 1): targets */
-    F_BIG,   /* +-1000, alternating, then shuffled signs */
-    F_FIFTY  /* +-50 likewise */
-};
-
-static void fill(tg_gc_ctx *c, float *x, size_t n, int kind)
+void gc_fill(tg_gc_ctx *c, float *x, size_t n, int kind)
 {
     for (size_t i = 0; i < n; i++) {
         double u = tg_rng_uniform(&c->rng);
@@ -57,7 +46,7 @@ static void fill(tg_gc_ctx *c, float *x, size_t n, int kind)
     }
 }
 
-static void *cmem(tg_gc_ctx *c, size_t bytes)
+void *gc_mem(tg_gc_ctx *c, size_t bytes)
 {
     if (c->nbufs >= TG_GC_MAX_BUFS) return NULL;
     void *p = calloc(1, bytes ? bytes : 1);
@@ -84,9 +73,9 @@ static tg_node input(tg_gc_ctx *c, const char *name, int r, int k, int kind)
     tg_node x = tg_input(c->g, name, nd, dims);
     if (x.id < 0) return x;
     size_t n = tg_node_numel(c->g, x);
-    float *d = cmem(c, n * sizeof(float));
+    float *d = gc_mem(c, n * sizeof(float));
     if (!d) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for input data");
-    fill(c, d, n, kind);
+    gc_fill(c, d, n, kind);
     tg_bind(c->g, x, d);
     return x;
 }
@@ -97,12 +86,32 @@ static tg_node param(tg_gc_ctx *c, const char *group, const char *name, int r, i
     int dims[2], nd = shape(r, k, dims);
     tg_param *p = tg_param_new(c->ps, group, name, nd, dims);
     if (!p) return tg_graph_fail(c->g, TG_ERR_ARG, tg_params_error(c->ps));
-    fill(c, tg_param_data(p), tg_param_numel(p), kind);
+    gc_fill(c, tg_param_data(p), tg_param_numel(p), kind);
+    return tg_param_ref(c->g, p);
+}
+
+tg_node gc_input_nd(tg_gc_ctx *c, const char *name, int ndim, const int *dims, int kind)
+{
+    tg_node x = tg_input(c->g, name, ndim, dims);
+    if (x.id < 0) return x;
+    size_t n = tg_node_numel(c->g, x);
+    float *d = gc_mem(c, n * sizeof(float));
+    if (!d) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for input data");
+    gc_fill(c, d, n, kind);
+    tg_bind(c->g, x, d);
+    return x;
+}
+
+tg_node gc_param_nd(tg_gc_ctx *c, const char *group, const char *name, int ndim, const int *dims, int kind)
+{
+    tg_param *p = tg_param_new(c->ps, group, name, ndim, dims);
+    if (!p) return tg_graph_fail(c->g, TG_ERR_ARG, tg_params_error(c->ps));
+    gc_fill(c, tg_param_data(p), tg_param_numel(p), kind);
     return tg_param_ref(c->g, p);
 }
 
 /* sum(y * R): a scalar with a distinct upstream gradient per element of y. */
-static tg_node weigh(tg_gc_ctx *c, tg_node y)
+tg_node gc_weigh(tg_gc_ctx *c, tg_node y)
 {
     if (y.id < 0) return y;
     int nd = tg_node_ndim(c->g, y), dims[TG_MAX_DIMS];
@@ -110,9 +119,9 @@ static tg_node weigh(tg_gc_ctx *c, tg_node y)
     tg_node r = tg_input(c->g, "R", nd, dims);
     if (r.id < 0) return r;
     size_t n = tg_node_numel(c->g, r);
-    float *d = cmem(c, n * sizeof(float));
+    float *d = gc_mem(c, n * sizeof(float));
     if (!d) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for weights");
-    fill(c, d, n, F_U1);
+    gc_fill(c, d, n, F_U1);
     tg_bind(c->g, r, d);
     return tg_sum(c->g, tg_mul(c->g, y, r));
 }
@@ -125,7 +134,7 @@ static tg_node b_matmul(tg_gc_ctx *c, const tg_gc_case *s)
     tg_node a = ta ? input(c, "a", K, M, F_U1) : input(c, "a", M, K, F_U1);
     tg_node b = tb ? param(c, "W", "b", N, K, F_U1) : param(c, "W", "b", K, N, F_U1);
     tg_node y = ta || tb ? tg_matmul_t(c->g, a, b, ta, tb) : tg_matmul(c->g, a, b);
-    return weigh(c, y);
+    return gc_weigh(c, y);
 }
 
 /* op(a) op(a) with one input in both slots (x^T x when iarg[2] = 0, x x^T
@@ -133,7 +142,7 @@ static tg_node b_matmul(tg_gc_ctx *c, const tg_gc_case *s)
 static tg_node b_matmul_self(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node a = input(c, "a", s->iarg[0], s->iarg[1], F_U1);
-    return weigh(c, s->iarg[2] ? tg_matmul_t(c->g, a, a, 0, 1) : tg_matmul_t(c->g, a, a, 1, 0));
+    return gc_weigh(c, s->iarg[2] ? tg_matmul_t(c->g, a, a, 0, 1) : tg_matmul_t(c->g, a, a, 1, 0));
 }
 
 /* iarg: B, N */
@@ -141,7 +150,7 @@ static tg_node b_bias_add(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node x = input(c, "x", s->iarg[0], s->iarg[1], F_U1);
     tg_node b = param(c, "W", "b", 0, s->iarg[1], F_U1);
-    return weigh(c, tg_bias_add(c->g, x, b));
+    return gc_weigh(c, tg_bias_add(c->g, x, b));
 }
 
 /* iarg: B, Na, Nb */
@@ -149,7 +158,7 @@ static tg_node b_concat(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node a = input(c, "a", s->iarg[0], s->iarg[1], F_U1);
     tg_node b = param(c, "W", "b", s->iarg[0], s->iarg[2], F_U1);
-    return weigh(c, tg_concat(c->g, a, b));
+    return gc_weigh(c, tg_concat(c->g, a, b));
 }
 
 /* iarg: rows, cols, op (0 add, 1 sub, 2 mul), same (1: both operands are one node) */
@@ -158,13 +167,13 @@ static tg_node b_binary(tg_gc_ctx *c, const tg_gc_case *s)
     tg_node a = input(c, "a", s->iarg[0], s->iarg[1], F_U1);
     tg_node b = s->iarg[3] ? a : param(c, "W", "b", s->iarg[0], s->iarg[1], F_U1);
     tg_node y = s->iarg[2] == 0 ? tg_add(c->g, a, b) : s->iarg[2] == 1 ? tg_sub(c->g, a, b) : tg_mul(c->g, a, b);
-    return weigh(c, y);
+    return gc_weigh(c, y);
 }
 
 /* iarg: rows, cols; farg: s */
 static tg_node b_scale(tg_gc_ctx *c, const tg_gc_case *s)
 {
-    return weigh(c, tg_scale(c->g, input(c, "x", s->iarg[0], s->iarg[1], F_U1), s->farg[0]));
+    return gc_weigh(c, tg_scale(c->g, input(c, "x", s->iarg[0], s->iarg[1], F_U1), s->farg[0]));
 }
 
 enum { U_RELU, U_LEAKY, U_SIGMOID, U_TANH, U_SOFTPLUS };
@@ -181,7 +190,7 @@ static tg_node b_unary(tg_gc_ctx *c, const tg_gc_case *s)
     case U_TANH: y = tg_tanh(c->g, x); break;
     default: y = tg_softplus(c->g, x); break;
     }
-    return weigh(c, y);
+    return gc_weigh(c, y);
 }
 
 /* A second consumer: y = op(u) + u, so u's gradient is started by the add
@@ -207,14 +216,14 @@ static tg_node b_residual(tg_gc_ctx *c, const tg_gc_case *s)
         y = tg_dropout(g, u, s->farg[0]);
         break;
     }
-    return weigh(c, tg_add(g, y, u));
+    return gc_weigh(c, tg_add(g, y, u));
 }
 
 /* iarg: rows, cols; farg: p. tanh in front so the input gradient is not just the mask. */
 static tg_node b_dropout(tg_gc_ctx *c, const tg_gc_case *s)
 {
     tg_node x = input(c, "x", s->iarg[0], s->iarg[1], F_U1);
-    return weigh(c, tg_dropout(c->g, tg_tanh(c->g, x), s->farg[0]));
+    return gc_weigh(c, tg_dropout(c->g, tg_tanh(c->g, x), s->farg[0]));
 }
 
 /* iarg: rows, cols, mean (0 sum, 1 mean), nested (1: upstream gradient != 1) */
@@ -270,7 +279,7 @@ static tg_node b_softmax(tg_gc_ctx *c, const tg_gc_case *s)
     tg_node x = s->iarg[3] & 2 ? tg_matmul(c->g, input(c, "h", B, 5, F_U1), param(c, "C", "w", 5, C, F_U3))
                                : input(c, "x", B, C, s->iarg[2]);
     tg_node lab = tg_input_labels(c->g, "labels", B);
-    int32_t *l = cmem(c, (size_t)B * sizeof *l);
+    int32_t *l = gc_mem(c, (size_t)B * sizeof *l);
     if (!l) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for labels");
     for (int i = 0; i < B; i++) l[i] = s->iarg[3] & 1 ? C - 1 : (int32_t)((i * 7 + 3) % C);
     if (lab.id >= 0) tg_bind(c->g, lab, l);
@@ -291,7 +300,7 @@ static tg_node b_detach(tg_gc_ctx *c, const tg_gc_case *s)
     }
     tg_node x = input(c, "x", 3, 4, F_U1);
     tg_node w = param(c, "W", "w", 4, 5, F_U1), v = param(c, "V", "v", 4, 5, F_U1);
-    return weigh(c, tg_mul(g, tg_matmul(g, x, w), tg_detach(g, tg_tanh(g, tg_matmul(g, x, v)))));
+    return gc_weigh(c, tg_mul(g, tg_matmul(g, x, w), tg_detach(g, tg_tanh(g, tg_matmul(g, x, v)))));
 }
 
 enum { M_TINY_D, M_TINY_G, M_TINY_G_SAT, M_MLP, M_REF_D_LAST };
@@ -300,12 +309,12 @@ enum { M_TINY_D, M_TINY_G, M_TINY_G_SAT, M_MLP, M_REF_D_LAST };
 static void bind_fill(tg_gc_ctx *c, tg_node x, int kind)
 {
     size_t n = tg_node_numel(c->g, x);
-    float *d = n ? cmem(c, n * sizeof(float)) : NULL;
+    float *d = n ? gc_mem(c, n * sizeof(float)) : NULL;
     if (!d) {
         tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for input data");
         return;
     }
-    fill(c, d, n, kind);
+    gc_fill(c, d, n, kind);
     tg_bind(c->g, x, d);
 }
 
@@ -332,7 +341,7 @@ static tg_node mlp_classifier(tg_gc_ctx *c)
     const int B = 7;
     tg_node x = input(c, "x", B, 5, F_U1);
     tg_node lab = tg_input_labels(c->g, "labels", B);
-    int32_t *l = cmem(c, B * sizeof *l);
+    int32_t *l = gc_mem(c, B * sizeof *l);
     if (!l) return tg_graph_fail(c->g, TG_ERR_NOMEM, "gc case: no memory for labels");
     for (int i = 0; i < B; i++) l[i] = i % 3;
     if (lab.id >= 0) tg_bind(c->g, lab, l);
@@ -357,7 +366,7 @@ static tg_node ref_d_last(tg_gc_ctx *c)
     tg_param *b = tg_param_new(c->ps, "D", "l3.b", 1, (int[]){1});
     if (!w || !b || tg_param_init(w, s.init, 128, 1, s.sigma, &c->rng) != TG_OK)
         return tg_graph_fail(g, TG_ERR_ARG, tg_params_error(c->ps));
-    fill(c, tg_param_data(b), 1, F_U1);
+    gc_fill(c, tg_param_data(b), 1, F_U1);
     tg_node logit[2];
     for (int k = 0; k < 2; k++) {
         tg_node x = input(c, k ? "fake" : "real", 1, 784, F_U1);
@@ -377,7 +386,7 @@ static tg_node b_model(tg_gc_ctx *c, const tg_gc_case *s)
 }
 
 /* ---------------------------------------------------------------- table */
-#define CASE(op, label, fn, i0, i1, i2, i3, f0) {op, label, fn, {i0, i1, i2, i3}, {f0, 0}, NULL, 0, {NULL, NULL}}
+#define CASE(op, label, fn, i0, i1, i2, i3, f0) {op, label, fn, {i0, i1, i2, i3}, {f0, 0}, NULL, 0, {NULL, NULL}, 0}
 #define MM(label, M, K, N, t) CASE("matmul", label, b_matmul, M, K, N, t, 0)
 #define UN(op, label, r, k, act, fl, slope) CASE(op, label, b_unary, r, k, act, fl, slope)
 
@@ -476,21 +485,26 @@ static const tg_gc_case cases[] = {
     CASE("softmax_xent", "x=+-1000 3x4", b_softmax, 3, 4, F_BIG, 0, 0),
     CASE("softmax_xent", "dy!=1 4x3", b_softmax, 4, 3, F_U3, 4, 0),
 
-    {"detach", "y behind detach", b_detach, {0, 0, 0, 0}, {0, 0}, NULL, 0, {"input:y", NULL}},
-    {"detach", "param behind detach", b_detach, {1, 0, 0, 0}, {0, 0}, NULL, 1, {"V/", NULL}},
+    {"detach", "y behind detach", b_detach, {0, 0, 0, 0}, {0, 0}, NULL, 0, {"input:y", NULL}, 0},
+    {"detach", "param behind detach", b_detach, {1, 0, 0, 0}, {0, 0}, NULL, 1, {"V/", NULL}, 0},
 
-    {"model", "tiny-D", b_model, {M_TINY_D, 0, 0, 0}, {0, 0}, NULL, 0, {"G/", "input:z"}},
-    {"model", "tiny-G", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}},
-    {"model", "tiny-G-saturating", b_model, {M_TINY_G_SAT, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}},
-    {"model", "mlp-classifier", b_model, {M_MLP, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}},
-    {"model", "reference-D-lastlayer", b_model, {M_REF_D_LAST, 0, 0, 0}, {0, 0}, "D", 1, {NULL, NULL}},
+    {"model", "tiny-D", b_model, {M_TINY_D, 0, 0, 0}, {0, 0}, NULL, 0, {"G/", "input:z"}, 0},
+    {"model", "tiny-G", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
+    {"model", "tiny-G-saturating", b_model, {M_TINY_G_SAT, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
+    {"model", "mlp-classifier", b_model, {M_MLP, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
+    {"model", "reference-D-lastlayer", b_model, {M_REF_D_LAST, 0, 0, 0}, {0, 0}, "D", 1, {NULL, NULL}, 0},
 };
 
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-int tg_gc_case_count(void) { return NCASES; }
+/* this file's cases, then the convolution and normalization cases (gc_cases_conv.c) */
+int tg_gc_case_count(void) { return NCASES + tg_gc_conv_ncases; }
 
-const tg_gc_case *tg_gc_case_at(int i) { return i >= 0 && i < NCASES ? &cases[i] : NULL; }
+const tg_gc_case *tg_gc_case_at(int i)
+{
+    if (i >= 0 && i < NCASES) return &cases[i];
+    return i >= NCASES && i < NCASES + tg_gc_conv_ncases ? &tg_gc_conv_cases[i - NCASES] : NULL;
+}
 
 int tg_gc_case_matches(const tg_gc_case *c, const char *name)
 {
@@ -502,8 +516,8 @@ int tg_gc_case_matches(const tg_gc_case *c, const char *name)
 
 const tg_gc_case *tg_gc_case_find(const char *name)
 {
-    for (int i = 0; i < NCASES; i++)
-        if (tg_gc_case_matches(&cases[i], name)) return &cases[i];
+    for (int i = 0; i < tg_gc_case_count(); i++)
+        if (tg_gc_case_matches(tg_gc_case_at(i), name)) return tg_gc_case_at(i);
     return NULL;
 }
 
@@ -573,6 +587,7 @@ tg_status tg_gc_case_run(const tg_gc_case *c, const tg_gc_opts *opts, tg_gc_repo
     if (opts) o = *opts;
     if (c->groups) o.groups = c->groups;
     if (c->skip_inputs) o.skip_inputs = 1;
+    if (c->eval) o.eval = 1;
     st = tg_gradcheck(ctx.g, loss, &o, rep);
     if (st != TG_OK) {
         snprintf(err, errlen, "gradcheck %s:%s: %s (%s)", c->op, c->label, tg_status_str(st),

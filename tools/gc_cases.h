@@ -49,6 +49,7 @@ struct tg_gc_case {
      * lies behind a detach): finite differences cannot tell a detach that
      * leaks gradient from a correct graph, so this is checked separately. */
     const char *nograd[2];
+    int eval;            /* 1: check the eval-mode graph (tg_gc_opts.eval) */
 };
 
 int tg_gc_case_count(void);

@@ -119,11 +119,12 @@ void tg_sgemm_portable(const tg_gemm_desc *d, int n0, int n1, float *ws)
         }
     }
 
-    if (d->bias || d->act != TG_ACT_NONE)
+    if (d->bias || d->bias_row || d->act != TG_ACT_NONE)
         for (int i = 0; i < M; i++)
             for (int j = n0; j < n1; j++) {
                 float *c = &d->C[i * ldc + j];
                 float x = d->bias ? *c + d->bias[j] : *c;
+                if (d->bias_row) x += d->bias_row[i];
                 *c = act_scalar(d->act, d->slope, x);
             }
     if (d->drop_on || d->dact_y) { /* backward epilogue (kernels.h): portable.c's own kernels, in place */

@@ -28,12 +28,15 @@
  * epilogues. */
 #include "tg_act.h"
 
-/* C = op(A) op(B) (+ C if beta) (+ bias) then act, on columns [n0, n1).
+/* C = op(A) op(B) (+ C if beta) (+ bias) (+ bias_row) then act, on columns [n0, n1).
  *   op(A) is (M,K): A stored (M,K) with row stride lda, or if transA stored (K,M).
  *   op(B) is (K,N): B stored (K,N) with row stride ldb, or if transB stored (N,K).
  *   C is (M,N) with row stride ldc.
- * bias (N) may be NULL; act applies after bias. beta != 0 with act != NONE
- * is not allowed (callers never ask for it). */
+ * bias (N), one value per column (a linear layer's y = x W + b), and
+ * bias_row (M), one per row (a convolution's per-output-channel bias on
+ * (Cout, OH*OW)), may be NULL; the element is c + bias[j] + bias_row[i] in
+ * that order, and act applies after them. beta != 0 with act != NONE is not
+ * allowed (callers never ask for it). */
 typedef struct tg_gemm_desc {
     int M, N, K;
     const float *A; int lda; int transA;
@@ -41,6 +44,7 @@ typedef struct tg_gemm_desc {
     float *C; int ldc;
     int beta;          /* 0: overwrite C, 1: accumulate into C */
     const float *bias; /* (N) or NULL */
+    const float *bias_row; /* (M) or NULL */
     tg_act act; float slope;
     /* Backward epilogue (beta = 0, no bias/act): C holds a gradient dy that
      * flows back through an optional dropout and then an activation whose

@@ -1,0 +1,267 @@
+/* batchnorm.c - batch normalization over axis 1 (PyTorch's BatchNorm1d on
+ * (N, C) and BatchNorm2d on (N, C, H, W)).
+ * Legend: x seen as (N, C, S), S = H W (1 for (N, C)); M = N S values per
+ * channel c; inputs x, gamma (C), beta (C), running mean rm (C), running
+ * variance rv (C) (state parameters).
+ * Training:  mean = sum x / M,  var = sum (x - mean)^2 / M  (biased),
+ *            istd = 1 / sqrt(var + eps),  xhat = (x - mean) istd,
+ *            y = gamma xhat + beta;
+ *            dbeta += sum dy,  dgamma += sum dy xhat,
+ *            dx += gamma istd (dy - sum dy / M - xhat sum(dy xhat) / M).
+ *   An f32 training forward then updates rm = (1 - m) rm + m mean and
+ *   rv = (1 - m) rv + m var M / (M - 1) (tapegrad.h says when).
+ * Eval:      istd = 1 / sqrt(rv + eps), xhat = (x - rm) istd,
+ *            y = gamma xhat + beta;  dx += gamma istd dy;  dgamma, dbeta as above.
+ * Backward recomputes the batch statistics from x instead of saving them
+ * from forward, so a plan that reuses this node's kept value (it did not
+ * run the forward) can still run its backward. Channels are independent:
+ * the f32 path runs them as tasks on the pool, each in a fixed order, with
+ * sums in double. */
+#include "ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct bn { size_t N, C, S, M; double eps, mom; } bn;
+
+static bn geom_of(const tg_run *r)
+{
+    const tg_nrec *x = r->in[0];
+    bn b = {(size_t)x->d[0], (size_t)x->d[1], 1, 0, tg_attr(r->n)->eps, tg_attr(r->n)->momentum};
+    for (int k = 2; k < x->ndim; k++) b.S *= (size_t)x->d[k];
+    b.M = b.N * b.S;
+    return b;
+}
+
+#define IDX(b, n, c, s) (((n) * (b).C + (c)) * (b).S + (s))
+
+/* ---- f64: the formulas as written (the oracle), with a fault-injection
+ * build's wrong terms (fault.h) ---- */
+static void stats64(const bn *b, const double *x, size_t c, double *mean, double *var)
+{
+    double s = 0.0, v = 0.0;
+    for (size_t n = 0; n < b->N; n++)
+        for (size_t i = 0; i < b->S; i++) s += x[IDX(*b, n, c, i)];
+    *mean = s / (double)b->M;
+    for (size_t n = 0; n < b->N; n++)
+        for (size_t i = 0; i < b->S; i++) {
+            const double d = x[IDX(*b, n, c, i)] - *mean;
+            v += d * d;
+        }
+    *var = v / (double)b->M;
+}
+
+static void fwd64(tg_run *r, const bn *b)
+{
+    const double *x = r->x[0], *gamma = r->x[1], *beta = r->x[2], *rm = r->x[3], *rv = r->x[4];
+    double *y = r->y;
+    for (size_t c = 0; c < b->C; c++) {
+        double mean = rm[c], var = rv[c];
+        if (!r->eval) stats64(b, x, c, &mean, &var);
+        const double istd = 1.0 / sqrt(var + b->eps);
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++)
+                y[IDX(*b, n, c, i)] = gamma[c] * ((x[IDX(*b, n, c, i)] - mean) * istd) + beta[c];
+    }
+}
+
+static void bwd64(tg_run *r, const bn *b)
+{
+    const double *x = r->x[0], *gamma = r->x[1], *rm = r->x[3], *rv = r->x[4], *dy = r->dy;
+    double *dx = r->dx[0], *dg = r->dx[1], *db = r->dx[2];
+    const tg_nrec *nd = r->n;
+    for (size_t c = 0; c < b->C; c++) {
+        double mean = rm[c], var = rv[c], bmean, bvar;
+        stats64(b, x, c, &bmean, &bvar);
+        if (!r->eval) mean = bmean, var = bvar;
+        if (!r->eval && TG_FAULT(nd, BATCH_NORM, backward_unbiased)) var = bvar * (double)b->M / (double)(b->M - 1);
+        const double istd = 1.0 / sqrt(var + b->eps);
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++) {
+                const size_t e = IDX(*b, n, c, i);
+                sdy += dy[e];
+                sdyx += dy[e] * (x[e] - mean) * istd;
+            }
+        if (db) db[c] = r->fresh[2] ? sdy : db[c] + sdy;
+        if (dg) {
+            const double v = TG_FAULT(nd, BATCH_NORM, dgamma_drops_xhat) ? sdy : sdyx;
+            dg[c] = r->fresh[1] ? v : dg[c] + v;
+        }
+        if (!dx) continue;
+        /* eval: the batch's statistics where the running ones belong (a fault) */
+        const double eistd = TG_FAULT(nd, BATCH_NORM, eval_batch_stats) ? 1.0 / sqrt(bvar + b->eps) : istd;
+        const double m1 = TG_FAULT(nd, BATCH_NORM, mean_term_dropped) ? 0.0 : sdy / (double)b->M;
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++) {
+                const size_t e = IDX(*b, n, c, i);
+                const double xhat = (x[e] - mean) * istd;
+                const double v = r->eval ? gamma[c] * eistd * dy[e]
+                                         : gamma[c] * istd * (dy[e] - m1 - xhat * sdyx / (double)b->M);
+                dx[e] = r->fresh[0] ? v : dx[e] + v;
+            }
+    }
+}
+
+/* ---- f32: one task per range of channels ---- */
+typedef struct bjob { tg_run *r; bn b; } bjob;
+
+/* mean and biased variance of channel c in double, fixed order */
+static void stats32(const bn *b, const float *x, size_t c, double *mean, double *var)
+{
+    double s = 0.0, v = 0.0;
+    for (size_t n = 0; n < b->N; n++)
+        for (size_t i = 0; i < b->S; i++) s += x[IDX(*b, n, c, i)];
+    *mean = s / (double)b->M;
+    for (size_t n = 0; n < b->N; n++)
+        for (size_t i = 0; i < b->S; i++) {
+            const double d = (double)x[IDX(*b, n, c, i)] - *mean;
+            v += d * d;
+        }
+    *var = v / (double)b->M;
+}
+
+static void fwd32_channels(void *ctx, size_t c0, size_t c1)
+{
+    const bjob *j = ctx;
+    const tg_run *r = j->r;
+    const bn *b = &j->b;
+    const float *x = r->x[0], *gamma = r->x[1], *beta = r->x[2];
+    /* the store's running statistics (param leaves of an f32 plan) */
+    float *rm = (float *)(uintptr_t)r->x[3], *rv = (float *)(uintptr_t)r->x[4];
+    float *y = r->y;
+    for (size_t c = c0; c < c1; c++) {
+        double mean = rm[c], var = rv[c];
+        if (!r->eval) stats32(b, x, c, &mean, &var);
+        const double istd = 1.0 / sqrt(var + b->eps);
+        const float mf = (float)mean, a = (float)((double)gamma[c] * istd), bf = beta[c];
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++) {
+                const size_t e = IDX(*b, n, c, i);
+                y[e] = (x[e] - mf) * a + bf;
+            }
+        if (!r->eval) { /* PyTorch's momentum update, unbiased variance */
+            rm[c] = (float)((1.0 - b->mom) * rm[c] + b->mom * mean);
+            rv[c] = (float)((1.0 - b->mom) * rv[c] + b->mom * var * (double)b->M / (double)(b->M - 1));
+        }
+    }
+}
+
+static void bwd32_channels(void *ctx, size_t c0, size_t c1)
+{
+    const bjob *j = ctx;
+    const tg_run *r = j->r;
+    const bn *b = &j->b;
+    const float *x = r->x[0], *gamma = r->x[1], *rm = r->x[3], *rv = r->x[4], *dy = r->dy;
+    float *dx = r->dx[0], *dg = r->dx[1], *db = r->dx[2];
+    for (size_t c = c0; c < c1; c++) {
+        double mean = rm[c], var = rv[c];
+        if (!r->eval) stats32(b, x, c, &mean, &var);
+        const double istd = 1.0 / sqrt(var + b->eps);
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++) {
+                const size_t e = IDX(*b, n, c, i);
+                sdy += dy[e];
+                sdyx += (double)dy[e] * (((double)x[e] - mean) * istd);
+            }
+        if (db) db[c] = r->fresh[2] ? (float)sdy : (float)((double)db[c] + sdy);
+        if (dg) dg[c] = r->fresh[1] ? (float)sdyx : (float)((double)dg[c] + sdyx);
+        if (!dx) continue;
+        const float mf = (float)mean, is = (float)istd, c1f = (float)((double)gamma[c] * istd);
+        const float m1 = r->eval ? 0.0f : (float)(sdy / (double)b->M), m2 = r->eval ? 0.0f : (float)(sdyx / (double)b->M);
+        for (size_t n = 0; n < b->N; n++)
+            for (size_t i = 0; i < b->S; i++) {
+                const size_t e = IDX(*b, n, c, i);
+                const float xhat = (x[e] - mf) * is, v = c1f * (dy[e] - m1 - xhat * m2);
+                dx[e] = r->fresh[0] ? v : dx[e] + v;
+            }
+    }
+}
+
+/* training needs two values per channel for the unbiased variance */
+static int check_batch(tg_run *r, const bn *b)
+{
+    if (r->eval || b->M >= 2) return 1;
+    char s[64];
+    snprintf(r->errbuf, sizeof r->errbuf, "batch_norm: training needs 2 or more values per channel, x is %s",
+             tg_shape_str(r->in[0], s, sizeof s));
+    r->err = r->errbuf;
+    return 0;
+}
+
+static void bn_fwd(tg_run *r)
+{
+    bjob j = {r, geom_of(r)};
+    if (!check_batch(r, &j.b)) return;
+    if (r->f64) fwd64(r, &j.b); /* f64 plans never write the running statistics */
+    else tg_exec_range(r->ex, j.b.C, 1, 4 * j.b.M, fwd32_channels, &j);
+}
+
+static void bn_bwd(tg_run *r)
+{
+    bjob j = {r, geom_of(r)};
+    if (r->f64) bwd64(r, &j.b);
+    else tg_exec_range(r->ex, j.b.C, 1, 4 * j.b.M, bwd32_channels, &j);
+}
+
+static void bn_describe(const tg_nrec *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "(eps=%g, m=%g)", (double)tg_attr(n)->eps, (double)tg_attr(n)->momentum);
+}
+
+const tg_opdesc tg_op_batch_norm = {.name = "batch_norm",
+                                    .bwd_needs = TG_NEED_X0 | TG_NEED_X1 | TG_NEED_X3 | TG_NEED_X4,
+                                    .fwd = bn_fwd,
+                                    .bwd = bn_bwd,
+                                    .fresh_ok = 1,
+                                    .describe = bn_describe};
+
+static const char *pshape(const tg_param *p, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = 0; k < tg_param_ndim(p) && o < len; k++) {
+        int w = snprintf(buf + o, len - o, k ? "x%d" : "%d", tg_param_dims(p)[k]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    return buf;
+}
+
+tg_node tg_batch_norm(tg_graph *g, tg_node x, tg_node gamma, tg_node beta, tg_param *running_mean,
+                      tg_param *running_var, float eps, float momentum)
+{
+    tg_node in[5] = {x, gamma, beta};
+    if (!tg_check_inputs(g, "batch_norm", in, 3)) return (tg_node){-1};
+    const tg_nrec *a = tg_rec(g, x), *ga = tg_rec(g, gamma), *be = tg_rec(g, beta);
+    char sx[64], s1[64], s2[64];
+    tg_shape_str(a, sx, sizeof sx);
+    if (a->ndim != 2 && a->ndim != 4)
+        return tg_fail(g, TG_ERR_SHAPE, "batch_norm: x is %s; want (N,C,H,W) or (N,C)", sx);
+    const int C = a->d[1];
+    if (ga->ndim != 1 || be->ndim != 1 || ga->d[0] != C || be->d[0] != C)
+        return tg_fail(g, TG_ERR_SHAPE, "batch_norm: x is %s (%d channels) but gamma is %s and beta is %s; want (%d)",
+                       sx, C, tg_shape_str(ga, s1, sizeof s1), tg_shape_str(be, s2, sizeof s2), C);
+    tg_param *rs[2] = {running_mean, running_var};
+    const char *what[2] = {"running_mean", "running_var"};
+    for (int k = 0; k < 2; k++) {
+        if (!rs[k]) return tg_fail(g, TG_ERR_ARG, "batch_norm: %s is NULL (a state parameter is required)", what[k]);
+        if (!tg_param_is_state(rs[k]))
+            return tg_fail(g, TG_ERR_ARG, "batch_norm: %s '%s/%s' is not a state parameter (tg_param_new_state)",
+                           what[k], tg_param_group(rs[k]), tg_param_name(rs[k]));
+        if (tg_param_ndim(rs[k]) != 1 || tg_param_dims(rs[k])[0] != C)
+            return tg_fail(g, TG_ERR_SHAPE, "batch_norm: x is %s (%d channels) but %s '%s/%s' is %s; want (%d)", sx,
+                           C, what[k], tg_param_group(rs[k]), tg_param_name(rs[k]), pshape(rs[k], s1, sizeof s1), C);
+    }
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return tg_fail(g, TG_ERR_ARG, "batch_norm: eps %g must be finite and > 0", (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return tg_fail(g, TG_ERR_ARG, "batch_norm: momentum %g must be in [0, 1]", (double)momentum);
+    const int nd = a->ndim, d[4] = {a->d[0], a->d[1], a->d[2], a->d[3]}; /* a moves when leaves are added */
+    in[3] = tg_param_ref(g, running_mean);
+    in[4] = tg_param_ref(g, running_var);
+    if (in[3].id < 0 || in[4].id < 0) return (tg_node){-1};
+    return tg_push(g, &tg_op_batch_norm, in, 5, nd, d, &(tg_attrs){.eps = eps, .momentum = momentum});
+}
