@@ -10,25 +10,22 @@
 
 #define CKPT_FORMAT "tapegrad-gan/1"
 #define MAXT 256   /* tensors */
-#define MAXM 48    /* metadata pairs */
 
 typedef struct kvbuf {
-    st_kv kv[MAXM];
-    char val[MAXM][160];
-    int n;
+    ckpt_meta m;
     st_tensor t[MAXT];
     char names[MAXT][96];
     char json[4096];
 } kvbuf;
 
-static void put(kvbuf *b, const char *key, const char *fmt, ...)
+static void put(ckpt_meta *b, const char *key, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-static void put(kvbuf *b, const char *key, const char *fmt, ...)
+static void put(ckpt_meta *b, const char *key, const char *fmt, ...)
 {
-    if (b->n >= MAXM) return;
+    if (b->n >= CKPT_MAX_META) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(b->val[b->n], sizeof b->val[b->n], fmt, ap);
@@ -60,37 +57,12 @@ static void rng_str(char *out, size_t len, const tg_rng *r)
              r->s[3]);
 }
 
-int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
+void ckpt_config_meta(const gan_cfg *c, ckpt_meta *m)
 {
-    kvbuf *m = calloc(1, sizeof *m);
-    if (!m) return snprintf(err, len, "checkpoint: out of memory"), -1;
-    st_tensor *t = m->t;
-    char(*names)[96] = m->names;
-    const gan_cfg *c = &r->cfg;
-    int nt = 0;
-    for (int i = 0; i < tg_params_count(r->ps) && nt < MAXT; i++) {
-        tg_param *p = tg_params_at(r->ps, i);
-        snprintf(names[nt], sizeof names[nt], "%s/%s", tg_param_group(p), tg_param_name(p));
-        t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p)};
-        nt++;
-    }
-    tg_adam *opt[2] = {r->ad, r->ag};
-    for (int o = 0; o < 2; o++)
-        for (int i = 0; i < tg_adam_count(opt[o]) && nt + 2 <= MAXT; i++) {
-            tg_param *p = tg_adam_param(opt[o], i);
-            for (int mv = 0; mv < 2; mv++) {
-                snprintf(names[nt], sizeof names[nt], "adam/%s/%c/%s", tg_param_group(p), mv ? 'v' : 'm',
-                         tg_param_name(p));
-                t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p),
-                                    mv ? tg_adam_v(opt[o], i) : tg_adam_m(opt[o], i)};
-                nt++;
-            }
-        }
-    char gw[128], dw[128], rn[80], rs[80];
+    char gw[128], dw[128];
     widths_str(gw, sizeof gw, &c->spec.G);
     widths_str(dw, sizeof dw, &c->spec.D);
-    rng_str(rn, sizeof rn, &r->noise);
-    rng_str(rs, sizeof rs, &r->shuffle);
+    m->n = 0;
     put(m, "format", CKPT_FORMAT);
     put(m, "model", "%s", c->model);
     put(m, "g_widths", "%s", gw);
@@ -115,6 +87,38 @@ int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
     put(m, "real_label", "%.9g", (double)c->real_label);
     put(m, "g_loss", "%s", c->saturating ? "saturating" : "nonsaturating");
     put(m, "fresh_z", "%d", c->fresh_z);
+}
+
+int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
+{
+    kvbuf *b = calloc(1, sizeof *b);
+    if (!b) return snprintf(err, len, "checkpoint: out of memory"), -1;
+    st_tensor *t = b->t;
+    char(*names)[96] = b->names;
+    int nt = 0;
+    for (int i = 0; i < tg_params_count(r->ps) && nt < MAXT; i++) {
+        tg_param *p = tg_params_at(r->ps, i);
+        snprintf(names[nt], sizeof names[nt], "%s/%s", tg_param_group(p), tg_param_name(p));
+        t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p)};
+        nt++;
+    }
+    tg_adam *opt[2] = {r->ad, r->ag};
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < tg_adam_count(opt[o]) && nt + 2 <= MAXT; i++) {
+            tg_param *p = tg_adam_param(opt[o], i);
+            for (int mv = 0; mv < 2; mv++) {
+                snprintf(names[nt], sizeof names[nt], "adam/%s/%c/%s", tg_param_group(p), mv ? 'v' : 'm',
+                         tg_param_name(p));
+                t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p),
+                                    mv ? tg_adam_v(opt[o], i) : tg_adam_m(opt[o], i)};
+                nt++;
+            }
+        }
+    char rn[80], rs[80];
+    rng_str(rn, sizeof rn, &r->noise);
+    rng_str(rs, sizeof rs, &r->shuffle);
+    ckpt_meta *m = &b->m;
+    ckpt_config_meta(&r->cfg, m);
     put(m, "step", "%" PRId64, r->step);
     put(m, "epoch", "%d", r->epoch);
     put(m, "adam_t_D", "%" PRId64, tg_adam_steps(r->ad));
@@ -123,8 +127,8 @@ int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
     put(m, "rng_noise", "%s", rn);
     put(m, "rng_shuffle", "%s", rs);
     /* the same settings as one JSON object, for other readers */
-    char *json = m->json;
-    size_t o = 0, jl = sizeof m->json;
+    char *json = b->json;
+    size_t o = 0, jl = sizeof b->json;
     for (int i = 0; i < m->n && o < jl; i++) {
         int w = snprintf(json + o, jl - o, "%s\"%s\": \"%s\"", i ? ", " : "{", m->kv[i].key, m->kv[i].value);
         if (w < 0) break;
@@ -133,7 +137,7 @@ int ckpt_save(const char *path, gan_run *r, char *err, size_t len)
     if (o < jl - 2) strcat(json, "}");
     m->kv[m->n++] = (st_kv){"config", json};
     int rc = st_write(path, t, (size_t)nt, m->kv, (size_t)m->n, err, len);
-    free(m);
+    free(b);
     return rc == ST_OK ? 0 : -1;
 }
 

@@ -16,6 +16,18 @@
 #include "gan_train.h"
 #include "safetensors.h"
 
+/* Metadata pairs as ckpt_save writes them (keys are string constants, values
+ * in val). */
+#define CKPT_MAX_META 48
+typedef struct ckpt_meta {
+    st_kv kv[CKPT_MAX_META];
+    char val[CKPT_MAX_META][160];
+    int n;
+} ckpt_meta;
+
+/* The configuration's pairs, what ckpt_config reads back: "format", "model",
+ * "g_widths", ... "fresh_z" (no training state); replaces m's contents. */
+void ckpt_config_meta(const gan_cfg *c, ckpt_meta *m);
 /* Write r's complete state to path (atomically). 0 or -1 with a message. */
 int ckpt_save(const char *path, gan_run *r, char *err, size_t len);
 /* Read the configuration stored in an open checkpoint. */

@@ -4,6 +4,7 @@
 #include "classifier.h"
 #include "clf_cli.h"
 #include "cli.h"
+#include "commands.h"
 #include "idx.h"
 #include "run_files.h"
 
@@ -41,11 +42,6 @@ void cmd_train_classifier_help(FILE *out)
             "  --limit N           use only the first N training images\n"
             "  --quiet             no progress bar or log lines, only errors\n");
 }
-
-typedef struct opts {
-    const char *data, *out;
-    int limit, quiet;
-} opts;
 
 int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
 {
@@ -91,10 +87,11 @@ int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
     return 0;
 }
 
-static int parse(int argc, char **argv, clf_cfg *c, opts *o)
+int cmd_train_classifier_parse(int argc, char **argv, clf_cfg *c, clf_run_opts *o)
 {
     const char *v;
     clf_cfg_defaults(c, NULL);
+    memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         int r;
         const char *a = argv[i];
@@ -149,8 +146,8 @@ void clf_progress_bar(void *ctx, int it, int iters, double loss)
 int cmd_train_classifier(int argc, char **argv)
 {
     clf_cfg cfg;
-    opts o = {0};
-    int rc = parse(argc, argv, &cfg, &o);
+    clf_run_opts o;
+    int rc = cmd_train_classifier_parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     char err[512], path[4200], ckpt[4200];
     const char *dir = o.out ? o.out : "runs/classifier";

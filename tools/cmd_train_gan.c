@@ -3,6 +3,7 @@
  * and a checkpoint after every epoch that --resume continues bit-exactly. */
 #include "checkpoint.h"
 #include "cli.h"
+#include "commands.h"
 #include "evaluate.h"
 #include "gan_train.h"
 #include "idx.h"
@@ -93,16 +94,10 @@ static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int fir
     return 0;
 }
 
-typedef struct opts {
-    const char *data, *out, *resume, *g_hidden, *d_hidden, *classifier;
-    int limit, quiet, changed; /* changed: a model/training flag was given */
-    int eval_every;
-} opts;
-
-/* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
-static int parse(int argc, char **argv, gan_cfg *c, opts *o)
+int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
 {
     const char *v, *model = "reference";
+    memset(o, 0, sizeof *o);
     /* the preset first, so other flags override it */
     for (int i = 1; i < argc; i++)
         if (cli_opt(CMD, argc, argv, &i, "--model", &v) == 1) model = v;
@@ -237,7 +232,8 @@ typedef struct evaluator {
 } evaluator;
 
 /* after evaluator_load (ev->ref) and gan_init */
-static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const opts *o, char *err, size_t len)
+static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const train_gan_opts *o, char *err,
+                          size_t len)
 {
     const tg_mlp_spec *G = &r->cfg.spec.G;
     const int zd = G->widths[0], xd = G->widths[G->n_layers];
@@ -351,8 +347,8 @@ static void progress(int tty, int epoch, int epochs, int it, int ipe, double rat
 int cmd_train_gan(int argc, char **argv)
 {
     gan_cfg cfg;
-    opts o = {0};
-    int rc = parse(argc, argv, &cfg, &o);
+    train_gan_opts o;
+    int rc = cmd_train_gan_parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     char err[512], path[4200], ckpt[4200];
     const char *dir = o.resume ? o.resume : o.out ? o.out : "runs/gan";

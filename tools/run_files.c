@@ -69,39 +69,39 @@ void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const d
     push(m, row); /* on no memory the plot just misses rows */
 }
 
-int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
+int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len)
 {
-    char p[4200], line[512];
-    snprintf(p, sizeof p, "%s/metrics.csv", dir);
-    FILE *f = fopen(p, "r");
-    if (!f) return 0; /* nothing logged yet: the plot starts empty */
+    char line[512];
     int ln = 0;
     while (fgets(line, sizeof line, f)) {
         ln++;
         if (ln == 1) {
-            if (strncmp(line, CSV_HEADER, strlen(CSV_HEADER))) {
-                fclose(f);
-                return snprintf(err, len, "%s: unexpected header", p), -1;
-            }
+            if (strncmp(line, CSV_HEADER, strlen(CSV_HEADER)))
+                return snprintf(err, len, "%s: unexpected header", name), -1;
             continue;
         }
         double row[9];
         char *s = line, *end;
         for (int k = 0; k < 9; k++) {
             row[k] = strtod(s, &end);
-            if (end == s || (k < 8 && *end != ',')) {
-                fclose(f);
-                return snprintf(err, len, "%s: line %d is not 9 numbers", p, ln), -1;
-            }
+            if (end == s || (k < 8 && *end != ','))
+                return snprintf(err, len, "%s: line %d is not 9 numbers", name, ln), -1;
             s = end + 1;
         }
-        if (push(m, row)) {
-            fclose(f);
-            return snprintf(err, len, "out of memory"), -1;
-        }
+        if (push(m, row)) return snprintf(err, len, "out of memory"), -1;
     }
-    fclose(f);
     return 0;
+}
+
+int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0; /* nothing logged yet: the plot starts empty */
+    int rc = run_metrics_read(f, p, m, err, len);
+    fclose(f);
+    return rc;
 }
 
 void run_metrics_free(run_metrics *m)

@@ -27,6 +27,8 @@ typedef struct run_metrics {
 FILE *run_metrics_open(const char *dir, int append, char *err, size_t len);
 /* Read an existing metrics.csv back (for the plots of a resumed run). */
 int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len);
+/* The same from an open stream; name is the file's name in messages. */
+int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len);
 /* Write one row (v = loss_d, loss_g, d_real, d_fake, gnorm_g, gnorm_d) and
  * remember it for the plots. */
 void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, double elapsed);

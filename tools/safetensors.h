@@ -83,6 +83,11 @@ typedef struct st_kv {
 int st_write(const char *path, const st_tensor *tensors, size_t ntensors,
              const st_kv *meta, size_t nmeta, char *err, size_t errlen);
 
+/* The same file built in memory instead: on success *buf (malloc'd, the
+ * caller frees it) holds *len bytes, exactly what st_write would write. */
+int st_write_mem(const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta,
+                 unsigned char **buf, size_t *len, char *err, size_t errlen);
+
 /* ---- reading ---- */
 
 typedef struct st_file st_file;
