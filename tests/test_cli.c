@@ -321,6 +321,22 @@ START_TEST(bench_profile_and_peak)
 }
 END_TEST
 
+/* ------------------------------------------------- option values
+ * A value missing at the end of the line once crashed train-gan (--beta1,
+ * --beta2 read an uninitialized pointer). */
+START_TEST(option_values)
+{
+    USAGE_ERROR("train-gan", "--beta1");
+    USAGE_ERROR("train-gan", "--beta2");
+    /* a missing --model value is reported once */
+    result r = RUN("train-gan", "--model");
+    ck_assert_int_eq(r.status, 2);
+    const char *m = strstr(r.err, "needs a value");
+    ck_assert_msg(m && !strstr(m + 1, "needs a value"), "stderr: %s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -343,6 +359,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, no_arguments);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, graph_to_unwritable);
+    tcase_add_test(tc, option_values);
     suite_add_tcase(s, tc);
     return s;
 }

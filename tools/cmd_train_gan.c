@@ -98,9 +98,11 @@ int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
 {
     const char *v, *model = "reference";
     memset(o, 0, sizeof *o);
-    /* the preset first, so other flags override it */
+    /* the preset first, so other flags override it (a missing value is
+     * reported by the loop below) */
     for (int i = 1; i < argc; i++)
-        if (cli_opt(CMD, argc, argv, &i, "--model", &v) == 1) model = v;
+        if (!strncmp(argv[i], "--model=", 8)) model = argv[i] + 8;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     if (gan_cfg_defaults(c, model) != 0) {
         cli_err("%s: unknown --model '%s' (reference, documents, tiny)", CMD, model);
         return CLI_USAGE;
@@ -144,8 +146,8 @@ int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
 #undef FLT
         else if (OPT("--beta1") || OPT("--beta2")) {
             char *end;
+            if (r < 0) return CLI_USAGE; /* no value: v is not set */
             d = strtod(v, &end);
-            if (r < 0) return CLI_USAGE;
             if (!*v || *end || !(d >= 0 && d < 1)) {
                 cli_err("%s: %s: '%s' must be a number in [0, 1)", CMD, a, v);
                 return CLI_USAGE;
