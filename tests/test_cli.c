@@ -322,12 +322,23 @@ START_TEST(bench_profile_and_peak)
 END_TEST
 
 /* ------------------------------------------------- option values
- * A value missing at the end of the line once crashed train-gan (--beta1,
- * --beta2 read an uninitialized pointer). */
+ * Each of these once got past the parser: a value missing at the end of the
+ * line crashed train-gan (--beta1, --beta2 read an uninitialized pointer),
+ * and values in range as doubles left it once stored as floats (1 for a
+ * beta or a dropout, 0 for a learning rate). The run folder and data are
+ * given so that a parser that lets them through fails later with status 1. */
 START_TEST(option_values)
 {
+    const char *const no_dir = "/dev/null/tapegrad-run"; /* no one can create it, not even root */
     USAGE_ERROR("train-gan", "--beta1");
     USAGE_ERROR("train-gan", "--beta2");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--beta2", "0.99999999");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--dropout", "0.99999999");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--lr-g", "1e-50");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--lr-d", "1e-40");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--sigma", "1e-50");
+    USAGE_ERROR("train-classifier", "--data", no_dir, "--out", no_dir, "--lr", "1e-50");
+    USAGE_ERROR("activations", "--data", no_dir, "--out", no_dir, "--lr", "1e-50");
     /* a missing --model value is reported once */
     result r = RUN("train-gan", "--model");
     ck_assert_int_eq(r.status, 2);

@@ -142,7 +142,10 @@ START_TEST(test_bad_flags)
         {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
         {"--init", "he", "not pytorch, xavier or normal"},
         {"--model", "huge", "unknown --model"},
-        {"--dropout", "1", "0 <= p < 1"},
+        {"--dropout", "1", "0 <= x < 1"},
+        {"--dropout", "0.99999999", "as a float"},
+        {"--beta1", "0.99999999", "as a float"},
+        {"--lr-d", "1e-39", "too small"},
         {"--g-hidden", "128,,512", "not a list"},
         {"--g-act", "gelu", "not relu, leaky_relu, sigmoid or tanh"},
     };

@@ -48,7 +48,6 @@ int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
     const char *v;
     char err[256];
     int r;
-    double d;
 #define OPT(name) ((r = cli_opt(cmd, argc, argv, i, name, &v)) != 0)
     if (OPT("--epochs")) return r < 0 || cli_int(cmd, "--epochs", v, 1, 100000, &c->epochs) ? -1 : 1;
     if (OPT("--batch")) return r < 0 || cli_int(cmd, "--batch", v, 1, 65536, &c->batch) ? -1 : 1;
@@ -59,15 +58,11 @@ int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
         c->seed = (uint64_t)s;
         return 1;
     }
-    if (OPT("--lr")) {
-        if (r < 0 || cli_pos_double(cmd, "--lr", v, 10, &d)) return -1;
-        c->lr = (float)d;
-        return 1;
-    }
+    if (OPT("--lr")) return r < 0 || cli_pos_float(cmd, "--lr", v, 10, &c->lr) ? -1 : 1;
     if (OPT("--slope")) {
         char *end;
         if (r < 0) return -1;
-        d = strtod(v, &end);
+        double d = strtod(v, &end);
         if (!*v || *end || !isfinite(d) || fabs(d) > 100) {
             cli_err("%s: --slope: '%s' is not a number in [-100, 100]", cmd, v);
             return -1;

@@ -110,7 +110,6 @@ int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
     int zdim = c->spec.G.widths[0], xdim = c->spec.D.widths[0];
     for (int i = 1; i < argc; i++) {
         int r;
-        double d;
         const char *a = argv[i];
         if (cli_is_help(a)) {
             cmd_train_gan_help(stdout);
@@ -138,36 +137,24 @@ int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
             o->changed = 1;
         }
         else if (OPT("--z-dim")) { CHECK(cli_int(CMD, "--z-dim", v, 1, 65536, &zdim)); o->changed = 1; }
-#define FLT(name, field, hi) \
-        else if (OPT(name)) { CHECK(cli_pos_double(CMD, name, v, hi, &d)); field = (float)d; o->changed = 1; }
-        FLT("--lr-g", c->lr_g, 10)
-        FLT("--lr-d", c->lr_d, 10)
-        FLT("--sigma", c->spec.sigma, 100)
+#define FLT(name, parse) else if (OPT(name)) { CHECK(parse); o->changed = 1; }
+        FLT("--lr-g", cli_pos_float(CMD, "--lr-g", v, 10, &c->lr_g))
+        FLT("--lr-d", cli_pos_float(CMD, "--lr-d", v, 10, &c->lr_d))
+        FLT("--sigma", cli_pos_float(CMD, "--sigma", v, 100, &c->spec.sigma))
+        FLT("--beta1", cli_unit_float(CMD, "--beta1", v, &c->beta1))
+        FLT("--beta2", cli_unit_float(CMD, "--beta2", v, &c->beta2))
+        FLT("--dropout", cli_unit_float(CMD, "--dropout", v, &c->spec.D.dropout))
 #undef FLT
-        else if (OPT("--beta1") || OPT("--beta2")) {
-            char *end;
-            if (r < 0) return CLI_USAGE; /* no value: v is not set */
-            d = strtod(v, &end);
-            if (!*v || *end || !(d >= 0 && d < 1)) {
-                cli_err("%s: %s: '%s' must be a number in [0, 1)", CMD, a, v);
-                return CLI_USAGE;
-            }
-            if (strstr(a, "beta1")) c->beta1 = (float)d;
-            else c->beta2 = (float)d;
-            o->changed = 1;
-        }
-        else if (OPT("--real-label") || OPT("--slope") || OPT("--dropout")) {
+        else if (OPT("--real-label") || OPT("--slope")) {
             char *end;
             if (r < 0) return CLI_USAGE;
-            d = strtod(v, &end);
-            int drop = !!strstr(a, "dropout");
-            if (!*v || *end || !isfinite(d) || (drop && !(d >= 0 && d < 1)) || (!drop && fabs(d) > 100)) {
-                cli_err("%s: %s: '%s' is not a valid value%s", CMD, a, v, drop ? " (0 <= p < 1)" : "");
+            double d = strtod(v, &end);
+            if (!*v || *end || !isfinite(d) || fabs(d) > 100) {
+                cli_err("%s: %s: '%s' is not a number in [-100, 100]", CMD, a, v);
                 return CLI_USAGE;
             }
-            if (strstr(a, "real-label")) c->real_label = (float)d;
-            else if (drop) c->spec.D.dropout = (float)d;
-            else c->spec.G.slope = c->spec.D.slope = (float)d;
+            if (!strncmp(a, "--slope", 7)) c->spec.G.slope = c->spec.D.slope = (float)d;
+            else c->real_label = (float)d;
             o->changed = 1;
         }
         else if (OPT("--g-loss")) {
