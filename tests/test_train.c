@@ -133,6 +133,21 @@ START_TEST(test_bad_checkpoints)
 }
 END_TEST
 
+/* Settings at the edges of what train-gan accepts must survive the
+ * checkpoint: --resume once refused them (the checkpoint's ranges were
+ * narrower: beta2 <= 0.9999999, dropout <= 0.999, learning rates >= 1e-30). */
+START_TEST(test_resume_edge_settings)
+{
+    result r = TRAIN("--out", path("edge"), "--epochs", "1", "--beta2", "0.99999995", "--dropout", "0.9995",
+                     "--lr-g", "1e-35", "--lr-d", "2e-38");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    r = RUN("train-gan", "--resume", path("edge"), "--data", fixtures(), "--epochs", "2", "--quiet");
+    ck_assert_msg(r.status == 0, "resume: exit %d: %s", r.status, r.err);
+    result_free(&r);
+}
+END_TEST
+
 START_TEST(test_bad_flags)
 {
     const char *bad[][3] = {
@@ -180,6 +195,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_run_files);
     tcase_add_test(core, test_resume_bit_exact);
     tcase_add_test(core, test_sample);
+    tcase_add_test(core, test_resume_edge_settings);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_set_timeout(err, 120);

@@ -211,12 +211,12 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
         act(f, "g_act", &c->spec.G.hidden, err, len) || act(f, "d_act", &c->spec.D.hidden, err, len) ||
         act(f, "g_out", &c->spec.G.output, err, len) ||
         num(f, "g_slope", -1e6, 1e6, &d[0], err, len) || num(f, "d_slope", -1e6, 1e6, &d[1], err, len) ||
-        num(f, "g_dropout", 0, 0.999, &d[2], err, len) || num(f, "d_dropout", 0, 0.999, &d[3], err, len) ||
+        num(f, "g_dropout", 0, 1, &d[2], err, len) || num(f, "d_dropout", 0, 1, &d[3], err, len) ||
         num(f, "sigma", 0, 1e6, &d[4], err, len) || num(f, "batch", 1, 1 << 20, &d[5], err, len) ||
         num(f, "epochs", 0, 1e9, &d[6], err, len) || num(f, "seed", 0, 1.8e19, &d[7], err, len) ||
-        num(f, "lr_g", 1e-30, 1e6, &d[8], err, len) || num(f, "lr_d", 1e-30, 1e6, &d[9], err, len) ||
-        num(f, "beta1", 0, 0.9999999, &d[10], err, len) || num(f, "beta2", 0, 0.9999999, &d[11], err, len) ||
-        num(f, "eps", 1e-30, 1, &d[12], err, len) || num(f, "real_label", -1e6, 1e6, &d[13], err, len) ||
+        num(f, "lr_g", 0, 1e6, &d[8], err, len) || num(f, "lr_d", 0, 1e6, &d[9], err, len) ||
+        num(f, "beta1", 0, 1, &d[10], err, len) || num(f, "beta2", 0, 1, &d[11], err, len) ||
+        num(f, "eps", 0, 1, &d[12], err, len) || num(f, "real_label", -1e6, 1e6, &d[13], err, len) ||
         num(f, "fresh_z", 0, 1, &d[14], err, len))
         return -1;
     c->spec.G.slope = (float)d[0];
@@ -237,9 +237,10 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
     c->real_label = (float)d[13];
     c->fresh_z = (int)d[14];
     c->saturating = !strcmp(gl, "saturating");
+    /* the ranges above are wide enough for anything train-gan accepts; the
+     * values are checked as the floats training uses */
     char msg[200];
-    if (tg_mlp_check(&c->spec.G, msg, sizeof msg) != TG_OK || tg_mlp_check(&c->spec.D, msg, sizeof msg) != TG_OK)
-        return snprintf(err, len, "checkpoint: %s", msg), -1;
+    if (gan_cfg_check(c, msg, sizeof msg)) return snprintf(err, len, "checkpoint: %s", msg), -1;
     return 0;
 }
 

@@ -202,6 +202,11 @@ int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
         if (parse_widths("--g-hidden", o->g_hidden ? o->g_hidden : def, &c->spec.G, zdim, xdim)) return CLI_USAGE;
     }
     if (o->d_hidden && parse_widths("--d-hidden", o->d_hidden, &c->spec.D, xdim, 1)) return CLI_USAGE;
+    char msg[256];
+    if (gan_cfg_check(c, msg, sizeof msg)) {
+        cli_err("%s: %s", CMD, msg);
+        return CLI_USAGE;
+    }
     if (o->resume && (o->out || o->changed)) {
         cli_err("%s: --resume continues a run with its own settings: only --epochs, --threads, --data, "
                 "--log-every, --limit, --eval-every, --classifier and --quiet may be given with it", CMD);
