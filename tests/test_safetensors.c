@@ -229,6 +229,33 @@ START_TEST(write_mem)
 }
 END_TEST
 
+/* st_meta_uint: digits only, within the range */
+START_TEST(meta_uint)
+{
+    st_file *f = open_hdr("{\"__metadata__\":{\"a\":\"42\",\"max\":\"18446744073709551615\",\"over\":"
+                          "\"18446744073709551616\",\"exp\":\"1e3\",\"neg\":\"-1\",\"sp\":\" 4\","
+                          "\"plus\":\"+4\",\"frac\":\"4.0\",\"hex\":\"0x4\",\"empty\":\"\"}}", 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 100, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert_uint_eq(v, 42);
+    ck_assert_int_eq(st_meta_uint(f, "max", 0, UINT64_MAX, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert(v == UINT64_MAX);
+    ck_assert_int_eq(st_meta_uint(f, "a", 43, 100, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
+    ck_assert_str_eq(err, "t: metadata 'a' = '42' is not an integer in [43, 100]");
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 41, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
+    static const char *const bad[] = {"over", "exp", "neg", "sp", "plus", "frac", "hex", "empty"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        ck_assert_msg(st_meta_uint(f, bad[i], 0, UINT64_MAX, &v, "t:", err, sizeof err) == ST_ERR_MISMATCH, "%s",
+                      bad[i]);
+        ck_assert_uint_eq(v, 7);
+    }
+    ck_assert_int_eq(st_meta_uint(f, "missing", 0, 1, &v, "t:", err, sizeof err), ST_ERR_NOTFOUND);
+    ck_assert_str_eq(err, "t: metadata has no 'missing'");
+    st_close(f);
+}
+END_TEST
+
 /* The exact bytes of the reference implementation's own tests
  * (safetensors/src/tensor.rs: test_empty, test_serialization_forced_alignement). */
 START_TEST(reference_bytes)
@@ -831,6 +858,7 @@ static Suite *st_suite(void)
     tcase_add_test(tc, foreign_headers);
     tcase_add_test(tc, overwrite);
     tcase_add_test(tc, write_mem);
+    tcase_add_test(tc, meta_uint);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);

@@ -1,7 +1,6 @@
 /* checkpoint.c - GAN checkpoints as safetensors files (see checkpoint.h). */
 #include "checkpoint.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +151,23 @@ static int num(const st_file *f, const char *key, double lo, double hi, double *
     return st_meta_num(f, key, lo, hi, out, "checkpoint:", err, len) == ST_OK ? 0 : -1;
 }
 
+static int whole(const st_file *f, const char *key, uint64_t hi, uint64_t *out, char *err, size_t len)
+{
+    return st_meta_uint(f, key, 0, hi, out, "checkpoint:", err, len) == ST_OK ? 0 : -1;
+}
+
+/* the index of key's value in names[n], or -1 with a message */
+static int choice(const st_file *f, const char *key, const char *const *names, int n, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) return i;
+    snprintf(err, len, "checkpoint: metadata '%s' = '%s' is not one of", key, v);
+    for (int i = 0; i < n; i++) snprintf(err + strlen(err), len - strlen(err), "%s %s", i ? "," : "", names[i]);
+    return -1;
+}
+
 static int widths(const st_file *f, const char *key, tg_mlp_spec *s, char *err, size_t len)
 {
     const char *v = need(f, key, err, len);
@@ -185,15 +201,11 @@ static int rng_parse(const st_file *f, const char *key, tg_rng *r, char *err, si
 {
     const char *v = need(f, key, err, len);
     if (!v) return -1;
-    const char *p = v;
     for (int i = 0; i < 4; i++) {
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(p, &end, 16);
-        if (errno || end - p != 16 || (i < 3 ? *end != ',' : *end != 0))
+        const char *p = v + 17 * i;
+        if (strspn(p, "0123456789abcdefABCDEF") != 16 || p[16] != (i < 3 ? ',' : '\0'))
             return snprintf(err, len, "checkpoint: metadata '%s' is not 4 hex words", key), -1;
-        r->s[i] = (uint64_t)x;
-        p = end + 1;
+        r->s[i] = (uint64_t)strtoull(p, NULL, 16);
     }
     return 0;
 }
@@ -205,40 +217,44 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
     if (strcmp(fmt, CKPT_FORMAT))
         return snprintf(err, len, "checkpoint: format '%s', expected '%s'", fmt, CKPT_FORMAT), -1;
     if (gan_cfg_defaults(c, model) != 0) return snprintf(err, len, "checkpoint: unknown model preset '%s'", model), -1;
-    double d[16];
-    const char *init = need(f, "init", err, len), *gl = need(f, "g_loss", err, len);
-    if (!init || !gl || widths(f, "g_widths", &c->spec.G, err, len) || widths(f, "d_widths", &c->spec.D, err, len) ||
-        act(f, "g_act", &c->spec.G.hidden, err, len) || act(f, "d_act", &c->spec.D.hidden, err, len) ||
-        act(f, "g_out", &c->spec.G.output, err, len) ||
+    /* what init_name and ckpt_save write */
+    static const char *const inits[] = {"xavier", "normal", "pytorch", "zeros"};
+    static const tg_init init_of[] = {TG_INIT_XAVIER, TG_INIT_NORMAL, TG_INIT_PYTORCH, TG_INIT_ZEROS};
+    static const char *const losses[] = {"nonsaturating", "saturating"};
+    /* Ranges wide enough for anything train-gan accepts; gan_cfg_check then
+     * checks the values as the floats training uses. */
+    double d[11];
+    uint64_t u[4];
+    int init = choice(f, "init", inits, 4, err, len), loss = init < 0 ? -1 : choice(f, "g_loss", losses, 2, err, len);
+    if (init < 0 || loss < 0 || widths(f, "g_widths", &c->spec.G, err, len) ||
+        widths(f, "d_widths", &c->spec.D, err, len) || act(f, "g_act", &c->spec.G.hidden, err, len) ||
+        act(f, "d_act", &c->spec.D.hidden, err, len) || act(f, "g_out", &c->spec.G.output, err, len) ||
         num(f, "g_slope", -1e6, 1e6, &d[0], err, len) || num(f, "d_slope", -1e6, 1e6, &d[1], err, len) ||
         num(f, "g_dropout", 0, 1, &d[2], err, len) || num(f, "d_dropout", 0, 1, &d[3], err, len) ||
-        num(f, "sigma", 0, 1e6, &d[4], err, len) || num(f, "batch", 1, 1 << 20, &d[5], err, len) ||
-        num(f, "epochs", 0, 1e9, &d[6], err, len) || num(f, "seed", 0, 1.8e19, &d[7], err, len) ||
-        num(f, "lr_g", 0, 1e6, &d[8], err, len) || num(f, "lr_d", 0, 1e6, &d[9], err, len) ||
-        num(f, "beta1", 0, 1, &d[10], err, len) || num(f, "beta2", 0, 1, &d[11], err, len) ||
-        num(f, "eps", 0, 1, &d[12], err, len) || num(f, "real_label", -1e6, 1e6, &d[13], err, len) ||
-        num(f, "fresh_z", 0, 1, &d[14], err, len))
+        num(f, "sigma", 0, 1e6, &d[4], err, len) || whole(f, "batch", 1 << 20, &u[0], err, len) ||
+        whole(f, "epochs", 1000000000, &u[1], err, len) || whole(f, "seed", UINT64_MAX, &u[2], err, len) ||
+        num(f, "lr_g", 0, 1e6, &d[5], err, len) || num(f, "lr_d", 0, 1e6, &d[6], err, len) ||
+        num(f, "beta1", 0, 1, &d[7], err, len) || num(f, "beta2", 0, 1, &d[8], err, len) ||
+        num(f, "eps", 0, 1, &d[9], err, len) || num(f, "real_label", -1e6, 1e6, &d[10], err, len) ||
+        whole(f, "fresh_z", 1, &u[3], err, len))
         return -1;
     c->spec.G.slope = (float)d[0];
     c->spec.D.slope = (float)d[1];
     c->spec.G.dropout = (float)d[2];
     c->spec.D.dropout = (float)d[3];
     c->spec.sigma = (float)d[4];
-    c->spec.init = !strcmp(init, "xavier") ? TG_INIT_XAVIER : !strcmp(init, "normal") ? TG_INIT_NORMAL
-                   : !strcmp(init, "pytorch") ? TG_INIT_PYTORCH : TG_INIT_ZEROS;
-    c->batch = (int)d[5];
-    c->epochs = (int)d[6];
-    c->seed = strtoull(st_meta(f, "seed"), NULL, 10); /* exact, not through a double */
-    c->lr_g = (float)d[8];
-    c->lr_d = (float)d[9];
-    c->beta1 = (float)d[10];
-    c->beta2 = (float)d[11];
-    c->eps = (float)d[12];
-    c->real_label = (float)d[13];
-    c->fresh_z = (int)d[14];
-    c->saturating = !strcmp(gl, "saturating");
-    /* the ranges above are wide enough for anything train-gan accepts; the
-     * values are checked as the floats training uses */
+    c->spec.init = init_of[init];
+    c->batch = (int)u[0];
+    c->epochs = (int)u[1];
+    c->seed = u[2];
+    c->lr_g = (float)d[5];
+    c->lr_d = (float)d[6];
+    c->beta1 = (float)d[7];
+    c->beta2 = (float)d[8];
+    c->eps = (float)d[9];
+    c->real_label = (float)d[10];
+    c->fresh_z = (int)u[3];
+    c->saturating = loss == 1;
     char msg[200];
     if (gan_cfg_check(c, msg, sizeof msg)) return snprintf(err, len, "checkpoint: %s", msg), -1;
     return 0;
@@ -275,16 +291,16 @@ int ckpt_restore(const st_file *f, gan_run *r, int training, char *err, size_t l
             snprintf(name, sizeof name, "adam/%s/v/%s", tg_param_group(p), tg_param_name(p));
             if (load_tensor(f, name, p, tg_adam_v(opt[o], i), err, len)) return -1;
         }
-    double d[5];
-    if (num(f, "step", 0, 9e15, &d[0], err, len) || num(f, "epoch", 0, 1e9, &d[1], err, len) ||
-        num(f, "adam_t_D", 0, 9e15, &d[2], err, len) || num(f, "adam_t_G", 0, 9e15, &d[3], err, len) ||
-        num(f, "dropout_step", 0, 9e15, &d[4], err, len) || rng_parse(f, "rng_noise", &r->noise, err, len) ||
+    uint64_t u[5];
+    if (whole(f, "step", INT64_MAX, &u[0], err, len) || whole(f, "epoch", 1000000000, &u[1], err, len) ||
+        whole(f, "adam_t_D", INT64_MAX, &u[2], err, len) || whole(f, "adam_t_G", INT64_MAX, &u[3], err, len) ||
+        whole(f, "dropout_step", UINT64_MAX, &u[4], err, len) || rng_parse(f, "rng_noise", &r->noise, err, len) ||
         rng_parse(f, "rng_shuffle", &r->shuffle, err, len))
         return -1;
-    r->step = (int64_t)d[0];
-    r->epoch = (int)d[1];
-    tg_adam_set_steps(r->ad, (int64_t)d[2]);
-    tg_adam_set_steps(r->ag, (int64_t)d[3]);
-    tg_graph_set_dropout_step(r->g, (uint64_t)d[4]);
+    r->step = (int64_t)u[0];
+    r->epoch = (int)u[1];
+    tg_adam_set_steps(r->ad, (int64_t)u[2]);
+    tg_adam_set_steps(r->ag, (int64_t)u[3]);
+    tg_graph_set_dropout_step(r->g, u[4]);
     return 0;
 }

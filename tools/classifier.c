@@ -492,8 +492,8 @@ static int parse_widths(const char *v, tg_mlp_spec *s, char *err, size_t len)
 int clf_ckpt_config(const st_file *f, clf_cfg *c, int *epochs_done, char *err, size_t len)
 {
     clf_cfg_defaults(c, NULL);
-    double d[3];
-    const char *fmt = need(f, "format", err, len), *w, *a, *seed;
+    double d;
+    const char *fmt = need(f, "format", err, len), *w, *a;
     if (!fmt) return -1;
     if (strcmp(fmt, CLF_FORMAT))
         return fail(err, len, "checkpoint format is '%s', expected '" CLF_FORMAT "' (a train-classifier checkpoint)",
@@ -502,13 +502,16 @@ int clf_ckpt_config(const st_file *f, clf_cfg *c, int *epochs_done, char *err, s
     if (!(a = need(f, "act", err, len))) return -1;
     if (!tg_mlp_act_parse(a, &c->spec.hidden) || c->spec.hidden == TG_MLP_NONE)
         return fail(err, len, "checkpoint metadata 'act' = '%s' is not relu, leaky_relu, sigmoid or tanh", a);
-    if (num(f, "slope", -1e6, 1e6, &d[0], err, len) || num(f, "epochs", 0, 1e9, &d[1], err, len) ||
-        !(seed = need(f, "seed", err, len)))
+    const char *what = "classifier checkpoint:";
+    uint64_t u[3] = {0, 0, (uint64_t)c->batch}; /* "batch" is optional */
+    if (num(f, "slope", -1e6, 1e6, &d, err, len) || st_meta_uint(f, "epochs", 0, 1000000000, &u[0], what, err, len) ||
+        st_meta_uint(f, "seed", 0, UINT64_MAX, &u[1], what, err, len) ||
+        (st_meta(f, "batch") && st_meta_uint(f, "batch", 1, 65536, &u[2], what, err, len)))
         return -1;
-    c->spec.slope = (float)d[0];
-    c->seed = strtoull(seed, NULL, 10);
-    if (st_meta(f, "batch") && num(f, "batch", 1, 65536, &d[2], err, len) == 0) c->batch = (int)d[2];
-    if (epochs_done) *epochs_done = (int)d[1];
+    c->spec.slope = (float)d;
+    c->seed = u[1];
+    c->batch = (int)u[2];
+    if (epochs_done) *epochs_done = (int)u[0];
     return check_cfg(c, err, len);
 }
 

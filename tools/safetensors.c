@@ -1197,3 +1197,18 @@ int st_meta_num(const st_file *f, const char *key, double lo, double hi, double 
     *out = d;
     return ST_OK;
 }
+
+int st_meta_uint(const st_file *f, const char *key, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                 char *err, size_t errlen)
+{
+    const char *v = st_meta_need(f, key, what, err, errlen);
+    if (!v) return ST_ERR_NOTFOUND;
+    size_t n = strspn(v, "0123456789");
+    errno = 0;
+    unsigned long long d = n && !v[n] ? strtoull(v, NULL, 10) : 0;
+    if (!n || v[n] || errno || d < lo || d > hi)
+        return cli_fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not an integer in [%" PRIu64
+                        ", %" PRIu64 "]", what, key, v, lo, hi);
+    *out = d;
+    return ST_OK;
+}

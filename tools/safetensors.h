@@ -132,6 +132,10 @@ const char *st_meta_need(const st_file *f, const char *key, const char *what, ch
 /* A numeric value in [lo, hi]: ST_OK, or an error naming the key and value. */
 int st_meta_num(const st_file *f, const char *key, double lo, double hi, double *out, const char *what,
                 char *err, size_t errlen);
+/* A whole non-negative decimal integer (digits only) in [lo, hi]: ST_OK, or
+ * an error naming the key and value. */
+int st_meta_uint(const st_file *f, const char *key, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                 char *err, size_t errlen);
 size_t st_meta_count(const st_file *f);
 const st_kv *st_meta_at(const st_file *f, size_t i);
 
