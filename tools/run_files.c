@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,27 +70,42 @@ void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const d
     push(m, row); /* on no memory the plot just misses rows */
 }
 
+/* One row of run_metrics_row's output: nine finite numbers separated by
+ * commas, nothing else (line without its '\n'). 0 or -1. */
+static int parse_row(const char *line, double row[9])
+{
+    const char *s = line;
+    for (int k = 0; k < 9; k++) {
+        char *end;
+        row[k] = strtod(s, &end);
+        if (end == s || !isfinite(row[k]) || *end != (k < 8 ? ',' : '\0')) return -1;
+        s = end + 1;
+    }
+    return 0;
+}
+
 int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len)
 {
-    char line[512];
+    char *line = NULL;
+    size_t cap = 0;
+    const char *bad = NULL; /* what is wrong with line ln */
     int ln = 0;
-    while (fgets(line, sizeof line, f)) {
+    for (ssize_t n; !bad && (n = getline(&line, &cap, f)) > 0;) {
         ln++;
-        if (ln == 1) {
-            if (strncmp(line, CSV_HEADER, strlen(CSV_HEADER)))
-                return snprintf(err, len, "%s: unexpected header", name), -1;
-            continue;
-        }
+        if (line[n - 1] == '\n') line[--n] = 0;
         double row[9];
-        char *s = line, *end;
-        for (int k = 0; k < 9; k++) {
-            row[k] = strtod(s, &end);
-            if (end == s || (k < 8 && *end != ','))
-                return snprintf(err, len, "%s: line %d is not 9 numbers", name, ln), -1;
-            s = end + 1;
+        if ((size_t)n != strlen(line)) bad = "holds a NUL byte";
+        else if (n > RUN_METRICS_MAX_LINE) bad = "is too long";
+        else if (ln == 1) bad = strcmp(line, CSV_HEADER) ? "is not the header " CSV_HEADER : NULL;
+        else if (parse_row(line, row)) bad = "is not 9 finite numbers separated by commas";
+        else if (push(m, row)) {
+            free(line);
+            return snprintf(err, len, "out of memory"), -1;
         }
-        if (push(m, row)) return snprintf(err, len, "out of memory"), -1;
     }
+    free(line);
+    if (bad) return snprintf(err, len, "%s: line %d %s", name, ln, bad), -1;
+    if (ferror(f)) return snprintf(err, len, "%s: read error", name), -1;
     return 0;
 }
 

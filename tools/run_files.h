@@ -27,7 +27,10 @@ typedef struct run_metrics {
 FILE *run_metrics_open(const char *dir, int append, char *err, size_t len);
 /* Read an existing metrics.csv back (for the plots of a resumed run). */
 int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len);
-/* The same from an open stream; name is the file's name in messages. */
+/* The same from an open stream; name is the file's name in messages. The
+ * first line must be the header; every other line (RUN_METRICS_MAX_LINE bytes
+ * at most) nine finite numbers separated by commas; 0, or -1 with a message. */
+#define RUN_METRICS_MAX_LINE 510
 int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len);
 /* Write one row (v = loss_d, loss_g, d_real, d_fake, gnorm_g, gnorm_d) and
  * remember it for the plots. */
