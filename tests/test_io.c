@@ -27,9 +27,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char err[512];
 static char tmpdir[64];
+
+/* tests/meson.build links this suite with -Wl,--wrap=malloc,--wrap=realloc:
+ * while `watching`, the largest request made by idx.c (and the rest of the
+ * suite's own code) is kept in `largest`. */
+void *__real_malloc(size_t);
+void *__real_realloc(void *, size_t);
+void *__wrap_malloc(size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static int watching;
+static size_t largest;
+void *__wrap_malloc(size_t n)
+{
+    if (watching && n > largest) largest = n;
+    return __real_malloc(n);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (watching && n > largest) largest = n;
+    return __real_realloc(p, n);
+}
 
 static void mk_tmpdir(void)
 {
@@ -367,6 +388,27 @@ START_TEST(test_size_cap)
 }
 END_TEST
 
+/* A gzip file of a few bytes whose header claims 1 GiB: the reader reports
+ * it truncated without first allocating the gigabyte (it once did; under
+ * AddressSanitizer that took seconds per file). */
+START_TEST(test_gz_claims_huge)
+{
+    const unsigned char h[] = {0, 0, IDX_UBYTE, 2, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 1, 2, 3}; /* 32768 x 32768 */
+    gzFile g = gzopen(tmp("claims.idx.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, h, sizeof h), (int)sizeof h);
+    ck_assert_int_eq(gzclose(g), Z_OK);
+    idx_array a;
+    largest = 0;
+    watching = 1;
+    int rc = idx_read(tmp("claims.idx.gz"), &a, err, sizeof err);
+    watching = 0;
+    ASSERT_ERR(rc, IDX_ERR_SIZE, "truncated: expected 1073741824 bytes of data, file has 3 (decompressed)");
+    ck_assert_msg(largest <= ((size_t)4 << 20), "the reader asked for %zu bytes at once", largest);
+    ck_assert_ptr_null(a.data);
+}
+END_TEST
+
 START_TEST(test_ndim_range)
 {
     idx_array a;
@@ -653,6 +695,7 @@ static Suite *io_suite(void)
     tcase_add_test(core, test_png_grid);
     tcase_add_test(core, test_plot);
     tcase_add_test(limits, test_size_cap);
+    tcase_add_test(limits, test_gz_claims_huge);
     tcase_add_test(limits, test_ndim_range);
     tcase_add_test(limits, test_small_err_buffer);
     tcase_add_test(limits, test_plot_extremes);
