@@ -8,6 +8,7 @@
 #include "check_main.h"
 #include <check.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,169 @@ START_TEST(bench_profile_and_peak)
 }
 END_TEST
 
+/* ------------------------------------------------- option values
+ * Each of these once got past the parser: a value missing at the end of the
+ * line crashed train-gan (--beta1, --beta2 read an uninitialized pointer),
+ * and values in range as doubles left it once stored as floats (1 for a
+ * beta or a dropout, 0 for a learning rate). The run folder and data are
+ * given so that a parser that lets them through fails later with status 1. */
+START_TEST(option_values)
+{
+    const char *const no_dir = "/dev/null/tapegrad-run"; /* no one can create it, not even root */
+    USAGE_ERROR("train-gan", "--beta1");
+    USAGE_ERROR("train-gan", "--beta2");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--beta2", "0.99999999");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--dropout", "0.99999999");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--lr-g", "1e-50");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--lr-d", "1e-40");
+    USAGE_ERROR("train-gan", "--out", no_dir, "--sigma", "1e-50");
+    USAGE_ERROR("train-classifier", "--data", no_dir, "--out", no_dir, "--lr", "1e-50");
+    USAGE_ERROR("activations", "--data", no_dir, "--out", no_dir, "--lr", "1e-50");
+    /* a missing --model value is reported once */
+    result r = RUN("train-gan", "--model");
+    ck_assert_int_eq(r.status, 2);
+    const char *m = strstr(r.err, "needs a value");
+    ck_assert_msg(m && !strstr(m + 1, "needs a value"), "stderr: %s", r.err);
+    result_free(&r);
+}
+END_TEST
+
+/* -------------------------------------------------- checkpoint metadata
+ * A checkpoint holding only "__metadata__" (written here byte by byte): its
+ * configuration is read first, so a valid one fails only later, on the
+ * missing weights; an invalid value must be refused by name. */
+static void write_meta_checkpoint(const char *file, const char *const (*kv)[2], size_t n, const char *key,
+                                  const char *value)
+{
+    char json[4096];
+    size_t o = (size_t)snprintf(json, sizeof json, "{\"__metadata__\":{");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(json + o, sizeof json - o, "%s\"%s\":\"%s\"", i ? "," : "", kv[i][0],
+                              !strcmp(kv[i][0], key) ? value : kv[i][1]);
+    o += (size_t)snprintf(json + o, sizeof json - o, "}}");
+    ck_assert_uint_lt(o, sizeof json);
+    FILE *f = fopen(file, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int b = 0; b < 8; b++) fputc((int)((uint64_t)o >> (8 * b) & 0xff), f);
+    fwrite(json, 1, o, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static const char *const gan_meta[][2] = {
+    {"format", "tapegrad-gan/1"}, {"model", "reference"},   {"g_widths", "100,128,256,512,784"},
+    {"d_widths", "784,512,256,128,1"}, {"g_act", "leaky_relu"}, {"d_act", "leaky_relu"},
+    {"g_slope", "0.200000003"},   {"d_slope", "0.200000003"}, {"g_dropout", "0"},
+    {"d_dropout", "0.300000012"}, {"g_out", "tanh"},        {"init", "xavier"},
+    {"sigma", "0.0199999996"},    {"batch", "64"},          {"epochs", "30"},
+    {"seed", "1"},                {"lr_g", "0.000199999995"}, {"lr_d", "0.000199999995"},
+    {"beta1", "0.5"},             {"beta2", "0.999000013"}, {"eps", "9.99999994e-09"},
+    {"real_label", "0.899999976"}, {"g_loss", "nonsaturating"}, {"fresh_z", "0"},
+};
+
+START_TEST(checkpoint_metadata)
+{
+    tmp_make("tg_cli_ckpt");
+    const size_t n = sizeof gan_meta / sizeof gan_meta[0];
+    /* accepted: the values ckpt_save writes, and the edges train-gan accepts */
+    static const char *const ok[][2] = {
+        {"seed", "1"}, {"beta2", "0.99999994"}, {"d_dropout", "0.99949998"}, {"lr_g", "9.99999935e-36"},
+        {"init", "zeros"}, {"g_loss", "saturating"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        write_meta_checkpoint(path("c.safetensors"), gan_meta, n, ok[i][0], ok[i][1]);
+        result r = RUN("sample", "--checkpoint", path("c.safetensors"), "--n", "1", "--out", path("o.idx"));
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "no tensor 'G/l0.w'"), "%s = %s: %s", ok[i][0], ok[i][1], r.err);
+        result_free(&r);
+    }
+    /* refused, by name: words the reader once mapped to a default, numbers
+     * it once truncated or read differently from the range check */
+    static const char *const bad[][2] = {
+        {"g_loss", "noisaturating"}, {"init", "he"}, {"seed", "1e3"}, {"seed", "-1"}, {"batch", "64.5"},
+        {"epochs", "0x10"}, {"fresh_z", "0.5"}, {"beta1", "1"}, {"lr_d", "0"}, {"d_widths", "784,512,2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_meta_checkpoint(path("c.safetensors"), gan_meta, n, bad[i][0], bad[i][1]);
+        result r = RUN("sample", "--checkpoint", path("c.safetensors"), "--n", "1", "--out", path("o.idx"));
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(!strstr(r.err, "no tensor"), "%s = %s was accepted: %s", bad[i][0], bad[i][1], r.err);
+        result_free(&r);
+    }
+    tmp_remove();
+}
+END_TEST
+
+/* The run's part of the checkpoint ("log_every", "data", "classifier",
+ * "eval_every", "limit"), read by train-gan --resume, is as strict as the
+ * configuration: whole numbers in the ranges train-gan accepts, no empty
+ * path. A valid one fails only later, on the missing weights. */
+START_TEST(checkpoint_run_metadata)
+{
+    tmp_make("tg_cli_run");
+    ck_assert_int_eq(mkdir(path("run"), 0755), 0);
+    ck_assert_int_eq(mkdir(path("data"), 0755), 0);
+    char data[4200];
+    snprintf(data, sizeof data, "%s", path("data"));
+    const size_t n0 = sizeof gan_meta / sizeof gan_meta[0];
+    const char *kv[sizeof gan_meta / sizeof gan_meta[0] + 5][2];
+    memcpy(kv, gan_meta, sizeof gan_meta);
+    const char *const run_keys[5][2] = {
+        {"log_every", "50"}, {"data", data}, {"classifier", "/nowhere/classifier.safetensors"},
+        {"eval_every", "0"}, {"limit", "0"},
+    };
+    memcpy(kv + n0, run_keys, sizeof run_keys);
+    const size_t n = n0 + 5;
+    static const char *const cases[][3] = {
+        {"limit", "100000000", NULL}, {"eval_every", "0", NULL}, {"log_every", "1000000", NULL},
+        {"log_every", "1e3", "'log_every'"}, {"log_every", "0", "'log_every'"}, {"limit", "64.5", "'limit'"},
+        {"limit", "100000001", "'limit'"}, {"eval_every", "-1", "'eval_every'"}, {"eval_every", " 1", "'eval_every'"},
+        {"data", "", "'data'"}, {"classifier", "", "'classifier'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_meta_checkpoint(path("run/checkpoint.safetensors"), (const char *const(*)[2])kv, n, cases[i][0],
+                              cases[i][1]);
+        result r = RUN("train-gan", "--resume", path("run"), "--quiet");
+        ck_assert_int_eq(r.status, 1);
+        const char *want = cases[i][2] ? cases[i][2] : "no tensor 'G/l0.w'";
+        ck_assert_msg(strstr(r.err, want), "%s = %s: '%s' lacks %s", cases[i][0], cases[i][1], r.err, want);
+        result_free(&r);
+    }
+    tmp_remove();
+}
+END_TEST
+
+static const char *const clf_meta[][2] = {
+    {"format", "tapegrad-classifier/1"}, {"widths", "784,32,16,10"}, {"act", "tanh"}, {"slope", "0.00999999978"},
+    {"epochs", "1"}, {"seed", "1"}, {"batch", "5"},
+};
+
+START_TEST(classifier_metadata)
+{
+    tmp_make("tg_cli_clf");
+    /* two 28x28 images for `evaluate` to read before the classifier */
+    FILE *f = fopen(path("s.idx"), "wb");
+    ck_assert_ptr_nonnull(f);
+    const unsigned char h[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28};
+    fwrite(h, 1, sizeof h, f);
+    for (int i = 0; i < 2 * 28 * 28; i++) fputc(i & 0xff, f);
+    ck_assert_int_eq(fclose(f), 0);
+    const size_t n = sizeof clf_meta / sizeof clf_meta[0];
+    static const char *const cases[][3] = {
+        {"seed", "7", NULL}, {"batch", "abc", "'batch'"}, {"batch", "0", "'batch'"},
+        {"seed", "1e3", "'seed'"}, {"epochs", "1.5", "'epochs'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_meta_checkpoint(path("c.safetensors"), clf_meta, n, cases[i][0], cases[i][1]);
+        result r = RUN("evaluate", path("s.idx"), "--classifier", path("c.safetensors"), "--data", path("none"));
+        ck_assert_int_eq(r.status, 1);
+        const char *want = cases[i][2] ? cases[i][2] : "no tensor 'C/l0.w'";
+        ck_assert_msg(strstr(r.err, want), "%s = %s: '%s' lacks %s", cases[i][0], cases[i][1], r.err, want);
+        result_free(&r);
+    }
+    tmp_remove();
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -365,6 +529,10 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, forced_kernel);
     tcase_add_test(tc, graph_to_unwritable);
+    tcase_add_test(tc, option_values);
+    tcase_add_test(tc, checkpoint_metadata);
+    tcase_add_test(tc, checkpoint_run_metadata);
+    tcase_add_test(tc, classifier_metadata);
     suite_add_tcase(s, tc);
     return s;
 }

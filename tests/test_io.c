@@ -11,9 +11,11 @@
  * limits: size cap, 64-bit overflow, ndim 0 and 5, zero dims, plot extremes
  *         (no points, NaN/Inf, one point, constant, huge values, log y)
  * errors: every corrupt fixture gives its code and a specific message;
- *         missing files, bad MNIST sets, failed writes leave no temp file */
+ *         missing files, bad MNIST sets, failed writes leave no temp file;
+ *         metrics.csv as --resume reads it back (tools/run_files.c) */
 #include "idx.h"
 #include "png_out.h"
+#include "run_files.h"
 
 #include "check_main.h"
 #include <check.h>
@@ -25,9 +27,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char err[512];
 static char tmpdir[64];
+
+/* tests/meson.build links this suite with -Wl,--wrap=malloc,--wrap=realloc:
+ * while `watching`, the largest request made by idx.c (and the rest of the
+ * suite's own code) is kept in `largest`. */
+void *__real_malloc(size_t);
+void *__real_realloc(void *, size_t);
+void *__wrap_malloc(size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static int watching;
+static size_t largest;
+void *__wrap_malloc(size_t n)
+{
+    if (watching && n > largest) largest = n;
+    return __real_malloc(n);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (watching && n > largest) largest = n;
+    return __real_realloc(p, n);
+}
 
 static void mk_tmpdir(void)
 {
@@ -365,6 +388,27 @@ START_TEST(test_size_cap)
 }
 END_TEST
 
+/* A gzip file of a few bytes whose header claims 1 GiB: the reader reports
+ * it truncated without first allocating the gigabyte (it once did; under
+ * AddressSanitizer that took seconds per file). */
+START_TEST(test_gz_claims_huge)
+{
+    const unsigned char h[] = {0, 0, IDX_UBYTE, 2, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 1, 2, 3}; /* 32768 x 32768 */
+    gzFile g = gzopen(tmp("claims.idx.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, h, sizeof h), (int)sizeof h);
+    ck_assert_int_eq(gzclose(g), Z_OK);
+    idx_array a;
+    largest = 0;
+    watching = 1;
+    int rc = idx_read(tmp("claims.idx.gz"), &a, err, sizeof err);
+    watching = 0;
+    ASSERT_ERR(rc, IDX_ERR_SIZE, "truncated: expected 1073741824 bytes of data, file has 3 (decompressed)");
+    ck_assert_msg(largest <= ((size_t)4 << 20), "the reader asked for %zu bytes at once", largest);
+    ck_assert_ptr_null(a.data);
+}
+END_TEST
+
 START_TEST(test_ndim_range)
 {
     idx_array a;
@@ -568,6 +612,71 @@ START_TEST(test_png_arg_errors)
 }
 END_TEST
 
+/* metrics.csv from a string, through run_metrics_read */
+static int read_metrics(const char *text, run_metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    ck_assert_ptr_nonnull(f);
+    err[0] = 0;
+    int rc = run_metrics_read(f, "metrics.csv", m, err, sizeof err);
+    fclose(f);
+    return rc;
+}
+
+#define METRICS_HEADER "step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s\n"
+
+START_TEST(test_metrics_csv)
+{
+    run_metrics m;
+    /* what run_metrics_row writes (the last newline may be missing) */
+    ck_assert_int_eq(read_metrics(METRICS_HEADER "2,1,1.42465,0.639931,0.539696,0.53618,2.10017,4.55686,0.015\n"
+                                  "50,1,1.2,-0.69,0.47,0.49,0.13,1.67,3.5", &m), 0);
+    ck_assert_int_eq(m.n, 2);
+    ck_assert(m.step[1] == 50 && m.loss_d[0] == 1.42465 && m.loss_g[1] == -0.69 && m.d_real[0] == 0.539696 &&
+              m.d_fake[1] == 0.49 && m.elapsed[1] == 3.5);
+    run_metrics_free(&m);
+    ck_assert_int_eq(read_metrics("", &m), 0);
+    ck_assert_int_eq(m.n, 0);
+    ck_assert_int_eq(read_metrics(METRICS_HEADER, &m), 0);
+    ck_assert_int_eq(m.n, 0);
+    /* The reader once took any prefix of a number and ignored the rest of the
+     * line: an infinite or NaN value, text after the ninth number, a tenth
+     * column and a header with a suffix were all accepted, and a line longer
+     * than its buffer was read as two rows. */
+    char longline[700]; /* 528 bytes: the old 512-byte buffer split it after the spaces */
+    snprintf(longline, sizeof longline, "%s1,1,1,1,1,1,1,1,1%494s2,2,2,2,2,2,2,2,2\n", METRICS_HEADER, "");
+    const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {METRICS_HEADER "1,1,1e999,1,1,1,1,1,1\n", "line 2 is not 9 finite numbers"},
+        {METRICS_HEADER "1,1,nan,1,1,1,1,1,1\n", "line 2 is not 9 finite numbers"},
+        {METRICS_HEADER "1,1,1,1,1,1,1,1,1xyz\n", "line 2 is not 9 finite numbers"},
+        {METRICS_HEADER "1,1,1,1,1,1,1,1,1,1\n", "line 2 is not 9 finite numbers"},
+        {METRICS_HEADER "1,1,1,1,1,1,1,1\n", "line 2 is not 9 finite numbers"},
+        {METRICS_HEADER "1,1,1,1,1,1,1,1,1\n\n", "line 3 is not 9 finite numbers"},
+        {"step,epoch,loss_d,loss_g,d_real,d_fake,gnorm_g,gnorm_d,elapsed_s,extra\n", "line 1 is not the header"},
+        {"step,epoch\n", "line 1 is not the header"},
+        {longline, "line 2 is too long"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = read_metrics(bad[i].text, &m);
+        ck_assert_msg(rc == -1, "case %zu accepted (%d rows)", i, m.n);
+        ck_assert_msg(strstr(err, bad[i].msg) && strstr(err, "metrics.csv"), "case %zu: '%s'", i, err);
+        run_metrics_free(&m);
+    }
+    /* a NUL byte inside a line */
+    const char nul[] = METRICS_HEADER "1,1,1,1,1,1,1,1,1\0junk\n";
+    FILE *f = fmemopen((void *)nul, sizeof nul - 1, "r");
+    ck_assert_ptr_nonnull(f);
+    memset(&m, 0, sizeof m);
+    ck_assert_int_eq(run_metrics_read(f, "metrics.csv", &m, err, sizeof err), -1);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(err, "line 2 holds a NUL byte"));
+    run_metrics_free(&m);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
     Suite *s = suite_create("io");
@@ -586,6 +695,7 @@ static Suite *io_suite(void)
     tcase_add_test(core, test_png_grid);
     tcase_add_test(core, test_plot);
     tcase_add_test(limits, test_size_cap);
+    tcase_add_test(limits, test_gz_claims_huge);
     tcase_add_test(limits, test_ndim_range);
     tcase_add_test(limits, test_small_err_buffer);
     tcase_add_test(limits, test_plot_extremes);
@@ -594,6 +704,7 @@ static Suite *io_suite(void)
     tcase_add_test(errors, test_mnist_errors);
     tcase_add_test(errors, test_write_failures);
     tcase_add_test(errors, test_png_arg_errors);
+    tcase_add_test(errors, test_metrics_csv);
     return s;
 }
 

@@ -188,6 +188,74 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* st_write_mem builds exactly the bytes st_write puts in a file, and
+ * refuses what st_write refuses. */
+START_TEST(write_mem)
+{
+    float w[6] = {1.5f, -2.0f, 0.25f, 3e38f, -1e-38f, 0.0f};
+    uint8_t bytes[3] = {7, 8, 9};
+    const st_tensor t[] = {
+        {"w", ST_F32, 2, (const int[]){2, 3}, w},
+        {"b", ST_U8, 1, (const int[]){3}, bytes},
+        {"e", ST_F64, 1, (const int[]){0}, NULL},
+    };
+    const st_kv meta[] = {{"format", "x/1"}, {"note", note}};
+    mkdir_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    for (size_t nt = 0; nt <= 3; nt++) {
+        ck_assert_msg(st_write(path, t, nt, meta, nt % 3, err, sizeof err) == ST_OK, "%s", err);
+        size_t nf, nm;
+        unsigned char *file = slurp(path, &nf), *mem = NULL;
+        ck_assert_msg(st_write_mem(t, nt, meta, nt % 3, &mem, &nm, err, sizeof err) == ST_OK, "%s", err);
+        ck_assert_uint_eq(nm, nf);
+        ck_assert(!memcmp(mem, file, nf));
+        st_file *f = NULL;
+        ck_assert_int_eq(st_open_mem(mem, nm, &f, err, sizeof err), ST_OK);
+        ck_assert_uint_eq(st_count(f), nt);
+        st_close(f);
+        free(file);
+        free(mem);
+    }
+    unsigned char *mem = (unsigned char *)1;
+    size_t nm = 1;
+    const st_tensor twice[] = {t[0], t[0]};
+    ck_assert_int_eq(st_write_mem(twice, 2, NULL, 0, &mem, &nm, err, sizeof err), ST_ERR_ARG);
+    ck_assert_ptr_null(mem);
+    ck_assert_uint_eq(nm, 0);
+    ck_assert_ptr_nonnull(strstr(err, "two tensors are called 'w'"));
+    ck_assert_int_eq(st_write_mem(t, 1, NULL, 0, NULL, &nm, err, sizeof err), ST_ERR_ARG);
+    ck_assert_int_eq(rm_dir(dir), 1);
+}
+END_TEST
+
+/* st_meta_uint: digits only, within the range */
+START_TEST(meta_uint)
+{
+    st_file *f = open_hdr("{\"__metadata__\":{\"a\":\"42\",\"max\":\"18446744073709551615\",\"over\":"
+                          "\"18446744073709551616\",\"exp\":\"1e3\",\"neg\":\"-1\",\"sp\":\" 4\","
+                          "\"plus\":\"+4\",\"frac\":\"4.0\",\"hex\":\"0x4\",\"empty\":\"\"}}", 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 100, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert_uint_eq(v, 42);
+    ck_assert_int_eq(st_meta_uint(f, "max", 0, UINT64_MAX, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert(v == UINT64_MAX);
+    ck_assert_int_eq(st_meta_uint(f, "a", 43, 100, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
+    ck_assert_str_eq(err, "t: metadata 'a' = '42' is not an integer in [43, 100]");
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 41, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
+    static const char *const bad[] = {"over", "exp", "neg", "sp", "plus", "frac", "hex", "empty"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        ck_assert_msg(st_meta_uint(f, bad[i], 0, UINT64_MAX, &v, "t:", err, sizeof err) == ST_ERR_MISMATCH, "%s",
+                      bad[i]);
+        ck_assert_uint_eq(v, 7);
+    }
+    ck_assert_int_eq(st_meta_uint(f, "missing", 0, 1, &v, "t:", err, sizeof err), ST_ERR_NOTFOUND);
+    ck_assert_str_eq(err, "t: metadata has no 'missing'");
+    st_close(f);
+}
+END_TEST
+
 /* The exact bytes of the reference implementation's own tests
  * (safetensors/src/tensor.rs: test_empty, test_serialization_forced_alignement). */
 START_TEST(reference_bytes)
@@ -789,6 +857,8 @@ static Suite *st_suite(void)
     tcase_add_test(tc, get_f32_checks);
     tcase_add_test(tc, foreign_headers);
     tcase_add_test(tc, overwrite);
+    tcase_add_test(tc, write_mem);
+    tcase_add_test(tc, meta_uint);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);

@@ -135,6 +135,9 @@ START_TEST(test_resume_cuts_logs)
         {"not a row\n3,2,1,1,1,1,1,1,0.5\n", "metrics.csv: line 4 is not a row of 9 fields"},
         {"3,2,1,1\n", "metrics.csv: line 4 is not a row of 9 fields"},
         {"x3,2,1,1,1,1,1,1,0.5\n", "metrics.csv: line 4 is not a row of 9 fields"},
+        /* kept rows are read as strictly as metrics.csv is read back: before the cut */
+        {"2,1,1,1,1,1,1,1,1e999\n3,2,1,1,1,1,1,1,0.5\n", "metrics.csv: line 4 is not 9 finite numbers"},
+        {"2,1,1,1,1,1,1,1,0.5 \n", "metrics.csv: line 4 is not 9 finite numbers"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         put_file(path("l/metrics.csv"), orig, n);
@@ -316,6 +319,21 @@ START_TEST(test_bad_checkpoints)
 }
 END_TEST
 
+/* Settings at the edges of what train-gan accepts must survive the
+ * checkpoint: --resume once refused them (the checkpoint's ranges were
+ * narrower: beta2 <= 0.9999999, dropout <= 0.999, learning rates >= 1e-30). */
+START_TEST(test_resume_edge_settings)
+{
+    result r = TRAIN("--out", path("edge"), "--epochs", "1", "--beta2", "0.99999995", "--dropout", "0.9995",
+                     "--lr-g", "1e-35", "--lr-d", "2e-38");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    result_free(&r);
+    r = RUN("train-gan", "--resume", path("edge"), "--data", fixtures(), "--epochs", "2", "--quiet");
+    ck_assert_msg(r.status == 0, "resume: exit %d: %s", r.status, r.err);
+    result_free(&r);
+}
+END_TEST
+
 START_TEST(test_bad_flags)
 {
     const char *bad[][3] = {
@@ -325,7 +343,10 @@ START_TEST(test_bad_flags)
         {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
         {"--init", "he", "not pytorch, xavier or normal"},
         {"--model", "huge", "unknown --model"},
-        {"--dropout", "1", "0 <= p < 1"},
+        {"--dropout", "1", "0 <= x < 1"},
+        {"--dropout", "0.99999999", "as a float"},
+        {"--beta1", "0.99999999", "as a float"},
+        {"--lr-d", "1e-39", "too small"},
         {"--g-hidden", "128,,512", "not a list"},
         {"--g-act", "gelu", "not relu, leaky_relu, sigmoid or tanh"},
     };
@@ -362,6 +383,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_resume_cuts_logs);
     tcase_add_test(core, test_resume_remembers_data);
     tcase_add_test(core, test_sample);
+    tcase_add_test(core, test_resume_edge_settings);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_set_timeout(err, 120);

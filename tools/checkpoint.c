@@ -1,7 +1,6 @@
 /* checkpoint.c - GAN checkpoints as safetensors files (see checkpoint.h). */
 #include "checkpoint.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,24 +9,21 @@
 
 #define CKPT_FORMAT "tapegrad-gan/1"
 #define MAXT 256   /* tensors */
-#define MAXM 48    /* metadata pairs */
 
 typedef struct kvbuf {
-    st_kv kv[MAXM];
-    char val[MAXM][160];
-    int n;
+    ckpt_meta m;
     st_tensor t[MAXT];
     char names[MAXT][96];
 } kvbuf;
 
-static void put(kvbuf *b, const char *key, const char *fmt, ...)
+static void put(ckpt_meta *b, const char *key, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-static void put(kvbuf *b, const char *key, const char *fmt, ...)
+static void put(ckpt_meta *b, const char *key, const char *fmt, ...)
 {
-    if (b->n >= MAXM) return;
+    if (b->n >= CKPT_MAX_META) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(b->val[b->n], sizeof b->val[b->n], fmt, ap);
@@ -38,9 +34,9 @@ static void put(kvbuf *b, const char *key, const char *fmt, ...)
 }
 
 /* a value kept by the caller (a path, longer than val's 160 bytes) */
-static void put_ref(kvbuf *b, const char *key, const char *value)
+static void put_ref(ckpt_meta *b, const char *key, const char *value)
 {
-    if (b->n >= MAXM) return;
+    if (b->n >= CKPT_MAX_META) return;
     b->kv[b->n].key = key;
     b->kv[b->n].value = value;
     b->n++;
@@ -92,37 +88,12 @@ static void rng_str(char *out, size_t len, const tg_rng *r)
              r->s[3]);
 }
 
-int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size_t len)
+void ckpt_config_meta(const gan_cfg *c, ckpt_meta *m)
 {
-    kvbuf *m = calloc(1, sizeof *m);
-    if (!m) return snprintf(err, len, "checkpoint: out of memory"), -1;
-    st_tensor *t = m->t;
-    char(*names)[96] = m->names;
-    const gan_cfg *c = &r->cfg;
-    int nt = 0;
-    for (int i = 0; i < tg_params_count(r->ps) && nt < MAXT; i++) {
-        tg_param *p = tg_params_at(r->ps, i);
-        snprintf(names[nt], sizeof names[nt], "%s/%s", tg_param_group(p), tg_param_name(p));
-        t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p)};
-        nt++;
-    }
-    tg_adam *opt[2] = {r->ad, r->ag};
-    for (int o = 0; o < 2; o++)
-        for (int i = 0; i < tg_adam_count(opt[o]) && nt + 2 <= MAXT; i++) {
-            tg_param *p = tg_adam_param(opt[o], i);
-            for (int mv = 0; mv < 2; mv++) {
-                snprintf(names[nt], sizeof names[nt], "adam/%s/%c/%s", tg_param_group(p), mv ? 'v' : 'm',
-                         tg_param_name(p));
-                t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p),
-                                    mv ? tg_adam_v(opt[o], i) : tg_adam_m(opt[o], i)};
-                nt++;
-            }
-        }
-    char gw[128], dw[128], rn[80], rs[80];
+    char gw[128], dw[128];
     widths_str(gw, sizeof gw, &c->spec.G);
     widths_str(dw, sizeof dw, &c->spec.D);
-    rng_str(rn, sizeof rn, &r->noise);
-    rng_str(rs, sizeof rs, &r->shuffle);
+    m->n = 0;
     put(m, "format", CKPT_FORMAT);
     put(m, "model", "%s", c->model);
     put(m, "g_widths", "%s", gw);
@@ -147,6 +118,48 @@ int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size
     put(m, "real_label", "%.9g", (double)c->real_label);
     put(m, "g_loss", "%s", c->saturating ? "saturating" : "nonsaturating");
     put(m, "fresh_z", "%d", c->fresh_z);
+}
+
+void ckpt_run_meta(const gan_cfg *c, const ckpt_run *run, ckpt_meta *m)
+{
+    put(m, "log_every", "%d", c->log_every);
+    if (!run) return;
+    if (run->data[0] && st_utf8_valid(run->data)) put_ref(m, "data", run->data);
+    if (run->classifier[0] && st_utf8_valid(run->classifier)) put_ref(m, "classifier", run->classifier);
+    put(m, "eval_every", "%d", run->eval_every);
+    put(m, "limit", "%d", run->limit);
+}
+
+int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size_t len)
+{
+    kvbuf *b = calloc(1, sizeof *b);
+    if (!b) return snprintf(err, len, "checkpoint: out of memory"), -1;
+    st_tensor *t = b->t;
+    char(*names)[96] = b->names;
+    int nt = 0;
+    for (int i = 0; i < tg_params_count(r->ps) && nt < MAXT; i++) {
+        tg_param *p = tg_params_at(r->ps, i);
+        snprintf(names[nt], sizeof names[nt], "%s/%s", tg_param_group(p), tg_param_name(p));
+        t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p)};
+        nt++;
+    }
+    tg_adam *opt[2] = {r->ad, r->ag};
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < tg_adam_count(opt[o]) && nt + 2 <= MAXT; i++) {
+            tg_param *p = tg_adam_param(opt[o], i);
+            for (int mv = 0; mv < 2; mv++) {
+                snprintf(names[nt], sizeof names[nt], "adam/%s/%c/%s", tg_param_group(p), mv ? 'v' : 'm',
+                         tg_param_name(p));
+                t[nt] = (st_tensor){names[nt], ST_F32, tg_param_ndim(p), tg_param_dims(p),
+                                    mv ? tg_adam_v(opt[o], i) : tg_adam_m(opt[o], i)};
+                nt++;
+            }
+        }
+    char rn[80], rs[80];
+    rng_str(rn, sizeof rn, &r->noise);
+    rng_str(rs, sizeof rs, &r->shuffle);
+    ckpt_meta *m = &b->m;
+    ckpt_config_meta(&r->cfg, m);
     put(m, "step", "%" PRId64, r->step);
     put(m, "epoch", "%d", r->epoch);
     put(m, "adam_t_D", "%" PRId64, tg_adam_steps(r->ad));
@@ -154,23 +167,18 @@ int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size
     put(m, "dropout_step", "%" PRIu64, tg_graph_dropout_step(r->g));
     put(m, "rng_noise", "%s", rn);
     put(m, "rng_shuffle", "%s", rs);
-    put(m, "log_every", "%d", c->log_every);
-    if (run) {
-        if (run->data[0] && st_utf8_valid(run->data)) put_ref(m, "data", run->data);
-        if (run->classifier[0] && st_utf8_valid(run->classifier)) put_ref(m, "classifier", run->classifier);
-        put(m, "eval_every", "%d", run->eval_every);
-        put(m, "limit", "%d", run->limit);
-    }
+    ckpt_run_meta(&r->cfg, run, m);
     /* the same settings as one JSON object, for other readers */
-    char *json = json_object(m->kv, m->n);
+    const int room = m->n < CKPT_MAX_META; /* for "config" */
+    char *json = room ? json_object(m->kv, m->n) : NULL;
     if (!json) {
-        free(m);
-        return snprintf(err, len, "checkpoint: out of memory"), -1;
+        free(b);
+        return snprintf(err, len, "checkpoint: %s", room ? "out of memory" : "too many metadata pairs"), -1;
     }
     m->kv[m->n++] = (st_kv){"config", json};
     int rc = st_write(path, t, (size_t)nt, m->kv, (size_t)m->n, err, len);
     free(json);
-    free(m);
+    free(b);
     return rc == ST_OK ? 0 : -1;
 }
 
@@ -183,6 +191,23 @@ static const char *need(const st_file *f, const char *key, char *err, size_t len
 static int num(const st_file *f, const char *key, double lo, double hi, double *out, char *err, size_t len)
 {
     return st_meta_num(f, key, lo, hi, out, "checkpoint:", err, len) == ST_OK ? 0 : -1;
+}
+
+static int whole(const st_file *f, const char *key, uint64_t hi, uint64_t *out, char *err, size_t len)
+{
+    return st_meta_uint(f, key, 0, hi, out, "checkpoint:", err, len) == ST_OK ? 0 : -1;
+}
+
+/* the index of key's value in names[n], or -1 with a message */
+static int choice(const st_file *f, const char *key, const char *const *names, int n, char *err, size_t len)
+{
+    const char *v = need(f, key, err, len);
+    if (!v) return -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) return i;
+    snprintf(err, len, "checkpoint: metadata '%s' = '%s' is not one of", key, v);
+    for (int i = 0; i < n; i++) snprintf(err + strlen(err), len - strlen(err), "%s %s", i ? "," : "", names[i]);
+    return -1;
 }
 
 static int widths(const st_file *f, const char *key, tg_mlp_spec *s, char *err, size_t len)
@@ -218,15 +243,11 @@ static int rng_parse(const st_file *f, const char *key, tg_rng *r, char *err, si
 {
     const char *v = need(f, key, err, len);
     if (!v) return -1;
-    const char *p = v;
     for (int i = 0; i < 4; i++) {
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(p, &end, 16);
-        if (errno || end - p != 16 || (i < 3 ? *end != ',' : *end != 0))
+        const char *p = v + 17 * i;
+        if (strspn(p, "0123456789abcdefABCDEF") != 16 || p[16] != (i < 3 ? ',' : '\0'))
             return snprintf(err, len, "checkpoint: metadata '%s' is not 4 hex words", key), -1;
-        r->s[i] = (uint64_t)x;
-        p = end + 1;
+        r->s[i] = (uint64_t)strtoull(p, NULL, 16);
     }
     return 0;
 }
@@ -238,45 +259,50 @@ int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len)
     if (strcmp(fmt, CKPT_FORMAT))
         return snprintf(err, len, "checkpoint: format '%s', expected '%s'", fmt, CKPT_FORMAT), -1;
     if (gan_cfg_defaults(c, model) != 0) return snprintf(err, len, "checkpoint: unknown model preset '%s'", model), -1;
-    double d[16];
-    const char *init = need(f, "init", err, len), *gl = need(f, "g_loss", err, len);
-    if (!init || !gl || widths(f, "g_widths", &c->spec.G, err, len) || widths(f, "d_widths", &c->spec.D, err, len) ||
-        act(f, "g_act", &c->spec.G.hidden, err, len) || act(f, "d_act", &c->spec.D.hidden, err, len) ||
-        act(f, "g_out", &c->spec.G.output, err, len) ||
+    /* what init_name and ckpt_save write */
+    static const char *const inits[] = {"xavier", "normal", "pytorch", "zeros"};
+    static const tg_init init_of[] = {TG_INIT_XAVIER, TG_INIT_NORMAL, TG_INIT_PYTORCH, TG_INIT_ZEROS};
+    static const char *const losses[] = {"nonsaturating", "saturating"};
+    /* Ranges wide enough for anything train-gan accepts; gan_cfg_check then
+     * checks the values as the floats training uses. */
+    double d[11];
+    uint64_t u[4];
+    int init = choice(f, "init", inits, 4, err, len), loss = init < 0 ? -1 : choice(f, "g_loss", losses, 2, err, len);
+    if (init < 0 || loss < 0 || widths(f, "g_widths", &c->spec.G, err, len) ||
+        widths(f, "d_widths", &c->spec.D, err, len) || act(f, "g_act", &c->spec.G.hidden, err, len) ||
+        act(f, "d_act", &c->spec.D.hidden, err, len) || act(f, "g_out", &c->spec.G.output, err, len) ||
         num(f, "g_slope", -1e6, 1e6, &d[0], err, len) || num(f, "d_slope", -1e6, 1e6, &d[1], err, len) ||
-        num(f, "g_dropout", 0, 0.999, &d[2], err, len) || num(f, "d_dropout", 0, 0.999, &d[3], err, len) ||
-        num(f, "sigma", 0, 1e6, &d[4], err, len) || num(f, "batch", 1, 1 << 20, &d[5], err, len) ||
-        num(f, "epochs", 0, 1e9, &d[6], err, len) || num(f, "seed", 0, 1.8e19, &d[7], err, len) ||
-        num(f, "lr_g", 1e-30, 1e6, &d[8], err, len) || num(f, "lr_d", 1e-30, 1e6, &d[9], err, len) ||
-        num(f, "beta1", 0, 0.9999999, &d[10], err, len) || num(f, "beta2", 0, 0.9999999, &d[11], err, len) ||
-        num(f, "eps", 1e-30, 1, &d[12], err, len) || num(f, "real_label", -1e6, 1e6, &d[13], err, len) ||
-        num(f, "fresh_z", 0, 1, &d[14], err, len))
+        num(f, "g_dropout", 0, 1, &d[2], err, len) || num(f, "d_dropout", 0, 1, &d[3], err, len) ||
+        num(f, "sigma", 0, 1e6, &d[4], err, len) || whole(f, "batch", 1 << 20, &u[0], err, len) ||
+        whole(f, "epochs", 1000000000, &u[1], err, len) || whole(f, "seed", UINT64_MAX, &u[2], err, len) ||
+        num(f, "lr_g", 0, 1e6, &d[5], err, len) || num(f, "lr_d", 0, 1e6, &d[6], err, len) ||
+        num(f, "beta1", 0, 1, &d[7], err, len) || num(f, "beta2", 0, 1, &d[8], err, len) ||
+        num(f, "eps", 0, 1, &d[9], err, len) || num(f, "real_label", -1e6, 1e6, &d[10], err, len) ||
+        whole(f, "fresh_z", 1, &u[3], err, len))
         return -1;
     c->spec.G.slope = (float)d[0];
     c->spec.D.slope = (float)d[1];
     c->spec.G.dropout = (float)d[2];
     c->spec.D.dropout = (float)d[3];
     c->spec.sigma = (float)d[4];
-    c->spec.init = !strcmp(init, "xavier") ? TG_INIT_XAVIER : !strcmp(init, "normal") ? TG_INIT_NORMAL
-                   : !strcmp(init, "pytorch") ? TG_INIT_PYTORCH : TG_INIT_ZEROS;
-    c->batch = (int)d[5];
-    c->epochs = (int)d[6];
-    c->seed = strtoull(st_meta(f, "seed"), NULL, 10); /* exact, not through a double */
-    c->lr_g = (float)d[8];
-    c->lr_d = (float)d[9];
-    c->beta1 = (float)d[10];
-    c->beta2 = (float)d[11];
-    c->eps = (float)d[12];
-    c->real_label = (float)d[13];
-    c->fresh_z = (int)d[14];
-    c->saturating = !strcmp(gl, "saturating");
+    c->spec.init = init_of[init];
+    c->batch = (int)u[0];
+    c->epochs = (int)u[1];
+    c->seed = u[2];
+    c->lr_g = (float)d[5];
+    c->lr_d = (float)d[6];
+    c->beta1 = (float)d[7];
+    c->beta2 = (float)d[8];
+    c->eps = (float)d[9];
+    c->real_label = (float)d[10];
+    c->fresh_z = (int)u[3];
+    c->saturating = loss == 1;
     if (st_meta(f, "log_every")) { /* not in older checkpoints */
-        if (num(f, "log_every", 1, 1000000, &d[15], err, len)) return -1;
-        c->log_every = (int)d[15];
+        if (st_meta_uint(f, "log_every", 1, 1000000, &u[0], "checkpoint:", err, len) != ST_OK) return -1;
+        c->log_every = (int)u[0];
     }
-    tg_error e;
-    if (tg_mlp_check(&c->spec.G, &e) != TG_OK || tg_mlp_check(&c->spec.D, &e) != TG_OK)
-        return snprintf(err, len, "checkpoint: %s", e.msg), -1;
+    char msg[200];
+    if (gan_cfg_check(c, msg, sizeof msg)) return snprintf(err, len, "checkpoint: %s", msg), -1;
     return 0;
 }
 
@@ -287,18 +313,20 @@ int ckpt_run_read(const st_file *f, ckpt_run *run, char *err, size_t len)
     char *dst[2] = {run->data, run->classifier};
     for (int k = 0; k < 2; k++) {
         const char *v = st_meta(f, keys[k]);
-        if (v && strlen(v) >= CKPT_PATH_MAX)
-            return snprintf(err, len, "checkpoint: metadata '%s' is longer than %d bytes", keys[k], CKPT_PATH_MAX - 1), -1;
+        if (v && (!v[0] || strlen(v) >= CKPT_PATH_MAX)) /* the writer leaves an empty path out */
+            return snprintf(err, len, "checkpoint: metadata '%s' is empty or longer than %d bytes", keys[k],
+                            CKPT_PATH_MAX - 1), -1;
         if (v) strcpy(dst[k], v);
     }
-    double d;
+    /* what train-gan accepts (--eval-every 0..100000, --limit 1..100000000) and 0 */
+    uint64_t u;
     if (st_meta(f, "eval_every")) {
-        if (num(f, "eval_every", 0, 100000, &d, err, len)) return -1;
-        run->eval_every = (int)d;
+        if (whole(f, "eval_every", 100000, &u, err, len)) return -1;
+        run->eval_every = (int)u;
     }
     if (st_meta(f, "limit")) {
-        if (num(f, "limit", 0, 100000000, &d, err, len)) return -1;
-        run->limit = (int)d;
+        if (whole(f, "limit", 100000000, &u, err, len)) return -1;
+        run->limit = (int)u;
     }
     return 0;
 }
@@ -334,16 +362,16 @@ int ckpt_restore(const st_file *f, gan_run *r, int training, char *err, size_t l
             snprintf(name, sizeof name, "adam/%s/v/%s", tg_param_group(p), tg_param_name(p));
             if (load_tensor(f, name, p, tg_adam_v(opt[o], i), err, len)) return -1;
         }
-    double d[5];
-    if (num(f, "step", 0, 9e15, &d[0], err, len) || num(f, "epoch", 0, 1e9, &d[1], err, len) ||
-        num(f, "adam_t_D", 0, 9e15, &d[2], err, len) || num(f, "adam_t_G", 0, 9e15, &d[3], err, len) ||
-        num(f, "dropout_step", 0, 9e15, &d[4], err, len) || rng_parse(f, "rng_noise", &r->noise, err, len) ||
+    uint64_t u[5];
+    if (whole(f, "step", INT64_MAX, &u[0], err, len) || whole(f, "epoch", 1000000000, &u[1], err, len) ||
+        whole(f, "adam_t_D", INT64_MAX, &u[2], err, len) || whole(f, "adam_t_G", INT64_MAX, &u[3], err, len) ||
+        whole(f, "dropout_step", UINT64_MAX, &u[4], err, len) || rng_parse(f, "rng_noise", &r->noise, err, len) ||
         rng_parse(f, "rng_shuffle", &r->shuffle, err, len))
         return -1;
-    r->step = (int64_t)d[0];
-    r->epoch = (int)d[1];
-    tg_adam_set_steps(r->ad, (int64_t)d[2]);
-    tg_adam_set_steps(r->ag, (int64_t)d[3]);
-    tg_graph_set_dropout_step(r->g, (uint64_t)d[4]);
+    r->step = (int64_t)u[0];
+    r->epoch = (int)u[1];
+    tg_adam_set_steps(r->ad, (int64_t)u[2]);
+    tg_adam_set_steps(r->ag, (int64_t)u[3]);
+    tg_graph_set_dropout_step(r->g, u[4]);
     return 0;
 }

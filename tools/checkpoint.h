@@ -31,13 +31,36 @@ typedef struct ckpt_run {
     int limit;                      /* training images used; 0: all */
 } ckpt_run;
 
+/* Metadata pairs as ckpt_save writes them (keys are string constants, values
+ * in val, or kept by the caller: ckpt_run_meta's paths). */
+#define CKPT_MAX_META 48
+typedef struct ckpt_meta {
+    st_kv kv[CKPT_MAX_META];
+    char val[CKPT_MAX_META][160];
+    int n;
+} ckpt_meta;
+
+/* The configuration's pairs, what ckpt_config reads back: "format", "model",
+ * "g_widths", ... "fresh_z" (no training state, no "log_every"); replaces
+ * m's contents. */
+void ckpt_config_meta(const gan_cfg *c, ckpt_meta *m);
+/* Append the run's pairs, what ckpt_config ("log_every") and ckpt_run_read
+ * read back: "log_every", and with run (NULL: none) "data" and "classifier"
+ * (each left out when empty or not valid UTF-8; m points into run, which must
+ * outlive m's use), "eval_every", "limit". */
+void ckpt_run_meta(const gan_cfg *c, const ckpt_run *run, ckpt_meta *m);
 /* Write r's complete state and run (NULL: none) to path (atomically). 0 or
  * -1 with a message. */
 int ckpt_save(const char *path, gan_run *r, const ckpt_run *run, char *err, size_t len);
 /* Read the configuration stored in an open checkpoint (log_every: the
- * default when the checkpoint has none). */
+ * default when the checkpoint has none). Every value must be one the writer
+ * could have written (names spelled as it spells them, integers as whole
+ * decimal numbers) and the configuration valid (gan_cfg_check), or it is an
+ * error naming the value. */
 int ckpt_config(const st_file *f, gan_cfg *c, char *err, size_t len);
-/* Read the run's inputs stored in an open checkpoint. */
+/* Read the run's inputs stored in an open checkpoint, as strictly: a path is
+ * not empty and shorter than CKPT_PATH_MAX, eval_every and limit are whole
+ * numbers in the ranges train-gan accepts (0: none, all). */
 int ckpt_run_read(const st_file *f, ckpt_run *run, char *err, size_t len);
 /* Load parameters (and, if `training`, optimizer moments, step, epoch and
  * random streams) into a run built from the same configuration; shapes are

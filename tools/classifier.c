@@ -490,6 +490,32 @@ static int parse_widths(const char *v, tg_mlp_spec *s, char *err, size_t len)
     return 0;
 }
 
+int clf_ckpt_config(const st_file *f, clf_cfg *c, int *epochs_done, char *err, size_t len)
+{
+    clf_cfg_defaults(c, NULL);
+    double d;
+    const char *fmt = need(f, "format", err, len), *w, *a;
+    if (!fmt) return -1;
+    if (strcmp(fmt, CLF_FORMAT))
+        return fail(err, len, "checkpoint format is '%s', expected '" CLF_FORMAT "' (a train-classifier checkpoint)",
+                    fmt);
+    if (!(w = need(f, "widths", err, len)) || parse_widths(w, &c->spec, err, len)) return -1;
+    if (!(a = need(f, "act", err, len))) return -1;
+    if (!tg_act_parse(a, &c->spec.hidden) || c->spec.hidden == TG_ACT_NONE)
+        return fail(err, len, "checkpoint metadata 'act' = '%s' is not relu, leaky_relu, sigmoid or tanh", a);
+    const char *what = "classifier checkpoint:";
+    uint64_t u[3] = {0, 0, (uint64_t)c->batch}; /* "batch" is optional */
+    if (num(f, "slope", -1e6, 1e6, &d, err, len) || st_meta_uint(f, "epochs", 0, 1000000000, &u[0], what, err, len) ||
+        st_meta_uint(f, "seed", 0, UINT64_MAX, &u[1], what, err, len) ||
+        (st_meta(f, "batch") && st_meta_uint(f, "batch", 1, 65536, &u[2], what, err, len)))
+        return -1;
+    c->spec.slope = (float)d;
+    c->seed = u[1];
+    c->batch = (int)u[2];
+    if (epochs_done) *epochs_done = (int)u[0];
+    return check_cfg(c, err, len);
+}
+
 clf *clf_load(const char *path, int threads, char *err, size_t len)
 {
     st_file *f = NULL;
@@ -497,29 +523,11 @@ clf *clf_load(const char *path, int threads, char *err, size_t len)
     if (st_open(path, &f, sub, sizeof sub) != ST_OK) return fail(err, len, "%s", sub), NULL;
     clf *m = NULL;
     clf_cfg c;
-    clf_cfg_defaults(&c, NULL);
-    double d[3];
-    const char *fmt = need(f, "format", err, len), *w, *a, *seed;
-    if (!fmt) goto done;
-    if (strcmp(fmt, CLF_FORMAT)) {
-        fail(err, len, "checkpoint format is '%s', expected '" CLF_FORMAT "' (a train-classifier checkpoint)", fmt);
-        goto done;
-    }
-    if (!(w = need(f, "widths", err, len)) || parse_widths(w, &c.spec, err, len)) goto done;
-    if (!(a = need(f, "act", err, len))) goto done;
-    if (!tg_act_parse(a, &c.spec.hidden) || c.spec.hidden == TG_ACT_NONE) {
-        fail(err, len, "checkpoint metadata 'act' = '%s' is not relu, leaky_relu, sigmoid or tanh", a);
-        goto done;
-    }
-    if (num(f, "slope", -1e6, 1e6, &d[0], err, len) || num(f, "epochs", 0, 1e9, &d[1], err, len) ||
-        !(seed = need(f, "seed", err, len)))
-        goto done;
-    c.spec.slope = (float)d[0];
-    c.seed = strtoull(seed, NULL, 10);
-    if (st_meta(f, "batch") && num(f, "batch", 1, 65536, &d[2], err, len) == 0) c.batch = (int)d[2];
+    int epochs;
+    if (clf_ckpt_config(f, &c, &epochs, err, len)) goto done;
     c.threads = threads < 1 ? 1 : threads;
     if (!(m = clf_new(&c, err, len))) goto done;
-    m->epochs_done = (int)d[1];
+    m->epochs_done = epochs;
     for (int i = 0; i < tg_params_count(m->ps); i++) {
         tg_param *p = tg_params_at(m->ps, i);
         char name[160];

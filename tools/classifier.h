@@ -53,6 +53,11 @@ int clf_in_dim(const clf *m);
 /* Save / load the checkpoint described above (atomic write). */
 int clf_save(clf *m, const char *path, double test_accuracy, const char *dataset, char *err, size_t len);
 clf *clf_load(const char *path, int threads, char *err, size_t len);
+/* The configuration stored in an open checkpoint (what clf_load builds the
+ * classifier from; threads 2) and its "epochs" (if epochs_done): 0, or -1
+ * with a message. */
+struct st_file;
+int clf_ckpt_config(const struct st_file *f, clf_cfg *c, int *epochs_done, char *err, size_t len);
 
 /* ---- additions (used by the commands and tests) ---- */
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +72,34 @@ int cli_pos_double(const char *cmd, const char *flag, const char *s, double hi, 
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+int cli_pos_float(const char *cmd, const char *flag, const char *s, double hi, float *out)
+{
+    double v;
+    if (cli_pos_double(cmd, flag, s, hi, &v)) return -1;
+    if (v < FLT_MIN) {
+        cli_err("%s: %s: %g is too small (the smallest accepted is %g)", cmd, flag, v, (double)FLT_MIN);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+int cli_unit_float(const char *cmd, const char *flag, const char *s, float *out)
+{
+    char *end;
+    double v = strtod(s, &end); /* an underflow is 0 here, an overflow is not finite */
+    if (!*s || *end || end == s || !isfinite(v)) {
+        cli_err("%s: %s: '%s' is not a finite number", cmd, flag, s);
+        return -1;
+    }
+    if (!(v >= 0 && (float)v < 1)) {
+        cli_err("%s: %s: %s is out of range (0 <= x < 1%s)", cmd, flag, s, v < 1 && v >= 0 ? ", as a float" : "");
+        return -1;
+    }
+    *out = (float)v;
     return 0;
 }
 

@@ -55,6 +55,14 @@ int cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, 
  * message otherwise. */
 int cli_pos_double(const char *cmd, const char *flag, const char *s, double hi, double *out);
 
+/* The same into a float that keeps the promise: 0 < x <= hi with x not
+ * below FLT_MIN (smaller values are 0 or subnormal as floats, and the engine
+ * flushes subnormals to zero). */
+int cli_pos_float(const char *cmd, const char *flag, const char *s, double hi, float *out);
+/* A whole number with 0 <= x < 1 into a float that stays below 1 (0.99999999
+ * would round to 1). */
+int cli_unit_float(const char *cmd, const char *flag, const char *s, float *out);
+
 /* Report an unknown option or stray argument (message); returns CLI_USAGE. */
 int cli_bad_arg(const char *cmd, const char *arg);
 

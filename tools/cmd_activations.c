@@ -8,6 +8,7 @@
 #include "classifier.h"
 #include "clf_cli.h"
 #include "cli.h"
+#include "commands.h"
 #include "idx.h"
 #include "png_out.h"
 #include "run_files.h"
@@ -133,35 +134,44 @@ static int plot_curves(const char *dir, const hist *h, int done, int epochs)
     return rc;
 }
 
-int cmd_activations(int argc, char **argv)
+int cmd_activations_parse(int argc, char **argv, clf_cfg *c, clf_run_opts *o)
 {
-    clf_cfg cfg;
-    clf_cfg_defaults(&cfg, NULL);
-    const char *v, *data = NULL, *dir = "runs/activations";
-    int quiet = 0, limit = 0;
+    const char *v;
+    clf_cfg_defaults(c, NULL);
+    memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         int r;
         const char *a = argv[i];
         if (cli_is_help(a)) {
             cmd_activations_help(stdout);
-            return CLI_OK;
+            return -1;
         }
-        if (!strcmp(a, "--quiet")) quiet = 1;
+        if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if ((r = cli_opt(CMD, argc, argv, &i, "--data", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            data = v;
+            o->data = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--out", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            dir = v;
+            o->out = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--limit", v, 1, 100000000, &limit)) return CLI_USAGE;
-        } else if ((r = clf_common_opt(CMD, argc, argv, &i, &cfg)) != 0) {
+            if (r < 0 || cli_int(CMD, "--limit", v, 1, 100000000, &o->limit)) return CLI_USAGE;
+        } else if ((r = clf_common_opt(CMD, argc, argv, &i, c)) != 0) {
             if (r < 0) return CLI_USAGE;
         } else {
             return cli_bad_arg(CMD, a);
         }
     }
-    data = run_data_dir(data);
+    return 0;
+}
+
+int cmd_activations(int argc, char **argv)
+{
+    clf_cfg cfg;
+    clf_run_opts o;
+    int rc = cmd_activations_parse(argc, argv, &cfg, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *data = run_data_dir(o.data), *dir = o.out ? o.out : "runs/activations";
+    const int quiet = o.quiet, limit = o.limit;
     char err[512], path[4200];
     mnist_set train = {0}, test = {0};
     hist h[NACT];

@@ -7,6 +7,7 @@
  * warm-up: on a shared machine the minimum time is the one least disturbed. */
 #include "bench_conv.h"
 #include "cli.h"
+#include "commands.h"
 #include "gan_train.h"
 #include "op.h" /* tg_exec_gemm, tg_zalloc: the engine's own GEMM split */
 #include "kernels.h"
@@ -21,12 +22,6 @@
 #define CMD "bench"
 #define NDATA 8            /* distinct random batches cycled through */
 #define OPS_ELEMS 50000000 /* elements an ops repeat processes (when --steps is not given) */
-
-typedef struct bopts {
-    int batch, threads, steps, repeats, json, profile;
-    int steps_set;
-    const char *model;
-} bopts;
 
 void cmd_bench_help(FILE *out)
 {
@@ -134,7 +129,7 @@ typedef struct step_bench {
  * outside every node and optimizer step (the caller's own work: copying
  * batches, drawing noise, reading losses) is the "outside" row. */
 #define PROF_MAX 64
-static int profile_repeat(const bopts *o, const step_bench *sb, int i0)
+static int profile_repeat(const bench_opts *o, const step_bench *sb, int i0)
 {
     char err[512];
     tg_profile_row rows[PROF_MAX];
@@ -197,7 +192,7 @@ static int profile_repeat(const bopts *o, const step_bench *sb, int i0)
     return 0;
 }
 
-static int run_steps(const bopts *o, const step_bench *sb, const char *extra_json, const char *extra_text)
+static int run_steps(const bench_opts *o, const step_bench *sb, const char *extra_json, const char *extra_text)
 {
     char err[512];
     const int warm = o->steps / 5 + 3;
@@ -256,7 +251,7 @@ static int gan_one(void *ctx, int i, char *err, size_t len)
     return gan_step(&c->r, &st, err, len);
 }
 
-static int bench_gan(const bopts *o)
+static int bench_gan(const bench_opts *o)
 {
     gan_cfg cfg;
     if (gan_cfg_defaults(&cfg, o->model)) {
@@ -312,7 +307,7 @@ static int mlp_one(void *ctx, int i, char *err, size_t len)
     return 0;
 }
 
-static int bench_mlp(const bopts *o)
+static int bench_mlp(const bench_opts *o)
 {
     tg_mlp_spec s = {.n_layers = 4, .widths = {784, 512, 256, 128, 10}, .hidden = TG_ACT_RELU,
                      .output = TG_ACT_NONE, .group = "C"};
@@ -383,7 +378,7 @@ static tg_gemm_desc gemm_shape(int kind, int B, int IN, int OUT, const float *x,
     return TG_GEMM(B, IN, OUT, dy, OUT, 0, w, OUT, 1, out, IN, 0);
 }
 
-static int bench_gemm(const bopts *o)
+static int bench_gemm(const bench_opts *o)
 {
     tg_gan_spec s;
     tg_gan_preset("reference", &s, NULL);
@@ -495,7 +490,7 @@ static void op_once(ops_ctx *c, const op_row *r)
     }
 }
 
-static int bench_ops(const bopts *o)
+static int bench_ops(const bench_opts *o)
 {
     static const op_row rows[] = {
         {"act_fwd", OP_ACT_FWD, TG_ACT_LEAKY_RELU},   {"act_bwd", OP_ACT_BWD, TG_ACT_LEAKY_RELU},
@@ -643,7 +638,7 @@ static void peak_task(void *ctx, int task, int thread)
  * 12 independent FMA chains; GFLOP/s = all threads' FLOPs / wall time.
  * The machine's real ceiling for GEMM-bound work, measured rather than
  * taken from a data sheet (a VM may not give what the CPU model promises). */
-static int bench_peak(const bopts *o)
+static int bench_peak(const bench_opts *o)
 {
     const tg_kern *k = tg_kern_current();
     const long n = o->steps_set ? o->steps : 20000000L;
@@ -675,62 +670,71 @@ static int bench_peak(const bopts *o)
     return CLI_OK;
 }
 
-int cmd_bench(int argc, char **argv)
+int cmd_bench_parse(int argc, char **argv, bench_opts *o)
 {
-    bopts o = {.batch = 64, .threads = 2, .steps = 0, .repeats = 5, .model = "reference"};
-    const char *what = NULL, *v;
+    const char *v;
+    *o = (bench_opts){.batch = 64, .threads = 2, .steps = 0, .repeats = 5, .model = "reference"};
     for (int i = 1; i < argc; i++) {
         int r;
         if (cli_is_help(argv[i])) {
             cmd_bench_help(stdout);
-            return CLI_OK;
+            return -1;
         }
         if ((r = cli_opt(CMD, argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--batch", v, 1, 65536, &o.batch)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--batch", v, 1, 65536, &o->batch)) return CLI_USAGE;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &o.threads)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &o->threads)) return CLI_USAGE;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--steps", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--steps", v, 1, 100000000, &o.steps)) return CLI_USAGE;
-            o.steps_set = 1;
+            if (r < 0 || cli_int(CMD, "--steps", v, 1, 100000000, &o->steps)) return CLI_USAGE;
+            o->steps_set = 1;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--repeats", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--repeats", v, 1, 10000, &o.repeats)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--repeats", v, 1, 10000, &o->repeats)) return CLI_USAGE;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--model", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
             if (strcmp(v, "reference") && strcmp(v, "documents")) {
                 cli_err("%s: --model: '%s' is not a GAN preset (reference, documents)", CMD, v);
                 return CLI_USAGE;
             }
-            o.model = v;
+            o->model = v;
         } else if (!strcmp(argv[i], "--json")) {
-            o.json = 1;
+            o->json = 1;
         } else if (!strcmp(argv[i], "--profile")) {
-            o.profile = 1;
-        } else if (argv[i][0] != '-' && !what) {
-            what = argv[i];
+            o->profile = 1;
+        } else if (argv[i][0] != '-' && !o->what) {
+            o->what = argv[i];
         } else {
             return cli_bad_arg(CMD, argv[i]);
         }
     }
-    if (!what) {
+    if (!o->what) {
         cli_err("%s: which benchmark? gan-step, mlp-step, gemm, ops, peak or conv (see 'tapegrad bench --help')", CMD);
         return CLI_USAGE;
     }
-    if (!strcmp(what, "gan-step")) {
-        if (!o.steps_set) o.steps = 100;
-        return bench_gan(&o);
-    }
-    if (!strcmp(what, "mlp-step")) {
-        if (!o.steps_set) o.steps = 200;
-        return bench_mlp(&o);
-    }
-    if (!strcmp(what, "gemm")) {
-        if (!o.steps_set) o.steps = 300;
-        return bench_gemm(&o);
-    }
-    if (!strcmp(what, "ops")) return bench_ops(&o);
-    if (!strcmp(what, "peak")) return bench_peak(&o);
-    if (!strcmp(what, "conv"))
-        return bench_conv_run(&(bench_conv_opts){o.batch, o.threads, o.steps_set ? o.steps : 50, o.repeats, o.json});
-    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops, peak, conv)", CMD, what);
+    /* the default number of steps of each benchmark (ops and peak size their own) */
+    static const struct {
+        const char *name;
+        int steps;
+    } benches[] = {{"gan-step", 100}, {"mlp-step", 200}, {"gemm", 300}, {"ops", 0}, {"peak", 0}, {"conv", 50}};
+    for (size_t k = 0; k < sizeof benches / sizeof benches[0]; k++)
+        if (!strcmp(o->what, benches[k].name)) {
+            if (!o->steps_set) o->steps = benches[k].steps;
+            return 0;
+        }
+    cli_err("%s: unknown benchmark '%s' (gan-step, mlp-step, gemm, ops, peak, conv)", CMD, o->what);
     return CLI_USAGE;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o;
+    int rc = cmd_bench_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *what = o.what;
+    if (!strcmp(what, "gan-step")) return bench_gan(&o);
+    if (!strcmp(what, "mlp-step")) return bench_mlp(&o);
+    if (!strcmp(what, "gemm")) return bench_gemm(&o);
+    if (!strcmp(what, "ops")) return bench_ops(&o);
+    if (!strcmp(what, "conv"))
+        return bench_conv_run(&(bench_conv_opts){o.batch, o.threads, o.steps, o.repeats, o.json});
+    return bench_peak(&o);
 }

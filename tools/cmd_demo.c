@@ -10,6 +10,7 @@
  * 3. Compile the reference GAN's two plans at batch 64 and show how much the
  *    arena saves over one buffer per value and gradient. */
 #include "cli.h"
+#include "commands.h"
 #include "tg_models.h"
 
 #include <math.h>
@@ -217,22 +218,35 @@ static int memory_report(void)
     return CLI_OK;
 }
 
-int cmd_demo(int argc, char **argv)
+int cmd_demo_parse(int argc, char **argv, demo_opts *o)
 {
     const char *cmd = "demo", *v;
-    int steps = 400, every = 50, seed = 1;
+    *o = (demo_opts){400, 50, 1};
     for (int i = 1; i < argc; i++) {
         int r;
+        if (cli_is_help(argv[i])) {
+            cmd_demo_help(stdout);
+            return -1;
+        }
         if ((r = cli_opt(cmd, argc, argv, &i, "--steps", &v)) != 0) {
-            if (r < 0 || cli_int(cmd, "--steps", v, 1, 100000, &steps)) return CLI_USAGE;
+            if (r < 0 || cli_int(cmd, "--steps", v, 1, 100000, &o->steps)) return CLI_USAGE;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--every", &v)) != 0) {
-            if (r < 0 || cli_int(cmd, "--every", v, 1, 100000, &every)) return CLI_USAGE;
+            if (r < 0 || cli_int(cmd, "--every", v, 1, 100000, &o->every)) return CLI_USAGE;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || cli_int(cmd, "--seed", v, 0, 2147483647, &seed)) return CLI_USAGE;
+            if (r < 0 || cli_int(cmd, "--seed", v, 0, 2147483647, &o->seed)) return CLI_USAGE;
         } else {
             return cli_bad_arg(cmd, argv[i]);
         }
     }
+    return 0;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    demo_opts o;
+    int rc = cmd_demo_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const int steps = o.steps, every = o.every, seed = o.seed;
     gan_graph m;
     char err[256];
     printf("tapegrad demo (kernels: %s)\n\n1. tiny GAN: G 4-6-8-12, D 12-8-6-1\n", tg_kernel_name());
@@ -243,7 +257,7 @@ int cmd_demo(int argc, char **argv)
     }
     printf("  %zu G parameters, %zu D parameters, %d graph nodes\n", tg_params_numel(m.ps, "G"),
            tg_params_numel(m.ps, "D"), tg_graph_nodes(m.g));
-    int rc = train(&m, steps, every, (uint64_t)seed);
+    rc = train(&m, steps, every, (uint64_t)seed);
     gan_free(&m);
     if (rc == CLI_OK) rc = memory_report();
     return rc;

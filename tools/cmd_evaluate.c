@@ -2,6 +2,7 @@
  * is to MNIST, seen through the classifier (evaluate.h, fid.h). */
 #include "classifier.h"
 #include "cli.h"
+#include "commands.h"
 #include "evaluate.h"
 #include "fid.h"
 #include "idx.h"
@@ -247,32 +248,42 @@ static void print_text(const char *samples, const char *cp, const char *data, co
     printf("\n");
 }
 
-int cmd_evaluate(int argc, char **argv)
+int cmd_evaluate_parse(int argc, char **argv, evaluate_opts *o)
 {
-    const char *samples = NULL, *cp = NULL, *data = NULL, *v;
-    int json = 0, threads = 2;
+    const char *v;
+    *o = (evaluate_opts){NULL, NULL, NULL, 0, 2};
     for (int i = 1; i < argc; i++) {
         int r;
         if (cli_is_help(argv[i])) {
             cmd_evaluate_help(stdout);
-            return CLI_OK;
+            return -1;
         }
-        if (!strcmp(argv[i], "--json")) json = 1;
+        if (!strcmp(argv[i], "--json")) o->json = 1;
         else if ((r = cli_opt(CMD, argc, argv, &i, "--classifier", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            cp = v;
+            o->classifier = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--data", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            data = v;
+            o->data = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &threads)) return CLI_USAGE;
-        } else if (argv[i][0] != '-' && !samples) samples = argv[i];
+            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &o->threads)) return CLI_USAGE;
+        } else if (argv[i][0] != '-' && !o->samples) o->samples = argv[i];
         else return cli_bad_arg(CMD, argv[i]);
     }
-    if (!samples) {
+    if (!o->samples) {
         cli_err("%s: which images? give a SAMPLES.idx file (see 'tapegrad evaluate --help')", CMD);
         return CLI_USAGE;
     }
+    return 0;
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+    evaluate_opts o;
+    int rc = cmd_evaluate_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *samples = o.samples, *cp = o.classifier, *data = o.data;
+    const int json = o.json, threads = o.threads;
     if (!cp) cp = eval_default_classifier();
     data = run_data_dir(data);
     char err[1024];

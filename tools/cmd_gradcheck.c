@@ -1,6 +1,7 @@
 /* cmd_gradcheck.c - `tapegrad gradcheck`: run the gradient-check registry
  * (gc_cases.h) and print one line per case. */
 #include "cli.h"
+#include "commands.h"
 #include "gc_cases.h"
 
 #include <stdlib.h>
@@ -65,31 +66,45 @@ static void print_result(const tg_gc_case *c, const tg_gc_report *rep, const cha
     printf("\n");
 }
 
-int cmd_gradcheck(int argc, char **argv)
+int cmd_gradcheck_parse(int argc, char **argv, gradcheck_opts *o)
 {
-    const char *cmd = "gradcheck", *op = NULL, *v;
-    int all = 0, list = 0;
-    tg_gc_opts opts = {0};
+    const char *cmd = "gradcheck", *v;
+    memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         int r;
-        if (!strcmp(argv[i], "--all")) all = 1;
-        else if (!strcmp(argv[i], "--list")) list = 1;
+        if (cli_is_help(argv[i])) {
+            cmd_gradcheck_help(stdout);
+            return -1;
+        }
+        if (!strcmp(argv[i], "--all")) o->all = 1;
+        else if (!strcmp(argv[i], "--list")) o->list = 1;
         else if ((r = cli_opt(cmd, argc, argv, &i, "--op", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            op = v;
+            o->op = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--tol", &v)) != 0) {
-            if (r < 0 || cli_pos_double(cmd, "--tol", v, 1.0, &opts.tol)) return CLI_USAGE;
+            if (r < 0 || cli_pos_double(cmd, "--tol", v, 1.0, &o->gc.tol)) return CLI_USAGE;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--h", &v)) != 0) {
-            if (r < 0 || cli_pos_double(cmd, "--h", v, 0.1, &opts.h)) return CLI_USAGE;
+            if (r < 0 || cli_pos_double(cmd, "--h", v, 0.1, &o->gc.h)) return CLI_USAGE;
         } else {
             return cli_bad_arg(cmd, argv[i]);
         }
     }
-    if (all + list + (op != NULL) != 1) {
+    if (o->all + o->list + (o->op != NULL) != 1) {
         cli_err("gradcheck: give exactly one of --all, --op NAME, --list (see 'tapegrad gradcheck --help')");
         return CLI_USAGE;
     }
-    if (op && !tg_gc_case_find(op)) return unknown_op(op);
+    if (o->op && !tg_gc_case_find(o->op)) return unknown_op(o->op);
+    return 0;
+}
+
+int cmd_gradcheck(int argc, char **argv)
+{
+    gradcheck_opts o;
+    int rc = cmd_gradcheck_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *op = o.op;
+    const int list = o.list;
+    const tg_gc_opts opts = o.gc;
 
     if (list) {
         for (int i = 0; i < tg_gc_case_count(); i++) {

@@ -1,5 +1,6 @@
 /* cmd_graph.c - `tapegrad graph`: a model's graph in Graphviz dot. */
 #include "cli.h"
+#include "commands.h"
 #include "tg_models.h"
 
 #include <string.h>
@@ -40,41 +41,58 @@ static int build(tg_graph *g, const tg_gan_spec *s, const char *net, int B)
     return tg_graph_status(g) == TG_OK ? 0 : -1;
 }
 
-int cmd_graph(int argc, char **argv)
+int cmd_graph_parse(int argc, char **argv, graph_opts *o)
 {
-    const char *cmd = "graph", *model = "reference", *net = "gan", *outfile = NULL, *v;
-    int B = 64;
+    const char *cmd = "graph", *v;
+    memset(o, 0, sizeof *o);
+    o->model = "reference";
+    o->net = "gan";
+    o->batch = 64;
     for (int i = 1; i < argc; i++) {
         int r;
+        if (cli_is_help(argv[i])) {
+            cmd_graph_help(stdout);
+            return -1;
+        }
         if ((r = cli_opt(cmd, argc, argv, &i, "--model", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            model = v;
+            o->model = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--net", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            net = v;
+            o->net = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0 || cli_int(cmd, "--batch", v, 1, 1000000, &B)) return CLI_USAGE;
+            if (r < 0 || cli_int(cmd, "--batch", v, 1, 1000000, &o->batch)) return CLI_USAGE;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "-o", &v)) != 0 ||
                    (r = cli_opt(cmd, argc, argv, &i, "--output", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            outfile = v;
+            o->out = v;
         } else {
             return cli_bad_arg(cmd, argv[i]);
         }
     }
-    tg_gan_spec spec;
-    if (tg_gan_preset(model, &spec, NULL) != TG_OK) {
-        fprintf(stderr, "tapegrad: graph: unknown model '%s'; valid models:", model);
+    if (tg_gan_preset(o->model, &o->spec, NULL) != TG_OK) {
+        fprintf(stderr, "tapegrad: graph: unknown model '%s'; valid models:", o->model);
         for (const char *const *n = tg_gan_preset_names(); *n; n++) fprintf(stderr, " %s", *n);
         fputc('\n', stderr);
         return CLI_USAGE;
     }
-    if (strcmp(net, "G") && strcmp(net, "D") && strcmp(net, "gan")) {
-        cli_err("graph: unknown net '%s' (G, D or gan)", net);
+    if (strcmp(o->net, "G") && strcmp(o->net, "D") && strcmp(o->net, "gan")) {
+        cli_err("graph: unknown net '%s' (G, D or gan)", o->net);
         return CLI_USAGE;
     }
+    return 0;
+}
 
-    int rc = CLI_FAIL;
+int cmd_graph(int argc, char **argv)
+{
+    graph_opts o;
+    int rc = cmd_graph_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *model = o.model, *net = o.net, *outfile = o.out;
+    const tg_gan_spec spec = o.spec;
+    const int B = o.batch;
+
+    rc = CLI_FAIL;
     tg_rng rng;
     tg_rng_seed(&rng, 1, 0);
     tg_params *ps = tg_params_new();

@@ -1,6 +1,7 @@
 /* cmd_sample.c - `tapegrad sample`: draw images from a trained generator. */
 #include "checkpoint.h"
 #include "cli.h"
+#include "commands.h"
 #include "idx.h"
 #include "png_out.h"
 
@@ -31,36 +32,46 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-int cmd_sample(int argc, char **argv)
+int cmd_sample_parse(int argc, char **argv, sample_opts *o)
 {
-    const char *ckpt = NULL, *out = NULL, *v;
-    int n = 0, seed = 0, threads = 2;
+    const char *v;
+    *o = (sample_opts){NULL, NULL, 0, 0, 2};
     for (int i = 1; i < argc; i++) {
         int r;
         if (cli_is_help(argv[i])) {
             cmd_sample_help(stdout);
-            return CLI_OK;
+            return -1;
         }
         if ((r = cli_opt(CMD, argc, argv, &i, "--checkpoint", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            ckpt = v;
+            o->checkpoint = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--out", &v)) != 0) {
             if (r < 0) return CLI_USAGE;
-            out = v;
+            o->out = v;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--n", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--n", v, 1, 1000000, &n)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--n", v, 1, 1000000, &o->n)) return CLI_USAGE;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--seed", v, 0, 2147483647, &seed)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--seed", v, 0, 2147483647, &o->seed)) return CLI_USAGE;
         } else if ((r = cli_opt(CMD, argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &threads)) return CLI_USAGE;
+            if (r < 0 || cli_int(CMD, "--threads", v, 1, 64, &o->threads)) return CLI_USAGE;
         } else {
             return cli_bad_arg(CMD, argv[i]);
         }
     }
-    if (!ckpt || !out || !n) {
+    if (!o->checkpoint || !o->out || !o->n) {
         cli_err("%s: --checkpoint, --n and --out are required (see 'tapegrad sample --help')", CMD);
         return CLI_USAGE;
     }
+    return 0;
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    sample_opts o;
+    int rc = cmd_sample_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *ckpt = o.checkpoint, *out = o.out;
+    const int n = o.n, seed = o.seed, threads = o.threads;
     char err[512];
     gan_cfg cfg;
     st_file *f = NULL;

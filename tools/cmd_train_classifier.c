@@ -4,6 +4,7 @@
 #include "classifier.h"
 #include "clf_cli.h"
 #include "cli.h"
+#include "commands.h"
 #include "idx.h"
 #include "run_files.h"
 
@@ -42,17 +43,11 @@ void cmd_train_classifier_help(FILE *out)
             "  --quiet             no progress bar or log lines, only errors\n");
 }
 
-typedef struct opts {
-    const char *data, *out;
-    int limit, quiet;
-} opts;
-
 int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
 {
     const char *v;
     char err[256];
     int r;
-    double d;
 #define OPT(name) ((r = cli_opt(cmd, argc, argv, i, name, &v)) != 0)
     if (OPT("--epochs")) return r < 0 || cli_int(cmd, "--epochs", v, 1, 100000, &c->epochs) ? -1 : 1;
     if (OPT("--batch")) return r < 0 || cli_int(cmd, "--batch", v, 1, 65536, &c->batch) ? -1 : 1;
@@ -63,15 +58,11 @@ int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
         c->seed = (uint64_t)s;
         return 1;
     }
-    if (OPT("--lr")) {
-        if (r < 0 || cli_pos_double(cmd, "--lr", v, 10, &d)) return -1;
-        c->lr = (float)d;
-        return 1;
-    }
+    if (OPT("--lr")) return r < 0 || cli_pos_float(cmd, "--lr", v, 10, &c->lr) ? -1 : 1;
     if (OPT("--slope")) {
         char *end;
         if (r < 0) return -1;
-        d = strtod(v, &end);
+        double d = strtod(v, &end);
         if (!*v || *end || !isfinite(d) || fabs(d) > 100) {
             cli_err("%s: --slope: '%s' is not a number in [-100, 100]", cmd, v);
             return -1;
@@ -91,10 +82,11 @@ int clf_common_opt(const char *cmd, int argc, char **argv, int *i, clf_cfg *c)
     return 0;
 }
 
-static int parse(int argc, char **argv, clf_cfg *c, opts *o)
+int cmd_train_classifier_parse(int argc, char **argv, clf_cfg *c, clf_run_opts *o)
 {
     const char *v;
     clf_cfg_defaults(c, NULL);
+    memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         int r;
         const char *a = argv[i];
@@ -149,8 +141,8 @@ void clf_progress_bar(void *ctx, int it, int iters, double loss)
 int cmd_train_classifier(int argc, char **argv)
 {
     clf_cfg cfg;
-    opts o = {0};
-    int rc = parse(argc, argv, &cfg, &o);
+    clf_run_opts o;
+    int rc = cmd_train_classifier_parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     char err[512], path[4200], ckpt[4200];
     const char *dir = o.out ? o.out : "runs/classifier";

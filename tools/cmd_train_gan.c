@@ -3,6 +3,7 @@
  * and a checkpoint after every epoch that --resume continues bit-exactly. */
 #include "checkpoint.h"
 #include "cli.h"
+#include "commands.h"
 #include "evaluate.h"
 #include "gan_train.h"
 #include "idx.h"
@@ -26,7 +27,6 @@
 #define EVAL_STREAM 0x6576616cu /* their noise: a stream of its own, the same every time */
 #define EVAL_HEADER "epoch,step,n,fid,is,entropy_bits,mean_confidence"
 #define EVAL_STEP_COL 1       /* eval.csv's step field */
-#define METRICS_STEP_COL 0
 
 void cmd_train_gan_help(FILE *out)
 {
@@ -99,20 +99,16 @@ static int parse_widths(const char *flag, const char *s, tg_mlp_spec *m, int fir
     return 0;
 }
 
-typedef struct opts {
-    const char *data, *out, *resume, *g_hidden, *d_hidden, *classifier;
-    int limit, quiet, changed; /* changed: a model/training flag was given */
-    int eval_every;            /* -1: not given */
-    int set_epochs, set_threads, set_log_every;
-} opts;
-
-/* Parse options into cfg (starting from the chosen preset). 0, or an exit status. */
-static int parse(int argc, char **argv, gan_cfg *c, opts *o)
+int cmd_train_gan_parse(int argc, char **argv, gan_cfg *c, train_gan_opts *o)
 {
     const char *v, *model = "reference";
-    /* the preset first, so other flags override it */
+    memset(o, 0, sizeof *o);
+    o->eval_every = -1; /* not given: the checkpoint's on --resume, else 0 */
+    /* the preset first, so other flags override it (a missing value is
+     * reported by the loop below) */
     for (int i = 1; i < argc; i++)
-        if (cli_opt(CMD, argc, argv, &i, "--model", &v) == 1) model = v;
+        if (!strncmp(argv[i], "--model=", 8)) model = argv[i] + 8;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     if (gan_cfg_defaults(c, model) != 0) {
         cli_err("%s: unknown --model '%s' (reference, documents, tiny)", CMD, model);
         return CLI_USAGE;
@@ -120,7 +116,6 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
     int zdim = c->spec.G.widths[0], xdim = c->spec.D.widths[0];
     for (int i = 1; i < argc; i++) {
         int r;
-        double d;
         const char *a = argv[i];
         if (cli_is_help(a)) {
             cmd_train_gan_help(stdout);
@@ -151,36 +146,24 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
             o->changed = 1;
         }
         else if (OPT("--z-dim")) { CHECK(cli_int(CMD, "--z-dim", v, 1, 65536, &zdim)); o->changed = 1; }
-#define FLT(name, field, hi) \
-        else if (OPT(name)) { CHECK(cli_pos_double(CMD, name, v, hi, &d)); field = (float)d; o->changed = 1; }
-        FLT("--lr-g", c->lr_g, 10)
-        FLT("--lr-d", c->lr_d, 10)
-        FLT("--sigma", c->spec.sigma, 100)
+#define FLT(name, parse) else if (OPT(name)) { CHECK(parse); o->changed = 1; }
+        FLT("--lr-g", cli_pos_float(CMD, "--lr-g", v, 10, &c->lr_g))
+        FLT("--lr-d", cli_pos_float(CMD, "--lr-d", v, 10, &c->lr_d))
+        FLT("--sigma", cli_pos_float(CMD, "--sigma", v, 100, &c->spec.sigma))
+        FLT("--beta1", cli_unit_float(CMD, "--beta1", v, &c->beta1))
+        FLT("--beta2", cli_unit_float(CMD, "--beta2", v, &c->beta2))
+        FLT("--dropout", cli_unit_float(CMD, "--dropout", v, &c->spec.D.dropout))
 #undef FLT
-        else if (OPT("--beta1") || OPT("--beta2")) {
-            char *end;
-            d = strtod(v, &end);
-            if (r < 0) return CLI_USAGE;
-            if (!*v || *end || !(d >= 0 && d < 1)) {
-                cli_err("%s: %s: '%s' must be a number in [0, 1)", CMD, a, v);
-                return CLI_USAGE;
-            }
-            if (strstr(a, "beta1")) c->beta1 = (float)d;
-            else c->beta2 = (float)d;
-            o->changed = 1;
-        }
-        else if (OPT("--real-label") || OPT("--slope") || OPT("--dropout")) {
+        else if (OPT("--real-label") || OPT("--slope")) {
             char *end;
             if (r < 0) return CLI_USAGE;
-            d = strtod(v, &end);
-            int drop = !!strstr(a, "dropout");
-            if (!*v || *end || !isfinite(d) || (drop && !(d >= 0 && d < 1)) || (!drop && fabs(d) > 100)) {
-                cli_err("%s: %s: '%s' is not a valid value%s", CMD, a, v, drop ? " (0 <= p < 1)" : "");
+            double d = strtod(v, &end);
+            if (!*v || *end || !isfinite(d) || fabs(d) > 100) {
+                cli_err("%s: %s: '%s' is not a number in [-100, 100]", CMD, a, v);
                 return CLI_USAGE;
             }
-            if (strstr(a, "real-label")) c->real_label = (float)d;
-            else if (drop) c->spec.D.dropout = (float)d;
-            else c->spec.G.slope = c->spec.D.slope = (float)d;
+            if (!strncmp(a, "--slope", 7)) c->spec.G.slope = c->spec.D.slope = (float)d;
+            else c->real_label = (float)d;
             o->changed = 1;
         }
         else if (OPT("--g-loss")) {
@@ -228,6 +211,11 @@ static int parse(int argc, char **argv, gan_cfg *c, opts *o)
         if (parse_widths("--g-hidden", o->g_hidden ? o->g_hidden : def, &c->spec.G, zdim, xdim)) return CLI_USAGE;
     }
     if (o->d_hidden && parse_widths("--d-hidden", o->d_hidden, &c->spec.D, xdim, 1)) return CLI_USAGE;
+    char msg[256];
+    if (gan_cfg_check(c, msg, sizeof msg)) {
+        cli_err("%s: %s", CMD, msg);
+        return CLI_USAGE;
+    }
     if (o->resume && (o->out || o->changed)) {
         cli_err("%s: --resume continues a run with its own settings: only --epochs, --threads, --data, "
                 "--log-every, --limit, --eval-every, --classifier and --quiet may be given with it", CMD);
@@ -247,7 +235,8 @@ typedef struct evaluator {
 } evaluator;
 
 /* after evaluator_load (ev->ref) and gan_init */
-static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const opts *o, char *err, size_t len)
+static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const train_gan_opts *o, char *err,
+                          size_t len)
 {
     const tg_mlp_spec *G = &r->cfg.spec.G;
     const int zd = G->widths[0], xd = G->widths[G->n_layers];
@@ -313,7 +302,8 @@ static void evaluator_free(evaluator *ev)
 /* The run's data folder, classifier, --eval-every and --limit: the flag, else
  * (on --resume) what the checkpoint remembers, else the default; paths are
  * made absolute, so a resume from another folder finds them. */
-static int run_inputs(const opts *o, const ckpt_run *stored, const char *ckpt, ckpt_run *run, char *err, size_t len)
+int cmd_train_gan_inputs(const train_gan_opts *o, const ckpt_run *stored, const char *ckpt, ckpt_run *run, char *err,
+                         size_t len)
 {
     memset(run, 0, sizeof *run);
     run->eval_every = o->eval_every >= 0 ? o->eval_every : stored->eval_every;
@@ -339,23 +329,22 @@ static int run_inputs(const opts *o, const ckpt_run *stored, const char *ckpt, c
 }
 
 /* --resume: cut the logs back to the checkpoint's step (a run killed after its
- * last checkpoint logged rows beyond it) and read metrics.csv for the plots */
+ * last checkpoint logged rows beyond it) and read metrics.csv for the plots;
+ * metrics.csv's kept rows are read as strictly as run_metrics_read does before
+ * anything is cut */
 static int resume_logs(const char *dir, int64_t step, int quiet, run_metrics *hist, char *err, size_t len)
 {
-    static const struct { const char *name, *header; int col; } logs[2] = {
-        {"metrics.csv", RUN_METRICS_HEADER, METRICS_STEP_COL},
-        {"eval.csv", EVAL_HEADER, EVAL_STEP_COL},
-    };
     char p[4200];
     for (int k = 0; k < 2; k++) {
-        snprintf(p, sizeof p, "%s/%s", dir, logs[k].name);
-        int n = run_csv_cut(p, logs[k].header, logs[k].col, step, err, len);
+        snprintf(p, sizeof p, "%s/%s", dir, k ? "eval.csv" : "metrics.csv");
+        int n = k ? run_csv_cut(p, EVAL_HEADER, EVAL_STEP_COL, step, err, len)
+                  : run_metrics_resume(dir, step, hist, err, len);
         if (n < 0) return -1;
         if (n && !quiet)
             printf("%s: dropped %d line%s logged after the checkpoint (step %lld)\n", p, n, n > 1 ? "s" : "",
                    (long long)step);
     }
-    return run_metrics_load(dir, hist, err, len);
+    return 0;
 }
 
 /* running means of loss_d, loss_g, d_real, d_fake; gradient norms as last seen */
@@ -408,8 +397,8 @@ static void progress(int tty, int epoch, int epochs, int it, int ipe, double rat
 int cmd_train_gan(int argc, char **argv)
 {
     gan_cfg cfg;
-    opts o = {.eval_every = -1};
-    int rc = parse(argc, argv, &cfg, &o);
+    train_gan_opts o;
+    int rc = cmd_train_gan_parse(argc, argv, &cfg, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     char err[2 * CKPT_PATH_MAX + 512], path[4200], ckpt[4200];
     const char *dir = o.resume ? o.resume : o.out ? o.out : "runs/gan";
@@ -435,7 +424,7 @@ int cmd_train_gan(int argc, char **argv)
         if (o.set_threads) cfg.threads = given.threads;
         if (o.set_log_every) cfg.log_every = given.log_every;
     }
-    if (run_inputs(&o, &stored, ckpt, &run, err, sizeof err)) {
+    if (cmd_train_gan_inputs(&o, &stored, ckpt, &run, err, sizeof err)) {
         cli_err("%s: %s", CMD, err);
         goto done;
     }

@@ -1,6 +1,7 @@
 /* gan_train.c - the GAN training iteration (see gan_train.h). */
 #include "gan_train.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,34 @@ int gan_cfg_defaults(gan_cfg *c, const char *preset)
     return 0;
 }
 
+int gan_cfg_check(const gan_cfg *c, char *err, size_t len)
+{
+    tg_error e;
+    const tg_mlp_spec *G = &c->spec.G, *D = &c->spec.D;
+    if (tg_mlp_check(G, &e) != TG_OK || tg_mlp_check(D, &e) != TG_OK) return snprintf(err, len, "%s", e.msg), -1;
+    if (G->widths[G->n_layers] != D->widths[0] || D->widths[D->n_layers] != 1)
+        return snprintf(err, len, "G makes %d values but D takes %d and must give 1, not %d", G->widths[G->n_layers],
+                        D->widths[0], D->widths[D->n_layers]), -1;
+    const struct {
+        const char *name;
+        float v;
+        int ok;
+    } f[] = {
+        {"lr_g", c->lr_g, c->lr_g >= FLT_MIN && isfinite(c->lr_g)},
+        {"lr_d", c->lr_d, c->lr_d >= FLT_MIN && isfinite(c->lr_d)},
+        {"eps", c->eps, c->eps >= FLT_MIN && isfinite(c->eps)},
+        {"beta1", c->beta1, c->beta1 >= 0 && c->beta1 < 1},
+        {"beta2", c->beta2, c->beta2 >= 0 && c->beta2 < 1},
+        {"sigma", c->spec.sigma, c->spec.sigma >= 0 && isfinite(c->spec.sigma)},
+        {"real_label", c->real_label, isfinite(c->real_label)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!f[i].ok) return snprintf(err, len, "%s %.9g is out of range", f[i].name, (double)f[i].v), -1;
+    if (c->batch < 1 || c->epochs < 0)
+        return snprintf(err, len, "batch %d and epochs %d must be >= 1 and >= 0", c->batch, c->epochs), -1;
+    return 0;
+}
+
 static int fail(char *err, size_t len, const char *what, const char *why)
 {
     snprintf(err, len, "%s: %s", what, why);
@@ -37,6 +66,7 @@ static int fail(char *err, size_t len, const char *what, const char *why)
 int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
 {
     memset(r, 0, sizeof *r);
+    if (gan_cfg_check(c, err, len)) return -1;
     r->cfg = *c;
     const tg_gan_spec *s = &r->cfg.spec;
     const int B = c->batch, zd = s->G.widths[0], xd = s->D.widths[0];

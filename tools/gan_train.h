@@ -23,6 +23,11 @@ typedef struct gan_cfg {
 
 /* defaults for a preset; 0 or -1 for an unknown preset */
 int gan_cfg_defaults(gan_cfg *c, const char *preset);
+/* Is c a configuration gan_init can build and train: both specs valid
+ * (tg_mlp_check), G's output as wide as D's input, D's output 1, learning
+ * rates and eps positive normal floats, betas in [0, 1), sigma >= 0, real
+ * label finite, batch >= 1, epochs >= 0? 0, or -1 with a message. */
+int gan_cfg_check(const gan_cfg *c, char *err, size_t len);
 
 typedef struct gan_stats {
     double loss_d, loss_g;

@@ -25,6 +25,8 @@ static const char *type_name(int t)
     }
 }
 
+#define GZ_FIRST_BYTES ((size_t)1 << 20)
+
 /* ---- a byte source: a plain file or a gzip stream ---------------------- */
 
 typedef struct src {
@@ -174,11 +176,20 @@ static int read_body(src *s, idx_array *out, char *err, size_t errlen)
                         "%s: trailing bytes: expected %llu bytes of data, file has %llu (%llu extra)", path,
                         (unsigned long long)total, have, have - total);
     }
-    out->data = malloc(out->count);
-    if (!out->data)
-        return cli_fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, out->count);
-    got = src_read(s, out->data, out->count, err, errlen, &code);
-    if (s->failed) return code;
+    /* A gzip file's size says nothing about its data: a few bytes can claim
+     * 1 GiB. Its buffer grows as data arrives, from GZ_FIRST_BYTES. */
+    size_t cap = s->gz && out->count > GZ_FIRST_BYTES ? GZ_FIRST_BYTES : out->count;
+    got = 0;
+    for (;;) {
+        uint8_t *p = realloc(out->data, cap);
+        if (!p) return cli_fail(err, errlen, IDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+        out->data = p;
+        size_t r = src_read(s, out->data + got, cap - got, err, errlen, &code);
+        if (s->failed) return code;
+        got += r;
+        if (got < cap || cap == out->count) break; /* the data ended, or is all there */
+        cap = cap < out->count / 2 ? 2 * cap : out->count;
+    }
     if (got < out->count)
         return cli_fail(err, errlen, IDX_ERR_SIZE, "%s: truncated: expected %zu bytes of data, file has %zu%s", path,
                     out->count, got, what);

@@ -1,6 +1,7 @@
 /* main.c - `tapegrad <command> [options]`: the dispatch table. Each command
  * lives in its own cmd_<name>.c and returns its exit status (cli.h). */
 #include "cli.h"
+#include "commands.h"
 #include "tapegrad.h"
 
 #include <string.h>
@@ -8,25 +9,6 @@
 #ifndef TAPEGRAD_VERSION
 #define TAPEGRAD_VERSION "unknown"
 #endif
-
-int cmd_gradcheck(int argc, char **argv);
-void cmd_gradcheck_help(FILE *out);
-int cmd_graph(int argc, char **argv);
-void cmd_graph_help(FILE *out);
-int cmd_demo(int argc, char **argv);
-void cmd_demo_help(FILE *out);
-int cmd_train_gan(int argc, char **argv);
-void cmd_train_gan_help(FILE *out);
-int cmd_sample(int argc, char **argv);
-void cmd_sample_help(FILE *out);
-int cmd_bench(int argc, char **argv);
-void cmd_bench_help(FILE *out);
-int cmd_train_classifier(int argc, char **argv);
-void cmd_train_classifier_help(FILE *out);
-int cmd_activations(int argc, char **argv);
-void cmd_activations_help(FILE *out);
-int cmd_evaluate(int argc, char **argv);
-void cmd_evaluate_help(FILE *out);
 
 static const cli_cmd commands[] = {
     {"train-gan", "train a GAN on MNIST-format data (checkpoints, samples, plots)", cmd_train_gan, cmd_train_gan_help},

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,39 +88,54 @@ void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const d
     push(m, row); /* on no memory the plot just misses rows */
 }
 
-int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
+/* One row of run_metrics_row's output: nine finite numbers separated by
+ * commas, nothing else (line without its '\n'). 0 or -1. */
+static int parse_row(const char *line, double row[9])
 {
-    char p[4200], line[512];
-    snprintf(p, sizeof p, "%s/metrics.csv", dir);
-    FILE *f = fopen(p, "r");
-    if (!f) return 0; /* nothing logged yet: the plot starts empty */
+    const char *s = line;
+    for (int k = 0; k < 9; k++) {
+        char *end;
+        row[k] = strtod(s, &end);
+        if (end == s || !isfinite(row[k]) || *end != (k < 8 ? ',' : '\0')) return -1;
+        s = end + 1;
+    }
+    return 0;
+}
+
+int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    const char *bad = NULL; /* what is wrong with line ln */
     int ln = 0;
-    while (fgets(line, sizeof line, f)) {
+    for (ssize_t n; !bad && (n = getline(&line, &cap, f)) > 0;) {
         ln++;
-        if (ln == 1) {
-            if (strncmp(line, RUN_METRICS_HEADER, strlen(RUN_METRICS_HEADER))) {
-                fclose(f);
-                return snprintf(err, len, "%s: unexpected header", p), -1;
-            }
-            continue;
-        }
+        if (line[n - 1] == '\n') line[--n] = 0;
         double row[9];
-        char *s = line, *end;
-        for (int k = 0; k < 9; k++) {
-            row[k] = strtod(s, &end);
-            if (end == s || (k < 8 && *end != ',')) {
-                fclose(f);
-                return snprintf(err, len, "%s: line %d is not 9 numbers", p, ln), -1;
-            }
-            s = end + 1;
-        }
-        if (push(m, row)) {
-            fclose(f);
+        if ((size_t)n != strlen(line)) bad = "holds a NUL byte";
+        else if (n > RUN_METRICS_MAX_LINE) bad = "is too long";
+        else if (ln == 1) bad = strcmp(line, RUN_METRICS_HEADER) ? "is not the header " RUN_METRICS_HEADER : NULL;
+        else if (parse_row(line, row)) bad = "is not 9 finite numbers separated by commas";
+        else if (push(m, row)) {
+            free(line);
             return snprintf(err, len, "out of memory"), -1;
         }
     }
-    fclose(f);
+    free(line);
+    if (bad) return snprintf(err, len, "%s: line %d %s", name, ln, bad), -1;
+    if (ferror(f)) return snprintf(err, len, "%s: read error", name), -1;
     return 0;
+}
+
+int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0; /* nothing logged yet: the plot starts empty */
+    int rc = run_metrics_read(f, p, m, err, len);
+    fclose(f);
+    return rc;
 }
 
 /* the whole file into a malloc'ed buffer (NUL after the end); *n its size */
@@ -183,7 +199,12 @@ static long csv_keep(const char *path, const char *b, size_t n, const char *head
     return (long)n;
 }
 
-int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_step, char *err, size_t len)
+/* checks the part of a log a cut keeps (b[0..n), b[n] readable) before the
+ * cut: 0, or -1 with a message */
+typedef int (*csv_check_fn)(const char *path, char *b, size_t n, void *ctx, char *err, size_t len);
+
+static int csv_cut(const char *path, const char *header, int step_col, int64_t max_step, csv_check_fn check,
+                   void *ctx, char *err, size_t len)
 {
     int fd = open(path, O_RDWR);
     if (fd < 0) {
@@ -195,6 +216,7 @@ int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_
     int dropped = -1;
     long keep = b ? csv_keep(path, b, n, header, step_col, max_step, err, len) : -1;
     if (!b) snprintf(err, len, "cannot read %s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (keep >= 0 && check && check(path, b, (size_t)keep, ctx, err, len)) keep = -1;
     if (keep >= 0) {
         dropped = 0;
         for (size_t k = (size_t)keep; k < n; k++) dropped += b[k] == '\n';
@@ -207,6 +229,29 @@ int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_
     free(b);
     close(fd);
     return dropped;
+}
+
+int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_step, char *err, size_t len)
+{
+    return csv_cut(path, header, step_col, max_step, NULL, NULL, err, len);
+}
+
+/* the rows a cut of metrics.csv keeps, read by run_metrics_read into ctx */
+static int metrics_check(const char *path, char *b, size_t n, void *ctx, char *err, size_t len)
+{
+    if (n == 0) return 0; /* empty, or a torn header: no rows */
+    FILE *f = fmemopen(b, n, "r");
+    if (!f) return snprintf(err, len, "cannot read %s: %s", path, strerror(errno)), -1;
+    int rc = run_metrics_read(f, path, ctx, err, len);
+    fclose(f);
+    return rc;
+}
+
+int run_metrics_resume(const char *dir, int64_t max_step, run_metrics *m, char *err, size_t len)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    return csv_cut(p, RUN_METRICS_HEADER, 0, max_step, metrics_check, m, err, len);
 }
 
 int run_log_sync(FILE *f, const char *name, char *err, size_t len)

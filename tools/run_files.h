@@ -32,6 +32,11 @@ typedef struct run_metrics {
 FILE *run_metrics_open(const char *dir, int append, char *err, size_t len);
 /* Read an existing metrics.csv back (for the plots of a resumed run). */
 int run_metrics_load(const char *dir, run_metrics *m, char *err, size_t len);
+/* The same from an open stream; name is the file's name in messages. The
+ * first line must be the header; every other line (RUN_METRICS_MAX_LINE bytes
+ * at most) nine finite numbers separated by commas; 0, or -1 with a message. */
+#define RUN_METRICS_MAX_LINE 510
+int run_metrics_read(FILE *f, const char *name, run_metrics *m, char *err, size_t len);
 /* Write one row (v = loss_d, loss_g, d_real, d_fake, gnorm_g, gnorm_d) and
  * remember it for the plots. */
 void run_metrics_row(FILE *csv, run_metrics *m, int64_t step, int epoch, const double *v, double elapsed);
@@ -51,6 +56,11 @@ void run_metrics_free(run_metrics *m);
  * The cut is an ftruncate at a row boundary followed by fsync. A missing file
  * is fine. Returns the number of lines dropped. */
 int run_csv_cut(const char *path, const char *header, int step_col, int64_t max_step, char *err, size_t len);
+/* run_csv_cut for dir/metrics.csv, whose kept rows must also be what
+ * run_metrics_read accepts (checked before anything is cut, so a file it
+ * refuses is left as it is) and are read into m for the plots. Returns the
+ * number of lines dropped, or -1 with a message. */
+int run_metrics_resume(const char *dir, int64_t max_step, run_metrics *m, char *err, size_t len);
 /* Flush a log and sync it to disk (before the checkpoint that follows it);
  * 0, or -1 with a message naming `name`. */
 int run_log_sync(FILE *f, const char *name, char *err, size_t len);

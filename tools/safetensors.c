@@ -1020,17 +1020,34 @@ static int check_tensor(const st_tensor *t, size_t i, uint64_t *nbytes, char *er
     return ST_OK;
 }
 
-int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta,
-             char *err, size_t errlen)
+/* Check the tensors and metadata and build the header: the part of writing
+ * both st_write and st_write_mem share. On success c holds the header and
+ * the tensors in file order (free them with wplan_free). */
+typedef struct wplan {
+    jbuf h;
+    wtensor *wt;
+    size_t n;
+} wplan;
+
+static void wplan_free(wplan *w)
+{
+    free(w->h.b);
+    free(w->wt);
+    memset(w, 0, sizeof *w);
+}
+
+static int wplan_build(wplan *w, const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta,
+                       char *err, size_t errlen)
 {
     char nm[100];
-    if (!path || !path[0]) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: no output file name");
+    memset(w, 0, sizeof *w);
     if ((ntensors && !tensors) || (nmeta && !meta))
         return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: st_write: bad arguments");
-    wtensor *wt = malloc((ntensors ? ntensors : 1) * sizeof *wt);
+    wtensor *wt = w->wt = malloc((ntensors ? ntensors : 1) * sizeof *wt);
     const st_kv **kv = malloc((nmeta ? nmeta : 1) * sizeof *kv);
-    jbuf h = {0};
+    jbuf *h = &w->h;
     int rc = ST_OK;
+    w->n = ntensors;
     if (!wt || !kv) {
         rc = cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory");
         goto done;
@@ -1072,55 +1089,92 @@ int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const 
             goto done;
         }
     /* The header, compact, as the reference implementation writes it. */
-    jb_puts(&h, "{");
+    jb_puts(h, "{");
     if (nmeta) {
-        jb_puts(&h, "\"__metadata__\":{");
+        jb_puts(h, "\"__metadata__\":{");
         for (size_t i = 0; i < nmeta; i++) {
-            if (i) jb_puts(&h, ",");
-            jb_str(&h, kv[i]->key);
-            jb_puts(&h, ":");
-            jb_str(&h, kv[i]->value);
+            if (i) jb_puts(h, ",");
+            jb_str(h, kv[i]->key);
+            jb_puts(h, ":");
+            jb_str(h, kv[i]->value);
         }
-        jb_puts(&h, "}");
+        jb_puts(h, "}");
     }
     uint64_t off = 0;
     for (size_t i = 0; i < ntensors; i++) {
         const st_tensor *t = wt[i].t;
-        if (i || nmeta) jb_puts(&h, ",");
-        jb_str(&h, t->name);
-        jb_puts(&h, ":{\"dtype\":\"");
-        jb_puts(&h, dtypes[t->dtype].name);
-        jb_puts(&h, "\",\"shape\":[");
+        if (i || nmeta) jb_puts(h, ",");
+        jb_str(h, t->name);
+        jb_puts(h, ":{\"dtype\":\"");
+        jb_puts(h, dtypes[t->dtype].name);
+        jb_puts(h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
-            if (d) jb_puts(&h, ",");
-            jb_u64(&h, (uint64_t)t->dims[d]);
+            if (d) jb_puts(h, ",");
+            jb_u64(h, (uint64_t)t->dims[d]);
         }
-        jb_puts(&h, "],\"data_offsets\":[");
-        jb_u64(&h, off);
-        jb_puts(&h, ",");
+        jb_puts(h, "],\"data_offsets\":[");
+        jb_u64(h, off);
+        jb_puts(h, ",");
         off += wt[i].nbytes;
-        jb_u64(&h, off);
-        jb_puts(&h, "]}");
+        jb_u64(h, off);
+        jb_puts(h, "]}");
     }
-    jb_puts(&h, "}");
-    while (!h.oom && h.n % 8) jb_puts(&h, " ");
-    if (h.oom) {
+    jb_puts(h, "}");
+    while (!h->oom && h->n % 8) jb_puts(h, " ");
+    if (h->oom) {
         rc = cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory building the header");
         goto done;
     }
-    if (h.n > ST_MAX_HEADER || 8 + (uint64_t)h.n > ST_MAX_FILE - total) {
+    if (h->n > ST_MAX_HEADER || 8 + (uint64_t)h->n > ST_MAX_FILE - total)
         rc = cli_fail(err, errlen, ST_ERR_LIMIT, "safetensors: the header (%zu bytes) or the file exceeds its limit",
-                  h.n);
-        goto done;
-    }
-    wctx c = {&h, wt, ntensors};
+                  h->n);
+done:
+    free(kv);
+    if (rc) wplan_free(w);
+    return rc;
+}
+
+int st_write(const char *path, const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta,
+             char *err, size_t errlen)
+{
+    if (!path || !path[0]) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: no output file name");
+    wplan w;
+    int rc = wplan_build(&w, tensors, ntensors, meta, nmeta, err, errlen);
+    if (rc) return rc;
+    wctx c = {&w.h, w.wt, w.n};
     char why[512];
     if (cli_write_atomic_err(path, write_body, &c, why, sizeof why) != 0)
         rc = cli_fail(err, errlen, ST_ERR_IO, "safetensors: %s", why);
-done:
-    free(h.b);
-    free(wt);
-    free(kv);
+    wplan_free(&w);
+    return rc;
+}
+
+int st_write_mem(const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta, unsigned char **buf,
+                 size_t *len, char *err, size_t errlen)
+{
+    if (buf) *buf = NULL;
+    if (len) *len = 0;
+    if (!buf || !len) return cli_fail(err, errlen, ST_ERR_ARG, "safetensors: st_write_mem: bad arguments");
+    wplan w;
+    int rc = wplan_build(&w, tensors, ntensors, meta, nmeta, err, errlen);
+    if (rc) return rc;
+    char *b = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&b, &n);
+    wctx c = {&w.h, w.wt, w.n};
+    int ok = f != NULL;
+    if (f) {
+        ok = write_body(f, &c) == 0;
+        if (fclose(f) != 0) ok = 0;
+    }
+    if (!ok) {
+        free(b);
+        rc = cli_fail(err, errlen, ST_ERR_NOMEM, "safetensors: out of memory writing to memory");
+    } else {
+        *buf = (unsigned char *)b;
+        *len = n;
+    }
+    wplan_free(&w);
     return rc;
 }
 
@@ -1142,6 +1196,21 @@ int st_meta_num(const st_file *f, const char *key, double lo, double hi, double 
     if (errno || end == v || *end || !(d >= lo && d <= hi))
         return cli_fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not a number in [%g, %g]", what, key,
                     v, lo, hi);
+    *out = d;
+    return ST_OK;
+}
+
+int st_meta_uint(const st_file *f, const char *key, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                 char *err, size_t errlen)
+{
+    const char *v = st_meta_need(f, key, what, err, errlen);
+    if (!v) return ST_ERR_NOTFOUND;
+    size_t n = strspn(v, "0123456789");
+    errno = 0;
+    unsigned long long d = n && !v[n] ? strtoull(v, NULL, 10) : 0;
+    if (!n || v[n] || errno || d < lo || d > hi)
+        return cli_fail(err, errlen, ST_ERR_MISMATCH, "%s metadata '%s' = '%s' is not an integer in [%" PRIu64
+                        ", %" PRIu64 "]", what, key, v, lo, hi);
     *out = d;
     return ST_OK;
 }

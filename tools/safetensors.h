@@ -83,6 +83,11 @@ typedef struct st_kv {
 int st_write(const char *path, const st_tensor *tensors, size_t ntensors,
              const st_kv *meta, size_t nmeta, char *err, size_t errlen);
 
+/* The same file built in memory instead: on success *buf (malloc'd, the
+ * caller frees it) holds *len bytes, exactly what st_write would write. */
+int st_write_mem(const st_tensor *tensors, size_t ntensors, const st_kv *meta, size_t nmeta,
+                 unsigned char **buf, size_t *len, char *err, size_t errlen);
+
 /* 1 if s is valid UTF-8 (what st_write requires of names and metadata) */
 int st_utf8_valid(const char *s);
 
@@ -130,6 +135,10 @@ const char *st_meta_need(const st_file *f, const char *key, const char *what, ch
 /* A numeric value in [lo, hi]: ST_OK, or an error naming the key and value. */
 int st_meta_num(const st_file *f, const char *key, double lo, double hi, double *out, const char *what,
                 char *err, size_t errlen);
+/* A whole non-negative decimal integer (digits only) in [lo, hi]: ST_OK, or
+ * an error naming the key and value. */
+int st_meta_uint(const st_file *f, const char *key, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                 char *err, size_t errlen);
 size_t st_meta_count(const st_file *f);
 const st_kv *st_meta_at(const st_file *f, size_t i);
 
