@@ -3,9 +3,10 @@
 
 Deterministic: run it again and nothing changes. Seeds are small valid files
 (from tests/fixtures and hand-made ones) and corrupt or truncated variants of
-them. Regression inputs for bugs the fuzzers found are added by hand, as
-corpus/<target>/regress-*, and this script leaves them alone (it only
-rewrites the seed-* files).
+them. Added by hand, and left alone by this script (it only rewrites the
+seed-* files): corpus/<target>/regress-*, the inputs of bugs the fuzzers
+found, and corpus/<target>/fuzzed-*, inputs from longer runs that reached
+code the seeds do not.
 
     python3 tests/fuzz/make_corpus.py
 """
