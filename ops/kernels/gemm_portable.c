@@ -1,139 +1,97 @@
-/* gemm_portable.c - f32 GEMM in plain C11 (any architecture, no intrinsics).
+/* gemm_portable.c - f32 GEMM, the "portable" variant: any architecture, no
+ * intrinsics, 4-float GCC/Clang vectors (vec_portable.h), built without any
+ * -m flag (SSE2 on x86-64) and with -ffp-contract=off.
  *
- * Blocked for auto-vectorization: op(B) is packed one NR-column sliver of one
- * K block at a time into ws (kc x NR, zero-padded past the last column), and
- * an MR x NR tile of accumulators is updated with a fixed-width inner loop
- * over NR. op(A) is read in place.
+ * Micro-kernel MR x NR = 4 x 8 (two 4-float vectors per row): 8 accumulators,
+ * 2 B vectors, and per row and k one A vector that pack_a has already
+ * broadcast (A_PACK 2: the A block is packed [k][MR][4], so the loop has no
+ * shuffles and the A loads fold into the multiplies on x86). A multiply then
+ * an add per accumulator and k (no FMA at the baseline ISA): 16 vector
+ * operations per k against 6 loads; on 16 registers (SSE2) the tile, the B
+ * vectors and the products fit without spills. Each accumulator is updated
+ * once every 16 operations, far more than an add's latency.
  *
- * Determinism: each C element is acc = acc + a_k * b_k for k = 0..K-1, with
- * acc starting at 0 (beta=0) or C (beta=1) and kept in C between K blocks;
- * tail tiles run the same loop over zero-padded columns, so the column range
- * never changes a result.
+ * Determinism: every C element is acc = acc + a_k * b_k (product rounded,
+ * then the sum) for k = 0..K-1 from 0 or C, then + bias, + bias_row, act; the
+ * column range never changes that chain (gemm_simd.inc). The epilogues use
+ * vec_portable.h's functions, the same as portable.c's element-wise kernels.
  */
 #include <math.h>
 
 #include "kern_gemm.h"
+#include "vec_portable.h"
 
+typedef pv_f vf;
+#define VL 4
 #define MR TG_GEMM_MR_PORTABLE
-#define NR TG_GEMM_NR_PORTABLE
+#define NV (TG_GEMM_NR_PORTABLE / VL)
+#define A_PACK 2
+#ifndef KC_MAX
 #define KC_MAX 256
+#endif
+#ifndef NC_MAX
+#define NC_MAX 256
+#endif
+#ifndef DIRECT_B_BYTES
+#define DIRECT_B_BYTES (256 * 1024)
+#endif
+#ifndef DIRECT_B_ROWS
+#define DIRECT_B_ROWS 320
+#endif
+#ifndef A_BLOCK_FLOATS
+#define A_BLOCK_FLOATS (64 * 1024) /* 256 KiB of packed (broadcast) A: a batch of 64 x 256 */
+#endif
 
-static int kc_of(int K)
-{
-    int nb = (K + KC_MAX - 1) / KC_MAX;
-    return nb > 0 ? (K + nb - 1) / nb : 1;
-}
+#define V_ZERO() pv_zero()
+#define V_SET1(s) pv_set1(s)
+#define V_LOAD(p) pv_loadu(p)
+#define V_LOADU(p) pv_loadu(p)
+#define V_STORE(p, v) pv_storeu((p), (v))
+#define V_STOREU(p, v) pv_storeu((p), (v))
+#define V_LOADN(p, n) pv_loadn((p), (size_t)(n), 0.0f)
+#define V_STOREN(p, v, n) pv_storen((p), (v), (size_t)(n))
+#define V_BCAST(p) pv_set1(*(p))
+#define V_FMA(a, b, c) ((a) * (b) + (c))
+#define S_FMA(a, b, c) ((a) * (b) + (c))
+#define V_ADD(a, b) ((a) + (b))
+#define V_SUB(a, b) ((a) - (b))
+#define V_MUL(a, b) ((a) * (b))
+#define V_DIV(a, b) ((a) / (b))
+#define V_MAX(a, b) pv_max((a), (b))
+#define V_ABS(x) pv_abs(x)
+#define V_NEG(x) (pv_zero() - (x))
+#define V_HSUM(v) pv_hsum(v)
+#define V_SEL_GT0(x, a, b) pv_sel((x) > 0.0f, (a), (b))
+#define V_SEL_GE0(x, a, b) pv_sel((x) >= 0.0f, (a), (b))
+#define V_EXP(x) pv_exp(x)
+#define V_TANH(x) pv_tanh(x)
+#define V_LOG1P(x) pv_log1p(x)
+#define V_DROP_KEEP(key, e0, thr, scale) pv_drop_keep((key), (e0), (thr), (scale))
 
-size_t tg_sgemm_ws_portable(const tg_gemm_desc *d)
-{
-    return (size_t)kc_of(d->K) * NR;
-}
+#define SGEMM_WS tg_sgemm_ws_portable
+#define SGEMM tg_sgemm_portable
+#include "gemm_simd.inc"
 
-/* op(B) rows [p0, p0+kc) x columns [j0, j0+nc) -> bp[k*NR + j], zero-padded */
-static void pack_b(const tg_gemm_desc *d, int j0, int nc, int p0, int kc, float *bp)
+/* dst[k*ldd + r] = r < nrows ? src[r*lds + k] : 0 for k < kcnt, r < nst
+ * (all <= 4): a 4x4 transpose in registers. */
+static inline __attribute__((always_inline)) void
+transpose_block(const float *src, size_t lds, int nrows, int kcnt, float *dst, size_t ldd, int nst)
 {
-    for (int k = 0; k < kc; k++) {
-        float *dst = bp + (size_t)k * NR;
-        for (int j = 0; j < NR; j++) {
-            float b = 0.0f;
-            if (j < nc)
-                b = d->transB ? d->B[(size_t)(j0 + j) * d->ldb + p0 + k]
-                              : d->B[(size_t)(p0 + k) * d->ldb + j0 + j];
-            dst[j] = b;
+    pv_f r[4];
+UNROLL_FULL
+    for (int i = 0; i < 4; i++)
+        r[i] = i >= nrows ? pv_zero() : kcnt == 4 ? pv_loadu(src + (size_t)i * lds)
+                                                 : pv_loadn(src + (size_t)i * lds, (size_t)kcnt, 0.0f);
+    const pv_f t0 = PV_SHUF(r[0], r[1], 0, 4, 1, 5), t1 = PV_SHUF(r[0], r[1], 2, 6, 3, 7);
+    const pv_f t2 = PV_SHUF(r[2], r[3], 0, 4, 1, 5), t3 = PV_SHUF(r[2], r[3], 2, 6, 3, 7);
+    const pv_f o[4] = {PV_SHUF(t0, t2, 0, 1, 4, 5), PV_SHUF(t0, t2, 2, 3, 6, 7),
+                       PV_SHUF(t1, t3, 0, 1, 4, 5), PV_SHUF(t1, t3, 2, 3, 6, 7)};
+UNROLL_FULL
+    for (int k = 0; k < 4; k++)
+        if (k < kcnt) {
+            if (nst == 4)
+                pv_storeu(dst + (size_t)k * ldd, o[k]);
+            else
+                pv_storen(dst + (size_t)k * ldd, o[k], (size_t)nst);
         }
-    }
-}
-
-static float act_scalar(tg_act act, float slope, float x)
-{
-    switch (act) {
-    case TG_ACT_RELU:
-        return x > 0.0f ? x : 0.0f;
-    case TG_ACT_LEAKY_RELU:
-        return x > 0.0f ? x : slope * x;
-    case TG_ACT_SIGMOID: { /* e = exp(-|x|) <= 1: x >= 0: 1/(1+e), x < 0: e/(1+e) */
-        float e = expf(-fabsf(x));
-        return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-    }
-    case TG_ACT_TANH:
-        return tanhf(x);
-    case TG_ACT_SOFTPLUS:
-        return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
-    case TG_ACT_NONE:
-    case TG_ACT_COUNT:
-        break;
-    }
-    return x;
-}
-
-/* One mr x NR tile (mr <= MR) over kc; nc valid columns written to c. */
-static inline void tile(int mr, const tg_gemm_desc *d, int i0, int p0, int kc,
-                        const float *bp, float *c, int nc, int load_c)
-{
-    float acc[MR][NR];
-    const size_t ldc = (size_t)d->ldc, lda = (size_t)d->lda;
-    /* op(A)(i0+i, p0+k) = a0[i*si + k*sk] */
-    const size_t si = d->transA ? 1 : lda, sk = d->transA ? lda : 1;
-    const float *a0 = d->A + i0 * si + p0 * sk;
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < NR; j++)
-            acc[i][j] = load_c && j < nc ? c[i * ldc + j] : 0.0f;
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NR;
-        for (int i = 0; i < mr; i++) {
-            float a = a0[i * si + k * sk];
-            for (int j = 0; j < NR; j++)
-                acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nc; j++)
-            c[i * ldc + j] = acc[i][j];
-}
-
-void tg_sgemm_portable(const tg_gemm_desc *d, int n0, int n1, float *ws)
-{
-    const int M = d->M, K = d->K;
-    const size_t ldc = (size_t)d->ldc;
-    if (n0 >= n1 || M <= 0)
-        return;
-    if (K <= 0 && !d->beta) /* empty sum */
-        for (int i = 0; i < M; i++)
-            for (int j = n0; j < n1; j++)
-                d->C[i * ldc + j] = 0.0f;
-
-    const int kc_nom = kc_of(K);
-    for (int p0 = 0; p0 < K; p0 += kc_nom) {
-        const int kc = K - p0 < kc_nom ? K - p0 : kc_nom;
-        const int load_c = p0 > 0 || d->beta;
-        for (int j0 = n0; j0 < n1; j0 += NR) {
-            const int nc = n1 - j0 < NR ? n1 - j0 : NR;
-            pack_b(d, j0, nc, p0, kc, ws);
-            for (int i0 = 0; i0 < M; i0 += MR) {
-                float *c = d->C + i0 * ldc + j0;
-                if (M - i0 >= MR) /* constant trip counts for the full tiles */
-                    tile(MR, d, i0, p0, kc, ws, c, nc, load_c);
-                else
-                    tile(M - i0, d, i0, p0, kc, ws, c, nc, load_c);
-            }
-        }
-    }
-
-    if (d->bias || d->bias_row || d->act != TG_ACT_NONE)
-        for (int i = 0; i < M; i++)
-            for (int j = n0; j < n1; j++) {
-                float *c = &d->C[i * ldc + j];
-                float x = d->bias ? *c + d->bias[j] : *c;
-                if (d->bias_row) x += d->bias_row[i];
-                *c = act_scalar(d->act, d->slope, x);
-            }
-    if (d->drop_on || d->dact_y) { /* backward epilogue (kernels.h): portable.c's own kernels, in place */
-        const tg_kern *k = tg_kern_portable();
-        const size_t n = (size_t)(n1 - n0);
-        for (int i = 0; i < M; i++) {
-            const size_t e0 = (size_t)i * ldc + (size_t)n0; /* the dropout mask's flat index */
-            if (d->drop_on) k->dropout(d->C, d->C, e0, e0 + n, d->drop_key, d->drop_thr, d->drop_scale, 0);
-            if (d->dact_y) k->act_bwd(d->dact, d->dslope, d->dact_y + e0, d->dact_y + e0, d->C + e0, d->C + e0, n, 0);
-        }
-    }
 }

@@ -12,8 +12,8 @@
  * k = 0..K-1, started from 0 (beta=0) or from C (beta=1), then + bias, then
  * act. Neither the column range [n0, n1) nor the tile an element falls in
  * (full or tail) changes that chain, so any column split gives bit-identical
- * results (the SIMD variants use a dot-product order for N == 1, a choice
- * made from N alone). Results differ between variants (FMA vs mul+add).
+ * results (every variant uses a dot-product order for N == 1, a choice made
+ * from N alone). Results differ between variants (FMA vs mul+add).
  *
  * The _avx2 and _avx512 variants exist only on x86-64 (they are compiled in
  * their own static libraries with their own -m flags); call them only after
@@ -26,8 +26,10 @@
 
 #include "kernels.h"
 
+#ifndef TG_GEMM_MR_PORTABLE
 #define TG_GEMM_MR_PORTABLE 4
-#define TG_GEMM_NR_PORTABLE 16
+#define TG_GEMM_NR_PORTABLE 8
+#endif
 size_t tg_sgemm_ws_portable(const tg_gemm_desc *d);
 void tg_sgemm_portable(const tg_gemm_desc *d, int n0, int n1, float *ws);
 
