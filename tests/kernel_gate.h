@@ -1,4 +1,4 @@
-/* kernel_gate.h - a suite run with TG_KERNEL=portable|avx2|avx512 (meson's
+/* kernel_gate.h - a suite run with TG_KERNEL=portable|avx2|avx512|neon (meson's
  * gemm-avx2, ops-portable, ... tests) runs that kernel variant or reports
  * itself skipped, never passes on another one:
  *   - the CPU or build lacks the variant named: exit 77 (meson: SKIP);

@@ -1,7 +1,7 @@
 /* test_gemm.c - the f32 GEMM kernels (kern_gemm.h) against tg_ref_gemm (f64).
  *
  * Each variant is called directly. meson runs the suite once per variant
- * (gemm-portable, gemm-avx2, gemm-avx512: TG_KERNEL names it, and the suite
+ * (gemm-portable, gemm-avx2, gemm-avx512, gemm-neon: TG_KERNEL names it, and the suite
  * reports itself skipped when the CPU or build lacks it; see kernel_gate.h);
  * run by hand without TG_KERNEL it tests every variant the CPU runs. Each
  * loop test runs once per variant index.
@@ -31,7 +31,7 @@ typedef struct {
     int mr, nr;
 } variant;
 
-#define NVAR 3
+#define NVAR 4
 
 /* The variant with index vi, or NULL if this CPU (or build) lacks it or
  * TG_KERNEL names another one (main() has checked that the CPU runs the
@@ -39,13 +39,16 @@ typedef struct {
 static const variant *get_variant(int vi)
 {
     static const variant vars[NVAR] = {
-        {"portable", tg_sgemm_ws_portable, tg_sgemm_portable, TG_GEMM_MR_PORTABLE, TG_GEMM_NR_PORTABLE},
+        [0] = {"portable", tg_sgemm_ws_portable, tg_sgemm_portable, TG_GEMM_MR_PORTABLE, TG_GEMM_NR_PORTABLE},
 #if defined(TG_HAVE_X86_VARIANTS) && defined(__x86_64__)
-        {"avx2", tg_sgemm_ws_avx2, tg_sgemm_avx2, TG_GEMM_MR_AVX2, TG_GEMM_NR_AVX2},
-        {"avx512", tg_sgemm_ws_avx512, tg_sgemm_avx512, TG_GEMM_MR_AVX512, TG_GEMM_NR_AVX512},
+        [1] = {"avx2", tg_sgemm_ws_avx2, tg_sgemm_avx2, TG_GEMM_MR_AVX2, TG_GEMM_NR_AVX2},
+        [2] = {"avx512", tg_sgemm_ws_avx512, tg_sgemm_avx512, TG_GEMM_MR_AVX512, TG_GEMM_NR_AVX512},
+#endif
+#if defined(TG_HAVE_NEON_VARIANT) && defined(__aarch64__)
+        [3] = {"neon", tg_sgemm_ws_neon, tg_sgemm_neon, TG_GEMM_MR_NEON, TG_GEMM_NR_NEON},
 #endif
     };
-    if (vi < 0 || vi >= NVAR || !vars[vi].name) return NULL; /* not built (non-x86, -Dsimd=false) */
+    if (vi < 0 || vi >= NVAR || !vars[vi].name) return NULL; /* not built (another architecture, -Dsimd=false) */
     const char *want = tg_kernel_wanted();
     if (want && strcmp(want, vars[vi].name) != 0) return NULL;
     const tg_kern *av[3];

@@ -1,15 +1,21 @@
 /* dispatch.c - pick the kernel variant for this CPU at run time.
  *
  * The avx2 / avx512 tables exist only when meson builds the x86-64 variant
- * libraries (-DTG_HAVE_X86_VARIANTS=1); otherwise tg_kern_avx2/avx512 are
- * NULL-returning stubs and only "portable" is available.
+ * libraries (-DTG_HAVE_X86_VARIANTS=1), the neon table only when it builds
+ * the AArch64 one (-DTG_HAVE_NEON_VARIANT=1); the others are NULL-returning
+ * stubs, and "portable" is always available.
  *
- * CPU support = the CPUID feature bits (__builtin_cpu_supports) AND the OS
- * saving the register state (XCR0 via xgetbv). libgcc's and compiler-rt's
+ * x86: CPU support = the CPUID feature bits (__builtin_cpu_supports) AND the
+ * OS saving the register state (XCR0 via xgetbv). libgcc's and compiler-rt's
  * __builtin_cpu_supports already clear AVX/AVX-512 features when XCR0 lacks
  * the state, but we check XCR0 here too so the choice does not depend on which
  * runtime library resolves __cpu_model. Under valgrind (which hides AVX-512)
  * this picks avx2.
+ *
+ * AArch64: AdvSIMD is architectural (every AArch64 CPU that runs Linux
+ * userspace has it), but the kernel reports it too: HWCAP_ASIMD in
+ * getauxval(AT_HWCAP), checked here so a CPU or emulator without it gets
+ * the portable kernels. Other systems are assumed to have it.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +29,28 @@
 #include <cpuid.h>
 #else
 #define TG_X86 0
+#endif
+
+#if defined(TG_HAVE_NEON_VARIANT) && defined(__aarch64__)
+#define TG_ARM 1
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#else
+#define TG_ARM 0
+#endif
+
+#if !TG_ARM
+const tg_kern *tg_kern_neon(void) { return NULL; }
+#else
+static int cpu_has_asimd(void)
+{
+#if defined(__linux__) && defined(HWCAP_ASIMD)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;
+#else
+    return 1;
+#endif
+}
 #endif
 
 #if !TG_X86
@@ -83,12 +111,25 @@ int tg_kern_available(const tg_kern **out)
     if (cpu_has_avx2(xcr0) && tg_kern_avx2())
         out[n++] = tg_kern_avx2();
 #endif
+#if TG_ARM
+    if (cpu_has_asimd() && tg_kern_neon())
+        out[n++] = tg_kern_neon();
+#endif
     out[n++] = tg_kern_portable();
     return n;
 }
 
-/* Every variant this build knows by name, whether or not the CPU runs it. */
-static const char *const known_names[] = {"avx512", "avx2", "portable"};
+/* Every variant tapegrad knows by name, whether or not this build has it or
+ * the CPU runs it. */
+static const struct {
+    const char *name;
+    const tg_kern *(*table)(void); /* NULL when this build lacks it */
+} known[] = {
+    {"avx512", tg_kern_avx512},
+    {"avx2", tg_kern_avx2},
+    {"neon", tg_kern_neon},
+    {"portable", tg_kern_portable},
+};
 
 int tg_kern_request(const tg_kern **chosen, char *msg, size_t len)
 {
@@ -103,23 +144,26 @@ int tg_kern_request(const tg_kern **chosen, char *msg, size_t len)
             if (chosen) *chosen = av[i];
             return TG_KREQ_OK;
         }
-    int known = 0;
-    for (size_t i = 0; i < sizeof known_names / sizeof known_names[0]; i++) known |= !strcmp(want, known_names[i]);
+    int is_known = 0, built = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(want, known[i].name)) {
+            is_known = 1;
+            built = known[i].table() != NULL;
+        }
     if (msg && len) {
         char list[64] = "";
         for (int i = 0; i < n; i++) {
             strncat(list, av[i]->name, sizeof list - strlen(list) - 1);
             if (i + 1 < n) strncat(list, ", ", sizeof list - strlen(list) - 1);
         }
-        const int built = !strcmp(want, "portable") || (!strcmp(want, "avx2") ? tg_kern_avx2() : tg_kern_avx512());
-        if (!known)
-            snprintf(msg, len, "TG_KERNEL=%.32s: unknown kernel variant (known: avx512, avx2, portable)", want);
+        if (!is_known)
+            snprintf(msg, len, "TG_KERNEL=%.32s: unknown kernel variant (known: avx512, avx2, neon, portable)", want);
         else if (!built)
             snprintf(msg, len, "TG_KERNEL=%s: this build has no %s kernels (available: %s)", want, want, list);
         else
             snprintf(msg, len, "TG_KERNEL=%s: this CPU cannot run the %s kernels (available: %s)", want, want, list);
     }
-    return known ? TG_KREQ_UNAVAILABLE : TG_KREQ_UNKNOWN;
+    return is_known ? TG_KREQ_UNAVAILABLE : TG_KREQ_UNKNOWN;
 }
 
 static const tg_kern *choose(void)

@@ -17,7 +17,8 @@
  *
  * The _avx2 and _avx512 variants exist only on x86-64 (they are compiled in
  * their own static libraries with their own -m flags); call them only after
- * checking the CPU (__builtin_cpu_supports).
+ * checking the CPU (__builtin_cpu_supports). _neon exists only on AArch64
+ * (AdvSIMD; dispatch.c checks HWCAP_ASIMD). _portable exists everywhere.
  */
 #ifndef TG_KERN_GEMM_H
 #define TG_KERN_GEMM_H
@@ -43,6 +44,13 @@ void tg_sgemm_avx2(const tg_gemm_desc *d, int n0, int n1, float *ws);
 #define TG_GEMM_NR_AVX512 32
 size_t tg_sgemm_ws_avx512(const tg_gemm_desc *d);
 void tg_sgemm_avx512(const tg_gemm_desc *d, int n0, int n1, float *ws);
+#endif
+
+#if defined(TG_HAVE_NEON_VARIANT) && defined(__aarch64__)
+#define TG_GEMM_MR_NEON 8
+#define TG_GEMM_NR_NEON 12
+size_t tg_sgemm_ws_neon(const tg_gemm_desc *d);
+void tg_sgemm_neon(const tg_gemm_desc *d, int n0, int n1, float *ws);
 #endif
 
 #endif

@@ -5,10 +5,12 @@
  *     accumulation. They are the oracle for parity tests and what gradient
  *     checking runs through. Not dispatched.
  *   - f32 optimized kernels, one table (tg_kern) per CPU variant: "avx512",
- *     "avx2" (AVX2+FMA) and "portable" (plain C, any architecture). Each variant
- *     is compiled as its own static library with its own -m flags; the variant
- *     is picked at run time from CPUID (tg_kern_best). SLEEF is called only in
- *     the SIMD variants.
+ *     "avx2" (AVX2+FMA) on x86-64, "neon" (AdvSIMD) on AArch64, and
+ *     "portable" (GCC/Clang vector extensions at the baseline ISA, any
+ *     architecture). Each variant is compiled as its own static library with
+ *     its own flags; the variant is picked at run time from CPUID or HWCAP
+ *     (tg_kern_best). SLEEF is called only in the avx512, avx2 and neon
+ *     variants.
  *
  * Dimension legend: B batch rows, N columns (features), M,N,K GEMM dims.
  * All matrices are row-major. "acc" kernels accumulate (+=) into their output,
@@ -66,7 +68,7 @@ typedef struct tg_gemm_desc {
                     .act = TG_ACT_NONE, .dact = TG_ACT_NONE})
 
 typedef struct tg_kern {
-    const char *name; /* "avx512", "avx2", "portable" */
+    const char *name; /* "avx512", "avx2", "neon", "portable" */
     int nr;           /* column granularity callers should split GEMM work on */
 
     /* ---- GEMM ---- */
@@ -161,9 +163,10 @@ static inline uint32_t tg_dropout_hash(uint32_t key, size_t i)
 const tg_kern *tg_kern_portable(void);
 const tg_kern *tg_kern_avx2(void);   /* NULL if not built (non-x86) */
 const tg_kern *tg_kern_avx512(void); /* NULL if not built (non-x86) */
+const tg_kern *tg_kern_neon(void);   /* NULL if not built (non-AArch64) */
 /* What this CPU supports, best first; fills out[] (at most 3), returns count. */
 int tg_kern_available(const tg_kern **out);
-/* What TG_KERNEL=portable|avx2|avx512 in the environment asks for. Sets
+/* What TG_KERNEL=portable|avx2|avx512|neon in the environment asks for. Sets
  * *chosen (may be NULL) to the variant tg_kern_best returns: the one named
  * when the CPU runs it, else the best. Returns TG_KREQ_NONE (unset or empty),
  * TG_KREQ_OK (names a variant this CPU runs), TG_KREQ_UNKNOWN (no such
