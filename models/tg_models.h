@@ -44,33 +44,57 @@ tg_node tg_mlp(tg_graph *g, const tg_mlp_spec *s, tg_node x);
 typedef enum tg_layer_kind {
     TG_LAYER_DENSE = 1, /* y = x W (+ b): (B, IN) -> (B, units) */
     TG_LAYER_ACT,       /* y = act(x) */
-    TG_LAYER_DROPOUT    /* inverted dropout with probability p */
+    TG_LAYER_DROPOUT,   /* inverted dropout with probability p */
+    TG_LAYER_CONV,      /* 2-D convolution (NCHW): (B, C, H, W) -> (B, units, OH, OW) */
+    TG_LAYER_CONV_T,    /* transposed convolution: (B, C, H, W) -> (B, units, OH, OW) */
+    TG_LAYER_BATCH_NORM,/* batch normalization over the channels (or features) */
+    TG_LAYER_RESHAPE,   /* (B, ...) -> (B, shape) */
+    TG_LAYER_FLATTEN    /* (B, C, H, W) -> (B, C H W) */
 } tg_layer_kind;
 
 typedef struct tg_layer {
     tg_layer_kind kind;
-    int units;      /* dense */
-    int no_bias;    /* dense: no bias */
+    int units;      /* dense: outputs; conv, conv_t: output channels */
+    int no_bias;    /* dense, conv, conv_t: no bias */
     tg_act act;     /* activation */
     float slope;    /* leaky_relu */
     float p;        /* dropout */
+    int kernel[2];  /* conv, conv_t: height, width */
+    int stride[2];
+    int dilation[2];
+    int pad[4];     /* top, bottom, left, right (same == 0) */
+    int same;       /* conv: Keras 'same' padding, computed from the input size */
+    int out_pad[2]; /* conv_t: extra output rows, columns */
+    float eps, momentum; /* batch_norm */
+    int shape_ndim; /* reshape: 1 or 3 */
+    int shape[3];
 } tg_layer;
 
 typedef struct tg_seq_spec {
     char group[32];     /* parameter group, e.g. "G" */
-    char prefix[32];    /* parameter names "<prefix>l<k>.w" / ".b" for dense layer k */
-    int in_features;    /* input width */
+    char prefix[32];    /* parameter names "<prefix>l<k>.w", ".b" (dense, conv, conv_t k),
+                           ".gamma", ".beta", ".mean", ".var" (batch_norm k) */
+    int in_features;    /* input size per sample (C H W for an image) */
+    int in_ndim;        /* 0 or 1: a vector; 3: an image (in_shape C, H, W) */
+    int in_shape[3];
     int n;              /* layers */
     tg_layer l[TG_SEQ_MAX_LAYERS];
 } tg_seq_spec;
 
-/* Check a spec's layers and shapes; the output width in *out_features (may be
- * NULL). Errors name the layer: "model G: layer 3 'dense 0': 0 units". */
+/* Check a spec's layers and shapes; the output size per sample in
+ * *out_features (may be NULL). Errors name the layer and the shapes:
+ * "model G: layer 3 'dense 0': 0 units". */
 tg_status tg_seq_check(const tg_seq_spec *s, int *out_features, tg_error *err);
+/* The per-sample shape after layer i (i = -1: the input): ndim 1 or 3. */
+tg_status tg_seq_shape(const tg_seq_spec *s, int i, int *ndim, int shape[3], tg_error *err);
 /* Create and initialize the spec's parameters in ps (weights by `init`,
- * sigma for TG_INIT_NORMAL; biases zero except for TG_INIT_PYTORCH). */
+ * sigma for TG_INIT_NORMAL; biases zero except for TG_INIT_PYTORCH;
+ * batch_norm: gamma 1, or N(1, sigma^2) with TG_INIT_NORMAL (DCGAN), beta 0,
+ * running mean 0 and variance 1 as state parameters). */
 tg_status tg_seq_params(tg_params *ps, const tg_seq_spec *s, tg_init init, float sigma, tg_rng *r, tg_error *err);
-/* y = model(x), x:(B, in_features); errors go to the graph. */
+/* y = model(x), x:(B, in_features) or (B, C, H, W) for an image input;
+ * errors go to the graph. Batch normalization runs in training or eval mode
+ * with each plan (tg_plan_opts.eval). */
 tg_node tg_seq(tg_graph *g, const tg_seq_spec *s, tg_node x);
 /* The text form (what checkpoints store; --g-arch / --d-arch take it):
  *   "in 100, dense 128, leaky_relu 0.2, dropout 0.3, dense 784, tanh"
