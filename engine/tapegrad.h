@@ -458,6 +458,24 @@ tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum, t
 void tg_sgd_free(tg_sgd *s);
 tg_status tg_sgd_step(tg_sgd *s);       /* no allocation */
 
+/* ----------------------------------------------------- moving averages */
+typedef struct tg_ema tg_ema;
+/* An exponential moving average of a group's values (a generator EMA),
+ * state parameters included: after each optimizer step tg_ema_update sets
+ * shadow = decay shadow + (1 - decay) value; the shadow starts at the
+ * values. To run a plan with the averaged values, tg_ema_swap, run, and
+ * tg_ema_swap again. No allocation after tg_ema_new; NULL on bad arguments
+ * (decay in [0, 1), a group with parameters), with the reason in *err. */
+tg_ema *tg_ema_new(tg_params *ps, const char *group, float decay, tg_error *err);
+void tg_ema_free(tg_ema *e);
+tg_status tg_ema_update(tg_ema *e);
+tg_status tg_ema_swap(tg_ema *e);     /* exchange the values and the shadow */
+/* For checkpoints: the group's parameters (store order) and their shadows. */
+int tg_ema_count(const tg_ema *e);
+tg_param *tg_ema_param(const tg_ema *e, int i);
+float *tg_ema_shadow(tg_ema *e, int i);
+float tg_ema_decay(const tg_ema *e);
+
 /* ------------------------------------------------------ gradient checking */
 typedef struct tg_gc_entry {
     char name[136];    /* "G/l0.w" for parameters, "input:x" for inputs */
