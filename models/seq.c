@@ -9,6 +9,7 @@
  * by name ("relu", "leaky_relu S", "sigmoid", "tanh", "softplus", "none"),
  * "dropout P". Dense layers are numbered in order: parameters
  * "<prefix>l<k>.w" (IN, OUT) and "<prefix>l<k>.b" (OUT). */
+#include "models_text.h"
 #include "tg_models.h"
 
 #include <ctype.h>
@@ -134,7 +135,7 @@ tg_node tg_seq(tg_graph *g, const tg_seq_spec *s, tg_node x)
 
 /* -------------------------------------------------------------- text form */
 /* the shortest decimal that reads back as the same float */
-static const char *num(float v, char *buf, size_t len)
+const char *tgm_float_str(float v, char *buf, size_t len)
 {
     for (int prec = 6; prec <= 9; prec++) {
         snprintf(buf, len, "%.*g", prec, (double)v);
@@ -149,9 +150,9 @@ int tg_layer_format(const tg_layer *l, char *buf, size_t len)
     switch (l->kind) {
     case TG_LAYER_DENSE: return snprintf(buf, len, "dense %d%s", l->units, l->no_bias ? " nobias" : "");
     case TG_LAYER_ACT:
-        if (l->act == TG_ACT_LEAKY_RELU) return snprintf(buf, len, "leaky_relu %s", num(l->slope, n, sizeof n));
+        if (l->act == TG_ACT_LEAKY_RELU) return snprintf(buf, len, "leaky_relu %s", tgm_float_str(l->slope, n, sizeof n));
         return snprintf(buf, len, "%s", tg_act_name(l->act));
-    case TG_LAYER_DROPOUT: return snprintf(buf, len, "dropout %s", num(l->p, n, sizeof n));
+    case TG_LAYER_DROPOUT: return snprintf(buf, len, "dropout %s", tgm_float_str(l->p, n, sizeof n));
     }
     return snprintf(buf, len, "?");
 }
@@ -189,7 +190,7 @@ static int words(char *item, char **w, int max)
     }
 }
 
-static int parse_int(const char *t, int *v)
+int tgm_parse_int(const char *t, int *v)
 {
     char *end;
     errno = 0;
@@ -199,7 +200,7 @@ static int parse_int(const char *t, int *v)
     return 1;
 }
 
-static int parse_float(const char *t, float *v)
+int tgm_parse_float(const char *t, float *v)
 {
     char *end;
     errno = 0;
@@ -216,18 +217,18 @@ static tg_status parse_layer(char **w, int nw, tg_layer *l, char *why, size_t le
     tg_act a;
     if (!strcmp(w[0], "dense")) {
         l->kind = TG_LAYER_DENSE;
-        if (nw < 2 || nw > 3 || !parse_int(w[1], &l->units) || (nw == 3 && strcmp(w[2], "nobias")))
+        if (nw < 2 || nw > 3 || !tgm_parse_int(w[1], &l->units) || (nw == 3 && strcmp(w[2], "nobias")))
             return snprintf(why, len, "want 'dense N' or 'dense N nobias'"), TG_ERR_ARG;
         l->no_bias = nw == 3;
     } else if (!strcmp(w[0], "dropout")) {
         l->kind = TG_LAYER_DROPOUT;
-        if (nw != 2 || !parse_float(w[1], &l->p)) return snprintf(why, len, "want 'dropout P'"), TG_ERR_ARG;
+        if (nw != 2 || !tgm_parse_float(w[1], &l->p)) return snprintf(why, len, "want 'dropout P'"), TG_ERR_ARG;
     } else if (tg_act_parse(w[0], &a)) {
         l->kind = TG_LAYER_ACT;
         l->act = a;
         if (a == TG_ACT_LEAKY_RELU) {
             l->slope = 0.01f; /* PyTorch's default */
-            if (nw > 2 || (nw == 2 && !parse_float(w[1], &l->slope)))
+            if (nw > 2 || (nw == 2 && !tgm_parse_float(w[1], &l->slope)))
                 return snprintf(why, len, "want 'leaky_relu' or 'leaky_relu SLOPE'"), TG_ERR_ARG;
         } else if (nw != 1) {
             return snprintf(why, len, "'%s' takes no argument", w[0]), TG_ERR_ARG;
@@ -272,7 +273,7 @@ tg_status tg_seq_parse(const char *text, const char *group, tg_seq_spec *out, tg
         if (nw > 4) {
             st = tg_error_set(err, TG_ERR_ARG, "model %s: layer %d: too many words", s.group, item);
         } else if (!have_in) {
-            if (strcmp(w[0], "in") || nw != 2 || !parse_int(w[1], &s.in_features))
+            if (strcmp(w[0], "in") || nw != 2 || !tgm_parse_int(w[1], &s.in_features))
                 st = tg_error_set(err, TG_ERR_ARG, "model %s: the first item must be 'in F' (the input width), not '%s'",
                                   s.group, w[0]);
             have_in = 1;

@@ -380,8 +380,8 @@ static tg_gemm_desc gemm_shape(int kind, int B, int IN, int OUT, const float *x,
 
 static int bench_gemm(const bench_opts *o)
 {
-    tg_gan_spec s;
-    tg_gan_preset("reference", &s, NULL);
+    tg_gan_mlp s;
+    tg_gan_mlp_preset("reference", &s, NULL);
     const tg_kern *k = tg_kern_best();
     tg_pool *pool = o->threads > 1 ? tg_pool_new(o->threads, NULL) : NULL;
     const int B = o->batch, maxw = 1024;
@@ -516,7 +516,7 @@ static int bench_ops(const bench_opts *o)
     tg_gan_spec spec;
     tg_gan_preset("reference", &spec, NULL);
     c.ps = tg_params_new();
-    if (!pool || !c.a || !c.b || !c.c || !c.d || !c.bias || !c.ps || tg_gan_params(c.ps, &spec, &rng) != TG_OK) {
+    if (!pool || !c.a || !c.b || !c.c || !c.d || !c.bias || !c.ps || tg_gan_params(c.ps, &spec, &rng, NULL) != TG_OK) {
         cli_err("%s ops: out of memory", CMD);
         goto done;
     }

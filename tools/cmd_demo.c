@@ -78,8 +78,9 @@ static int gan_build(gan_graph *m, const char *preset, int B, uint64_t seed, cha
         snprintf(err, len, "out of memory");
         return -1;
     }
-    if (tg_gan_params(m->ps, &s, &r) != TG_OK) {
-        snprintf(err, len, "%s", tg_params_error(m->ps));
+    tg_error e;
+    if (tg_gan_params(m->ps, &s, &r, &e) != TG_OK) {
+        snprintf(err, len, "%s", e.msg);
         return -1;
     }
     tg_graph *g = m->g;

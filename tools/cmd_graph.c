@@ -31,9 +31,9 @@ static int write_dot(FILE *out, void *ctx)
 static int build(tg_graph *g, const tg_gan_spec *s, const char *net, int B)
 {
     if (!strcmp(net, "G")) {
-        tg_generator(g, s, tg_input(g, "z", 2, (int[]){B, s->G.widths[0]}));
+        tg_generator(g, s, tg_input(g, "z", 2, (int[]){B, s->G.in_features}));
     } else if (!strcmp(net, "D")) {
-        tg_discriminator(g, s, tg_input(g, "x", 2, (int[]){B, s->D.widths[0]}));
+        tg_discriminator(g, s, tg_input(g, "x", 2, (int[]){B, s->D.in_features}));
     } else {
         tg_gan_graph gg;
         tg_gan_build(g, s, B, 0.9f, 0, &gg);
@@ -101,8 +101,9 @@ int cmd_graph(int argc, char **argv)
         cli_err("graph: out of memory");
         goto done;
     }
-    if (tg_gan_params(ps, &spec, &rng) != TG_OK) {
-        cli_err("graph: cannot create the %s parameters: %s", model, tg_params_error(ps));
+    tg_error e;
+    if (tg_gan_params(ps, &spec, &rng, &e) != TG_OK) {
+        cli_err("graph: cannot create the %s parameters: %s", model, e.msg);
         goto done;
     }
     if (build(g, &spec, net, B) != 0) {

@@ -87,6 +87,12 @@ int cmd_sample(int argc, char **argv)
         cli_err("%s: %s", CMD, err);
         goto done;
     }
+    tg_gan_spec net;
+    tg_error e;
+    if (tg_gan_from_mlp(&cfg.spec, &net, &e) != TG_OK) {
+        cli_err("%s: %s", CMD, e.msg);
+        goto done;
+    }
     const tg_mlp_spec *G = &cfg.spec.G;
     const int zd = G->widths[0], xd = G->widths[G->n_layers];
     const int side = (int)lround(sqrt((double)xd));
@@ -114,7 +120,7 @@ int cmd_sample(int argc, char **argv)
     int sizes[2] = {chunk, rest};
     for (int k = 0; k < 2 && sizes[k]; k++) {
         zin[k] = tg_input(g, k ? "z_rest" : "z", 2, (int[]){sizes[k], zd});
-        gout[k] = tg_generator(g, &cfg.spec, zin[k]);
+        gout[k] = tg_generator(g, &net, zin[k]);
         tg_bind(g, zin[k], z);
         plan[k] = tg_plan_new(g, gout[k], &(tg_plan_opts){.forward_only = 1, .eval = 1, .pool = pool});
         if (!plan[k]) {

@@ -253,7 +253,7 @@ static int evaluator_init(evaluator *ev, gan_run *r, const char *dir, const trai
         return -1;
     }
     tg_node z = tg_input(ev->g, "z", 2, (int[]){EVAL_SAMPLES, zd});
-    ev->out = tg_generator(ev->g, &r->cfg.spec, z);
+    ev->out = tg_generator(ev->g, &r->net, z);
     tg_bind(ev->g, z, ev->z);
     ev->p = tg_plan_new(ev->g, ev->out, &(tg_plan_opts){.forward_only = 1, .eval = 1, .pool = r->pool});
     if (!ev->p) {

@@ -13,7 +13,7 @@ enum { STREAM_INIT = 0, STREAM_NOISE = 1, STREAM_SHUFFLE = 2, STREAM_FIXED = 3 }
 int gan_cfg_defaults(gan_cfg *c, const char *preset)
 {
     memset(c, 0, sizeof *c);
-    if (tg_gan_preset(preset, &c->spec, NULL) != TG_OK) return -1;
+    if (tg_gan_mlp_preset(preset, &c->spec, NULL) != TG_OK) return -1;
     snprintf(c->model, sizeof c->model, "%s", preset);
     c->spec.sigma = 0.02f;
     c->batch = 64;
@@ -68,15 +68,17 @@ int gan_init(gan_run *r, const gan_cfg *c, char *err, size_t len)
     memset(r, 0, sizeof *r);
     if (gan_cfg_check(c, err, len)) return -1;
     r->cfg = *c;
-    const tg_gan_spec *s = &r->cfg.spec;
-    const int B = c->batch, zd = s->G.widths[0], xd = s->D.widths[0];
+    tg_error e;
+    if (tg_gan_from_mlp(&r->cfg.spec, &r->net, &e) != TG_OK) return fail(err, len, "model", e.msg);
+    const tg_gan_spec *s = &r->net;
+    const int B = c->batch, zd = s->G.in_features, xd = s->D.in_features;
     tg_rng init;
     tg_rng_seed(&init, c->seed, STREAM_INIT);
     tg_rng_seed(&r->noise, c->seed, STREAM_NOISE);
     tg_rng_seed(&r->shuffle, c->seed, STREAM_SHUFFLE);
     r->ps = tg_params_new();
     if (!r->ps) return fail(err, len, "init", "out of memory");
-    if (tg_gan_params(r->ps, s, &init) != TG_OK) return fail(err, len, "parameters", tg_params_error(r->ps));
+    if (tg_gan_params(r->ps, s, &init, &e) != TG_OK) return fail(err, len, "parameters", e.msg);
     r->g = tg_graph_new(r->ps);
     r->pool = tg_pool_new(c->threads, NULL);
     r->z = calloc((size_t)B * zd, sizeof(float));

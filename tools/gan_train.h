@@ -14,7 +14,7 @@
 
 typedef struct gan_cfg {
     char model[32];        /* preset the spec started from */
-    tg_gan_spec spec;      /* after flag overrides */
+    tg_gan_mlp spec;       /* after flag overrides */
     int batch, epochs, threads, log_every;
     uint64_t seed;
     float lr_g, lr_d, beta1, beta2, eps, real_label;
@@ -43,6 +43,7 @@ typedef struct gan_run {
     tg_params *ps;
     tg_graph *g;
     tg_pool *pool;
+    tg_gan_spec net;           /* cfg.spec as layer lists */
     tg_gan_graph gg;
     tg_plan *pd, *pg;
     tg_adam *ad, *ag;

@@ -325,7 +325,8 @@ static tg_node gan(tg_gc_ctx *c, int which)
     tg_gan_graph gg;
     const int B = 6;
     if (tg_gan_preset("tiny", &s, NULL) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, "no tiny GAN preset");
-    if (tg_gan_params(c->ps, &s, &c->rng) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, tg_params_error(c->ps));
+    tg_error e;
+    if (tg_gan_params(c->ps, &s, &c->rng, &e) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, e.msg);
     if (tg_gan_build(g, &s, B, 0.9f, which == M_TINY_G_SAT, &gg) != TG_OK) return (tg_node){-1};
     bind_fill(c, gg.z, F_U1);
     bind_fill(c, gg.x, F_U1);
@@ -354,8 +355,8 @@ static tg_node mlp_classifier(tg_gc_ctx *c)
 static tg_node ref_d_last(tg_gc_ctx *c)
 {
     tg_graph *g = c->g;
-    tg_gan_spec s;
-    if (tg_gan_preset("reference", &s, NULL) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, "no reference GAN preset");
+    tg_gan_mlp s;
+    if (tg_gan_mlp_preset("reference", &s, NULL) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, "no reference GAN preset");
     tg_mlp_spec body = s.D;
     body.n_layers = 3;
     body.output = body.hidden;
