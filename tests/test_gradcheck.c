@@ -94,10 +94,10 @@ START_TEST(case_passes_without_fault)
 {
     const tg_gc_case *c = tg_gc_case_at(_i);
     tg_gc_report rep;
-    char err[256];
-    ck_assert_msg(tg_gc_case_run(c, NULL, &rep, err, sizeof err) == TG_OK, "%s:%s could not run: %s", c->op,
-                  c->label, err);
-    ck_assert_msg(rep.pass, "%s:%s fails with no fault active: max_rel %g %s", c->op, c->label, rep.max_rel, err);
+    tg_error err;
+    ck_assert_msg(tg_gc_case_run(c, NULL, &rep, &err) == TG_OK, "%s:%s could not run: %s", c->op,
+                  c->label, err.msg);
+    ck_assert_msg(rep.pass, "%s:%s fails with no fault active: max_rel %g %s", c->op, c->label, rep.max_rel, err.msg);
     tg_gc_report_free(&rep);
 }
 END_TEST
@@ -115,9 +115,9 @@ static int first_catch(int fi, int *ran)
             const tg_gc_case *c = tg_gc_case_at(i);
             if ((strcmp(c->op, op) == 0) != own) continue;
             tg_gc_report rep;
-            char err[256];
-            tg_status st = tg_gc_case_run(c, NULL, &rep, err, sizeof err);
-            ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err);
+            tg_error err;
+            tg_status st = tg_gc_case_run(c, NULL, &rep, &err);
+            ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err.msg);
             (*ran)++;
             if (!rep.pass) caught = i;
             tg_gc_report_free(&rep);

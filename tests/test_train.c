@@ -342,7 +342,7 @@ START_TEST(test_bad_flags)
         {"--lr-g", "-1", "--lr-g"},
         {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
         {"--init", "he", "not pytorch, xavier or normal"},
-        {"--model", "huge", "unknown --model"},
+        {"--model", "huge", "--model: 'huge' is not reference, documents or tiny"},
         {"--dropout", "1", "0 <= x < 1"},
         {"--dropout", "0.99999999", "as a float"},
         {"--beta1", "0.99999999", "as a float"},
