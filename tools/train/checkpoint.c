@@ -208,26 +208,37 @@ static tg_status mlp_keys(const st_file *f, const char *net, tg_mlp_spec *s, tg_
     return TG_OK;
 }
 
-static tg_status model_v1(const st_file *f, const char *preset, tg_gan_spec *spec, tg_error *err)
+tg_status ckpt_model_v1(const st_file *f, tg_gan_mlp *m, tg_error *err)
 {
-    tg_gan_mlp m;
-    tg_status st = tg_gan_mlp_preset(preset, &m, err); /* groups, D's output */
-    if (st != TG_OK) return st;
+    const char *preset = st_meta_need(f, "model", WHAT, err);
+    if (!preset) return TG_ERR_FORMAT;
+    tg_error e;
+    if (tg_gan_mlp_preset(preset, m, &e) != TG_OK) /* groups, D's output */
+        return tg_error_set(err, TG_ERR_FORMAT, WHAT " %s", e.msg);
     static const char *const inits[] = {"xavier", "normal", "pytorch", "zeros"}; /* what format 1 wrote */
     const char *v = st_meta_need(f, "init", WHAT, err), *out;
     if (!v) return TG_ERR_FORMAT;
     int known = 0;
     for (int i = 0; i < 4; i++) known |= !strcmp(v, inits[i]);
-    if (!known || !tg_init_parse(v, &m.init))
+    if (!known || !tg_init_parse(v, &m->init))
         return tg_error_set(err, TG_ERR_FORMAT, WHAT " metadata 'init' = '%.60s' is not one of xavier, normal, "
                             "pytorch, zeros", v);
     double sigma;
-    if ((st = mlp_keys(f, "g", &m.G, err)) != TG_OK || (st = mlp_keys(f, "d", &m.D, err)) != TG_OK ||
+    tg_status st;
+    if ((st = mlp_keys(f, "g", &m->G, err)) != TG_OK || (st = mlp_keys(f, "d", &m->D, err)) != TG_OK ||
         (st = st_meta_num(f, "sigma", 0, 1e6, &sigma, WHAT, err)) != TG_OK)
         return st;
-    m.sigma = (float)sigma;
+    m->sigma = (float)sigma;
     if (!(out = st_meta_need(f, "g_out", WHAT, err))) return TG_ERR_FORMAT;
-    if (!tg_act_parse(out, &m.G.output)) return tg_error_set(err, TG_ERR_FORMAT, WHAT " unknown activation '%s'", out);
+    if (!tg_act_parse(out, &m->G.output)) return tg_error_set(err, TG_ERR_FORMAT, WHAT " unknown activation '%s'", out);
+    return TG_OK;
+}
+
+static tg_status model_v1(const st_file *f, tg_gan_spec *spec, tg_error *err)
+{
+    tg_gan_mlp m;
+    tg_status st = ckpt_model_v1(f, &m, err);
+    if (st != TG_OK) return st;
     tg_error e;
     if (tg_gan_from_mlp(&m, spec, &e) != TG_OK) return tg_error_set(err, TG_ERR_FORMAT, WHAT " %s", e.msg);
     return TG_OK;
@@ -244,7 +255,7 @@ tg_status ckpt_config(const st_file *f, gan_cfg *c, ckpt_run *run, tg_error *err
     train_gan_opts o;
     gan_opts_defaults(&o);
     tg_status st = set_read_meta(&gan_opts_table, &o, v1 ? SET_NEWER : 0, get, (void *)f, WHAT, err);
-    if (st == TG_OK && v1) st = model_v1(f, o.cfg.model, &o.cfg.spec, err);
+    if (st == TG_OK && v1) st = model_v1(f, &o.cfg.spec, err);
     if (st != TG_OK) return st;
     tg_error e;
     if (gan_cfg_check(&o.cfg, &e) != TG_OK) return tg_error_set(err, TG_ERR_FORMAT, WHAT " %s", e.msg);

@@ -65,6 +65,10 @@ tg_status ckpt_save(const char *path, gan_run *r, const ckpt_run *run, tg_error 
  * text in its own form) and the configuration valid (gan_cfg_check), or it
  * is TG_ERR_FORMAT naming the key and value. */
 tg_status ckpt_config(const st_file *f, gan_cfg *c, ckpt_run *run, tg_error *err);
+/* The model as a format-1 checkpoint stores it (its MLP keys, read as that
+ * format's writer wrote them, over the preset of key "model"), before
+ * ckpt_config turns it into layer lists. */
+tg_status ckpt_model_v1(const st_file *f, tg_gan_mlp *m, tg_error *err);
 /* Load parameters (and, if `training`, optimizer moments, step, epoch and
  * random streams) into a run built from the same configuration; shapes are
  * checked against the model. */
