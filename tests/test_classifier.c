@@ -1,4 +1,4 @@
-/* test_classifier.c - the MLP classifier (tools/classifier.c, linked here)
+/* test_classifier.c - the MLP classifier (tools/train/classifier.c, linked here)
  * and the commands train-classifier and activations (run as a binary) on
  * the 10-image IDX fixture ($TG_FIXTURES: ten distinct images labelled 0..9,
  * the same in the train and t10k splits):

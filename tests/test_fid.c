@@ -1,4 +1,4 @@
-/* test_fid.c - tools/fid.c: the Jacobi eigensolver, matrix square root,
+/* test_fid.c - tools/train/fid.c: the Jacobi eigensolver, matrix square root,
  * Frechet distance, inception-style score and label statistics, on cases
  * whose answers are derived by hand in the comments. */
 #include "check_main.h"

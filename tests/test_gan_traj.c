@@ -1,4 +1,4 @@
-/* test_gan_traj.c - the "gan_traj" suite: tools/gan_train.c replays a GAN
+/* test_gan_traj.c - the "gan_traj" suite: tools/train/gan_train.c replays a GAN
  * training trajectory computed by PyTorch.
  *
  * tests/fixtures/make_gan_trajectory.py (torch, float32, one thread) writes

@@ -1,4 +1,4 @@
-/* test_gc_cases.c - the gradient-check registry (tools/gc_cases.c), linked
+/* test_gc_cases.c - the gradient-check registry (tools/train/gc_cases.c), linked
  * directly: every registered case passes tg_gradcheck at the engine's
  * default tolerance (1e-5, h = 1e-6), every op of tapegrad.h has cases, each
  * op case really contains that op, and the registry's own checks (detach

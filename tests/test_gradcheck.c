@@ -5,7 +5,7 @@
  * deliberate, plausible bugs in the ops' f64 backwards (a dropped term, an
  * off-by-one index, a transposed operand, a wrong sign...), one active at a
  * time. It also links the gradient-check registry that `tapegrad gradcheck
- * --all` runs (tools/gc_cases.c), and shows:
+ * --all` runs (tools/train/gc_cases.c), and shows:
  *   - every op whose descriptor has a backward has at least one fault
  *     (derived from the op table, so an op added later needs one too);
  *   - with no fault active, every case passes;

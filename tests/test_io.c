@@ -1,5 +1,5 @@
-/* test_io.c - the CLI's file I/O: IDX files and the MNIST loader (tools/idx.c),
- * PNG images, grids and plots (tools/png_out.c).
+/* test_io.c - the CLI's file I/O: IDX files and the MNIST loader (tools/formats/idx.c),
+ * PNG images, grids and plots (tools/formats/png_out.c, plot.c).
  *
  * Fixtures come from $TG_FIXTURES (tests/meson.build points it at
  * tests/fixtures/idx; tests/fixtures/make_idx_fixtures.py writes them and
@@ -12,7 +12,7 @@
  *         (no points, NaN/Inf, one point, constant, huge values, log y)
  * errors: every corrupt fixture gives its code and a specific message;
  *         missing files, bad MNIST sets, failed writes leave no temp file;
- *         metrics.csv as --resume reads it back (tools/run_files.c) */
+ *         metrics.csv as --resume reads it back (tools/formats/runlog.c) */
 #include "idx.h"
 #include "png_out.h"
 #include "files.h"

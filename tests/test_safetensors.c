@@ -1,4 +1,4 @@
-/* test_safetensors.c - the safetensors module (tools/safetensors.c).
+/* test_safetensors.c - the safetensors module (tools/formats/safetensors_*.c).
  *
  * core:   write -> read round trips (every writable kind of tensor: several
  *         dtypes, a 0-d scalar, empty tensors; metadata that needs escaping),

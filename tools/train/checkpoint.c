@@ -215,12 +215,9 @@ tg_status ckpt_model_v1(const st_file *f, tg_gan_mlp *m, tg_error *err)
     tg_error e;
     if (tg_gan_mlp_preset(preset, m, &e) != TG_OK) /* groups, D's output */
         return tg_error_set(err, TG_ERR_FORMAT, WHAT " %s", e.msg);
-    static const char *const inits[] = {"xavier", "normal", "pytorch", "zeros"}; /* what format 1 wrote */
     const char *v = st_meta_need(f, "init", WHAT, err), *out;
     if (!v) return TG_ERR_FORMAT;
-    int known = 0;
-    for (int i = 0; i < 4; i++) known |= !strcmp(v, inits[i]);
-    if (!known || !tg_init_parse(v, &m->init))
+    if (!tg_init_parse(v, &m->init) || m->init == TG_INIT_ONES) /* format 1 wrote the other four */
         return tg_error_set(err, TG_ERR_FORMAT, WHAT " metadata 'init' = '%.60s' is not one of xavier, normal, "
                             "pytorch, zeros", v);
     double sigma;
