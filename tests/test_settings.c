@@ -28,7 +28,8 @@ static const char *const picks[] = {"red", "green", "blue", NULL};
 
 #define O(m) offsetof(toy, m)
 static const set_row rows[] = {
-    {.flag = "--n", .key = "n", .type = &set_int, .off = O(n), .lo = 1, .hi = 10, .def = "3", .arg = "N", .help = "a count"},
+    {.flag = "--n", .key = "n", .type = &set_int, .off = O(n), .lo = 1, .hi = 10, .def = "3", .arg = "N",
+     .help = "a count"},
     {.flag = "--on", .key = "on", .type = &set_switch, .off = O(on), .def = "0", .help = "a switch"},
     {.flag = "--x", .key = "x", .type = &set_pos_float, .off = O(x), .hi = 10, .def = "0.5", .arg = "X", .help = "x"},
     {.flag = "--p", .key = "p", .type = &set_unit_float, .off = O(p), .def = "0", .arg = "P", .help = "p",

@@ -5,7 +5,7 @@
  * "__metadata__".
  *
  * Input: one byte (bit 0: 0 train-gan, 1 classifier), then "key=value"
- * lines, written as the metadata of a checkpoint without tensors
+ * lines ("\\n" in a value stands for a newline), written as the metadata of a checkpoint without tensors
  * (st_write_mem; inputs the writer refuses, such as a repeated key, are
  * skipped) and read back. Invariants of an accepted configuration: it is
  * valid (tg_gan_check, tg_mlp_check and the ranges the readers state); names
@@ -119,6 +119,14 @@ static void check_clf(const kvs *in, const clf_cfg *c, int epochs)
     check_int(in, "seed", (double)c->seed);
 }
 
+/* "\\n" in a value is a newline (a model's text has several lines) */
+static void unescape(char *v)
+{
+    char *o = v;
+    for (; *v; v++) *o++ = v[0] == '\\' && v[1] == 'n' ? (v++, '\n') : *v;
+    *o = 0;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -141,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nl) *nl = 0;
         if (eq && (!nl || eq < nl)) {
             *eq = 0;
+            unescape(eq + 1);
             in.kv[in.n++] = (st_kv){line, eq + 1};
         }
         line = nl ? nl + 1 : NULL;

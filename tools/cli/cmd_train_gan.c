@@ -110,15 +110,15 @@ static int load_resume(run_state *s, st_file **f)
 {
     tg_error e;
     ckpt_run stored;
-    const gan_cfg given = s->cfg;
-    if (st_open(s->ckpt, f, &e) != TG_OK || ckpt_config(*f, &s->cfg, &stored, &e) != TG_OK) {
+    static train_gan_opts loaded; /* 10 KB: off the stack */
+    loaded = *s->o;
+    if (st_open(s->ckpt, f, &e) != TG_OK || ckpt_config(*f, &loaded.cfg, &stored, &e) != TG_OK) {
         cli_err("%s: cannot resume from %s: %s", CMD, s->ckpt, e.msg);
         return CLI_FAIL;
     }
-    /* epochs, threads, log_every: what --resume may change in the configuration */
-    if (gan_opts_given(s->o, "--epochs")) s->cfg.epochs = given.epochs;
-    if (gan_opts_given(s->o, "--threads")) s->cfg.threads = given.threads;
-    if (gan_opts_given(s->o, "--log-every")) s->cfg.log_every = given.log_every;
+    /* the rows --resume may change (epochs, threads, log_every...) that were given */
+    set_copy(&gan_opts_table, &loaded, s->o, s->o->given, SET_RESUME);
+    s->cfg = loaded.cfg;
     if (cmd_train_gan_inputs(s->o, &stored, s->ckpt, &s->run, &e) != TG_OK) return cli_report(CMD, &e);
     return CLI_OK;
 }

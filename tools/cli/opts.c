@@ -196,8 +196,8 @@ static void row_help(const set_row *r, const void *defaults, FILE *out)
     const char *dlabel = r->flags & SET_PRESET ? "reference preset: " : "default ";
     int o = snprintf(text, sizeof text, "%s", r->help ? r->help : "");
     if (*range || *def)
-        snprintf(text + o, sizeof text - (size_t)o, " (%s%s%s%s)", range, *range && *def ? "; " : "", *def ? dlabel : "",
-                 def);
+        snprintf(text + o, sizeof text - (size_t)o, " (%s%s%s%s)", range, *range && *def ? "; " : "",
+                 *def ? dlabel : "", def);
     if (r->flags & SET_RESUME && !(r->flags & SET_IS_RESUME) && r->flag)
         snprintf(text + strlen(text), sizeof text - strlen(text), " [resume]");
     fprintf(out, "  %s", head);

@@ -176,8 +176,9 @@ static long csv_keep(const char *path, const char *b, size_t n, const char *head
             if (errno || end == step || (*end != ',' && end != e)) v = -1;
         }
         if (nf != fields || v < 0)
-            return tg_error_set(err, TG_ERR_FORMAT, "%s: line %d is not a row of %d fields with a step; repair or remove the line",
-                            path, ln, fields), -1;
+            return tg_error_set(err, TG_ERR_FORMAT,
+                                "%s: line %d is not a row of %d fields with a step; repair or remove the line", path,
+                                ln, fields), -1;
         if (v > max) return (long)off;
         off = (size_t)(e - b) + 1;
     }

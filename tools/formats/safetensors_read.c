@@ -262,8 +262,8 @@ static tg_status read_header(st_file *f, const jparser *p, uint64_t buflen, tg_e
 static tg_status parse_file(st_file *f, tg_error *err)
 {
     if (f->len < 8)
-        return tg_error_set(err, TG_ERR_FORMAT, "safetensors: file is %zu bytes, too short for the 8-byte header length",
-                    f->len);
+        return tg_error_set(err, TG_ERR_FORMAT,
+                            "safetensors: file is %zu bytes, too short for the 8-byte header length", f->len);
     uint64_t n = le64(f->buf);
     tg_status rc = check_header_len(n, f->len, err);
     if (rc) return rc;

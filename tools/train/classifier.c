@@ -189,7 +189,8 @@ static tg_status train_init(clf *m, tg_error *err)
     tg_error e;
     m->adam = tg_adam_new(m->ps, m->cfg.spec.group, m->cfg.lr, 0.9f, 0.999f, 1e-8f, &e);
     if (!m->adam) return tg_error_set(err, e.code, "classifier: %s", e.msg);
-    if (tg_adam_set_pool(m->adam, m->pool) != TG_OK) return tg_error_set(err, TG_ERR_NOMEM, "classifier: out of memory");
+    if (tg_adam_set_pool(m->adam, m->pool) != TG_OK)
+        return tg_error_set(err, TG_ERR_NOMEM, "classifier: out of memory");
     return TG_OK;
 }
 
@@ -435,7 +436,8 @@ static tg_status load_params(const st_file *f, clf *m, tg_error *err)
         if (st != TG_OK) return st;
         const float *v = tg_param_data(p);
         for (size_t e = 0; e < tg_param_numel(p); e++)
-            if (!isfinite(v[e])) return tg_error_set(err, TG_ERR_FORMAT, "checkpoint tensor '%s' holds a NaN or Inf", name);
+            if (!isfinite(v[e]))
+                return tg_error_set(err, TG_ERR_FORMAT, "checkpoint tensor '%s' holds a NaN or Inf", name);
     }
     return TG_OK;
 }
@@ -485,7 +487,8 @@ tg_status clf_act_curve(tg_act act, float slope, const float *x, int n, float *y
         memcpy(y, v, (size_t)n * sizeof(float));
         memcpy(dy, gr, (size_t)n * sizeof(float));
     } else {
-        rc = tg_error_set(err, st != TG_OK ? st : TG_ERR_STATE, "act_curve: %s", tg_graph_error(g)[0] ? tg_graph_error(g) : tg_status_str(st));
+        rc = tg_error_set(err, st != TG_OK ? st : TG_ERR_STATE, "act_curve: %s",
+                          tg_graph_error(g)[0] ? tg_graph_error(g) : tg_status_str(st));
     }
     tg_plan_free(p);
     tg_graph_free(g);

@@ -11,26 +11,26 @@
 #define O(member) offsetof(clf_run_opts, member)
 
 /* the rows both commands have; `epochs` and `seed` say what they are for */
-#define CLF_ROWS(help_epochs, help_seed, help_quiet)                                                                              \
-    {.flag = "--data", .type = &set_text, .off = O(data), .arg = "DIR",                                            \
-     .help = "MNIST folder (default: $TAPEGRAD_DATA, else data/mnist)"},                                          \
-    {.flag = "--epochs", .type = &set_int, .off = O(cfg.epochs), .lo = 1, .hi = 100000, .def = "10", .arg = "N",  \
+#define CLF_ROWS(help_epochs, help_seed, help_quiet)                                                                  \
+    {.flag = "--data", .type = &set_text, .off = O(data), .arg = "DIR",                                               \
+     .help = "MNIST folder (default: $TAPEGRAD_DATA, else data/mnist)"},                                              \
+    {.flag = "--epochs", .type = &set_int, .off = O(cfg.epochs), .lo = 1, .hi = 100000, .def = "10", .arg = "N",      \
      .help = help_epochs},                                                                                            \
-    {.flag = "--hidden", .type = &set_widths, .off = O(hidden), .lo = 1, .hi = 65536,                             \
-     .max_n = TG_MLP_MAX_LAYERS - 1, .aux = "hidden layers", .def = "512,256,128", .arg = "W,W,..",                \
-     .help = "hidden widths"},                                                                                     \
-    {.flag = "--batch", .type = &set_int, .off = O(cfg.batch), .lo = 1, .hi = 65536, .def = "64", .arg = "N",     \
-     .help = "batch size; the last partial batch of an epoch is dropped (graphs have fixed shapes)"},              \
-    {.flag = "--lr", .type = &set_pos_float, .off = O(cfg.lr), .hi = 10, .def = "1e-3", .arg = "X",               \
-     .help = "Adam learning rate (betas 0.9, 0.999)"},                                                             \
-    {.flag = "--slope", .type = &set_float, .off = O(cfg.spec.slope), .lo = -100, .hi = 100, .def = "0.01",       \
-     .arg = "X", .help = "LeakyReLU slope"},                                                                       \
-    {.flag = "--seed", .type = &set_u64, .off = O(cfg.seed), .lo = 0, .hi = 2147483647, .def = "1", .arg = "N",   \
+    {.flag = "--hidden", .type = &set_widths, .off = O(hidden), .lo = 1, .hi = 65536,                                 \
+     .max_n = TG_MLP_MAX_LAYERS - 1, .aux = "hidden layers", .def = "512,256,128", .arg = "W,W,..",                   \
+     .help = "hidden widths"},                                                                                        \
+    {.flag = "--batch", .type = &set_int, .off = O(cfg.batch), .lo = 1, .hi = 65536, .def = "64", .arg = "N",         \
+     .help = "batch size; the last partial batch of an epoch is dropped (graphs have fixed shapes)"},                 \
+    {.flag = "--lr", .type = &set_pos_float, .off = O(cfg.lr), .hi = 10, .def = "1e-3", .arg = "X",                   \
+     .help = "Adam learning rate (betas 0.9, 0.999)"},                                                                \
+    {.flag = "--slope", .type = &set_float, .off = O(cfg.spec.slope), .lo = -100, .hi = 100, .def = "0.01",           \
+     .arg = "X", .help = "LeakyReLU slope"},                                                                          \
+    {.flag = "--seed", .type = &set_u64, .off = O(cfg.seed), .lo = 0, .hi = 2147483647, .def = "1", .arg = "N",       \
      .help = help_seed},                                                                                              \
-    {.flag = "--threads", .type = &set_int, .off = O(cfg.threads), .lo = 1, .hi = 64, .def = "2", .arg = "N",     \
-     .help = "worker threads"},                                                                                    \
-    {.flag = "--limit", .type = &set_int, .off = O(limit), .lo = 1, .hi = 100000000, .arg = "N",                  \
-     .help = "use only the first N training images"},                                                              \
+    {.flag = "--threads", .type = &set_int, .off = O(cfg.threads), .lo = 1, .hi = 64, .def = "2", .arg = "N",         \
+     .help = "worker threads"},                                                                                       \
+    {.flag = "--limit", .type = &set_int, .off = O(limit), .lo = 1, .hi = 100000000, .arg = "N",                      \
+     .help = "use only the first N training images"},                                                                 \
     {.flag = "--quiet", .type = &set_switch, .off = O(quiet), .help = help_quiet}
 
 static const set_row train_rows[] = {

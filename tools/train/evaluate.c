@@ -35,7 +35,8 @@ static tg_status features(eval_ref *e, const float *x, int n, float *f, float *p
     const size_t px = (size_t)e->h * e->w;
     for (int i = 0; i < n; i += CHUNK) {
         int b = n - i < CHUNK ? n - i : CHUNK;
-        tg_status st = clf_features(e->m, x + (size_t)i * px, b, f + (size_t)i * e->d, p + (size_t)i * EVAL_CLASSES, err);
+        tg_status st =
+            clf_features(e->m, x + (size_t)i * px, b, f + (size_t)i * e->d, p + (size_t)i * EVAL_CLASSES, err);
         if (st != TG_OK) return st;
     }
     return TG_OK;
@@ -151,7 +152,8 @@ tg_status eval_images(eval_ref *e, const float *images, int n, eval_result *res,
     }
     if ((rc = features(e, images, n, f, p, err)) != TG_OK) goto done;
     label_stats(p, n, res);
-    if ((rc = fid_stats(f, n, d, mu, cov)) != TG_OK || (rc = fid_distance(mu, cov, e->mu, e->cov, d, &res->fid)) != TG_OK)
+    if ((rc = fid_stats(f, n, d, mu, cov)) != TG_OK ||
+        (rc = fid_distance(mu, cov, e->mu, e->cov, d, &res->fid)) != TG_OK)
         tg_error_set(err, rc, "%s", rc == TG_ERR_NOMEM ? "out of memory" : "the eigensolver did not converge");
 done:
     free(f);

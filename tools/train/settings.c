@@ -245,7 +245,8 @@ tg_status set_parse_widths(const char *text, int max_n, int lo, int hi, const ch
         if (!d || d >= 11 || v < lo || v > hi || (p[d] && p[d] != ',') || (p[d] == ',' && !p[d + 1]))
             return tg_error_set(err, TG_ERR_ARG, "'%s' is not a list of whole numbers in %d..%d separated by commas",
                                 text, lo, hi);
-        if (k == max_n) return tg_error_set(err, TG_ERR_ARG, "'%s': at most %d %s", text, max_n, noun ? noun : "widths");
+        if (k == max_n)
+            return tg_error_set(err, TG_ERR_ARG, "'%s': at most %d %s", text, max_n, noun ? noun : "widths");
         w[k++] = (int)v;
         if (!p[d]) break;
         p += d + 1;
