@@ -14,7 +14,6 @@
 
 void *set_field(const set_row *r, void *opts) { return (char *)opts + r->off; }
 const void *set_cfield(const set_row *r, const void *opts) { return (const char *)opts + r->off; }
-const char *set_row_name(const set_row *r) { return r->flag ? r->flag : r->key; }
 
 /* ------------------------------------------------------------- integers */
 /* a whole decimal number as strtol reads it; 0, or -1 */

@@ -107,8 +107,6 @@ int set_format_widths(const int *w, int n, char sep, char *buf, size_t len);
 /* the row's value inside the options struct */
 void *set_field(const set_row *r, void *opts);
 const void *set_cfield(const set_row *r, const void *opts);
-/* "--batch" (or the key, for a stored-only row) */
-const char *set_row_name(const set_row *r);
 /* Every row's default into opts (rows without a default are left alone). */
 void set_defaults(const set_table *t, void *opts);
 /* The index of the row with this flag or key (NULL: not looked at), or -1. */
