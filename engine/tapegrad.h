@@ -56,44 +56,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tg_act.h" /* tg_act: the activations, and their names */
+#include "tg_act.h"   /* tg_act: the activations, and their names */
+#include "tg_error.h" /* tg_status, tg_error: the error convention */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define TG_MAX_DIMS 4
-
-/* ---------------------------------------------------------------- status */
-typedef enum tg_status {
-    TG_OK = 0,
-    TG_ERR_SHAPE,     /* shapes do not fit the op */
-    TG_ERR_ARG,       /* bad argument (NULL, out of range, bad name) */
-    TG_ERR_NODE,      /* invalid node, or a node from another graph */
-    TG_ERR_NOMEM,     /* allocation failed */
-    TG_ERR_STATE,     /* call not valid now (unbound input, failed graph...) */
-    TG_ERR_NONFINITE, /* a loss or value became NaN or Inf */
-    TG_ERR_IO,        /* file could not be read or written */
-    TG_ERR_FORMAT     /* file contents are invalid */
-} tg_status;
-
-const char *tg_status_str(tg_status s);
-
-/* What failed and why. Run calls return a tg_status, and builders keep the
- * first error on the graph; constructors and checks that can fail for a
- * reason the caller should see take a tg_error * (may be NULL) and, when
- * they fail, fill it with the status and a message that names what failed,
- * e.g. "adam: group 'Q' has no parameters". */
-typedef struct tg_error {
-    tg_status code;
-    char msg[256];
-} tg_error;
-/* Fill *e (if not NULL) and return code. */
-tg_status tg_error_set(tg_error *e, tg_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 /* ------------------------------------------------------------------- rng */
 /* A random stream: plain data, copy it to save it. xoshiro256** inside. */
@@ -457,6 +427,24 @@ typedef struct tg_sgd tg_sgd;
 tg_sgd *tg_sgd_new(tg_params *ps, const char *group, float lr, float momentum, tg_error *err);
 void tg_sgd_free(tg_sgd *s);
 tg_status tg_sgd_step(tg_sgd *s);       /* no allocation */
+
+/* ----------------------------------------------------- moving averages */
+typedef struct tg_ema tg_ema;
+/* An exponential moving average of a group's values (a generator EMA),
+ * state parameters included: after each optimizer step tg_ema_update sets
+ * shadow = decay shadow + (1 - decay) value; the shadow starts at the
+ * values. To run a plan with the averaged values, tg_ema_swap, run, and
+ * tg_ema_swap again. No allocation after tg_ema_new; NULL on bad arguments
+ * (decay in [0, 1), a group with parameters), with the reason in *err. */
+tg_ema *tg_ema_new(tg_params *ps, const char *group, float decay, tg_error *err);
+void tg_ema_free(tg_ema *e);
+tg_status tg_ema_update(tg_ema *e);
+tg_status tg_ema_swap(tg_ema *e);     /* exchange the values and the shadow */
+/* For checkpoints: the group's parameters (store order) and their shadows. */
+int tg_ema_count(const tg_ema *e);
+tg_param *tg_ema_param(const tg_ema *e, int i);
+float *tg_ema_shadow(tg_ema *e, int i);
+float tg_ema_decay(const tg_ema *e);
 
 /* ------------------------------------------------------ gradient checking */
 typedef struct tg_gc_entry {

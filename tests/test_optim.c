@@ -242,6 +242,46 @@ START_TEST(test_bad_args)
 }
 END_TEST
 
+/* EMA: shadow = d shadow + (1-d) value, hand-computed over three updates;
+ * state parameters are averaged too; two swaps restore the values. */
+START_TEST(test_ema)
+{
+    tg_params *ps = tg_params_new();
+    tg_param *w = tg_param_new(ps, "G", "w", 1, (int[]){2});
+    tg_param *rv = tg_param_new_state(ps, "G", "var", 1, (int[]){1});
+    tg_param_new(ps, "D", "w", 1, (int[]){3});
+    float *v = tg_param_data(w), *r = tg_param_data(rv);
+    v[0] = 1.0f, v[1] = -2.0f, r[0] = 4.0f;
+    tg_error e;
+    tg_ema *ema = tg_ema_new(ps, "G", 0.5f, &e);
+    ck_assert_ptr_nonnull(ema);
+    ck_assert_int_eq(tg_ema_count(ema), 2); /* G's two, D's none */
+    /* values 3, 5, 7 in turn: shadow 1 -> 2 -> 3.5 -> 5.25 */
+    for (int k = 0; k < 3; k++) {
+        v[0] = (float)(3 + 2 * k);
+        v[1] = 0.0f;
+        r[0] = 0.0f;
+        ck_assert_int_eq(tg_ema_update(ema), TG_OK);
+    }
+    ck_assert(tg_ema_shadow(ema, 0)[0] == 5.25f);
+    ck_assert(tg_ema_shadow(ema, 0)[1] == -0.25f); /* -2 halved three times */
+    ck_assert(tg_ema_shadow(ema, 1)[0] == 0.5f);   /* the state too */
+    ck_assert_int_eq(tg_ema_swap(ema), TG_OK);
+    ck_assert(v[0] == 5.25f && v[1] == -0.25f && r[0] == 0.5f);
+    ck_assert(tg_ema_shadow(ema, 0)[0] == 7.0f);
+    ck_assert_int_eq(tg_ema_swap(ema), TG_OK);
+    ck_assert(v[0] == 7.0f && v[1] == 0.0f && r[0] == 0.0f);
+    ck_assert_ptr_eq(tg_ema_param(ema, 0), w);
+    ck_assert(tg_ema_decay(ema) == 0.5f);
+    tg_ema_free(ema);
+    ck_assert_ptr_null(tg_ema_new(ps, "G", 1.0f, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "ema: decay 1 must be in [0, 1)"));
+    ck_assert_ptr_null(tg_ema_new(ps, "Q", 0.9f, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "ema: group 'Q' has no parameters"));
+    tg_params_free(ps);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -253,6 +293,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_adam_flushes_subnormal_moments);
     tcase_add_test(core, test_sgd_momentum);
     tcase_add_test(core, test_state_not_trained);
+    tcase_add_test(core, test_ema);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_add_checked_fixture(err, setup, teardown);
