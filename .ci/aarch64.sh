@@ -6,17 +6,19 @@
 #   bash .ci/aarch64.sh            (build folder: build-aarch64)
 #
 # Which suites, and why: every per-variant suite (kernels, gemm, plan,
-# conv_plan, ops, losses, conv, gan_grad, gan_traj) as -neon and -portable
-# (their -avx512 and -avx2 twins are not run: on AArch64 they only skip), and
-# the engine, gradient-check and file-format suites that run in-process
-# (tape, optim, models, gradcheck, gc_cases, safetensors, io, fid). Not run:
-# cli, train, crash, evaluate, classifier and st_python, which start other
-# AArch64 programs (the tapegrad binary, st_tool); qemu-user emulates one
-# process and cannot follow an exec without binfmt_misc, which a container
-# may not register. They test the command line and files, not the kernels,
-# and run natively in the other CI steps. The gradient checks run through the
-# f64 reference kernels, so the kernel variant does not change them; the
-# gradcheck suite and `tapegrad gradcheck --all` still run once per variant.
+# conv_plan, ops, losses, conv, gan_grad, gan_traj, conv_traj) as -neon and
+# -portable (their -avx512 and -avx2 twins are not run: on AArch64 they only
+# skip), and the engine, gradient-check, settings and file-format suites that
+# run in-process (tape, optim, models, gradcheck, gc_cases, settings,
+# safetensors, io, fid). Not run: cli, train, crash, evaluate, classifier and
+# st_python, which start other AArch64 programs (the tapegrad binary,
+# st_tool); qemu-user emulates one process and cannot follow an exec without
+# binfmt_misc, which a container may not register. They test the command line
+# and files, not the kernels, and run natively in the other CI steps, as do
+# fetch_mnist and docs (scripts, no AArch64 code). The gradient checks run
+# through the f64 reference kernels, so the kernel variant does not change
+# them; the gradcheck suite and `tapegrad gradcheck --all` still run once per
+# variant.
 #
 # qemu-aarch64 runs with -L / (the cross file's exe_wrapper): the arm64
 # packages bring libc6:arm64, and its loader must load its own libc.so.6.
@@ -51,8 +53,8 @@ out=$(meson setup "$build" --cross-file .ci/aarch64.ini -Dtests=enabled -Dtools=
 ninja -C "$build" -j2
 qemu=(qemu-aarch64 -L /)
 
-variant_suites=(kernels gemm plan conv_plan ops losses conv gan_grad gan_traj)
-inproc_suites=(tape optim models gradcheck gc_cases safetensors io fid)
+variant_suites=(kernels gemm plan conv_plan ops losses conv gan_grad gan_traj conv_traj)
+inproc_suites=(tape optim models gradcheck gc_cases settings safetensors io fid)
 
 echo "=== aarch64: suites under qemu-user, neon kernels (the default on AArch64)"
 tests=()
