@@ -31,9 +31,9 @@ static const struct layered {
      * of layer dcgan has (dense without bias, batch_norm, reshape, conv_t
      * stride 2, conv 'same' and 'valid' stride 2, flatten, dropout) */
     {"tiny-conv", "tiny",
-     "in 4, dense 98 nobias, batch_norm, relu, reshape 2x7x7, conv_t 2 4 s2 p1 nobias, batch_norm, relu, "
+     "in 4, dense 8 nobias, batch_norm, relu, reshape 2x2x2, conv_t 2 4 s2 p1 nobias, batch_norm, relu, "
      "conv_t 1 4 s2 p1, tanh",
-     "in 1x28x28, conv 2 5 s2 same, leaky_relu 0.2, conv 2 5 s2, leaky_relu 0.2, flatten, dense 4, leaky_relu 0.2, "
+     "in 1x8x8, conv 2 5 s2 same, leaky_relu 0.2, conv 3 2 s2, leaky_relu 0.2, flatten, dense 4, leaky_relu 0.2, "
      "dropout 0.5, dense 1",
      TG_INIT_XAVIER},
 };

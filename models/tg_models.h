@@ -144,9 +144,9 @@ typedef struct tg_gan_spec {
  *            dense 1 (the Keras discriminator); init normal (DCGAN: weights
  *            N(0, 0.02), biases 0, batch_norm gamma N(1, 0.02), beta 0).
  *   "keras-d": reference's G (an MLP) and the Keras discriminator, Xavier.
- *   "tiny-conv": dcgan's kinds of layers in miniature (G 4 -> 2x7x7 -> 2x14x14
- *            -> 1x28x28, D 1x28x28 -> 2x14x14 -> 2x5x5 -> 4 -> 1), Xavier,
- *            for tests and gradient checks.
+ *   "tiny-conv": dcgan's kinds of layers in miniature (G 4 -> 2x2x2 -> 2x4x4
+ *            -> 1x8x8, D 1x8x8 -> 2x4x4 ('same', 1 before, 2 after) -> 3x2x2
+ *            -> 4 -> 1), Xavier, for tests and gradient checks.
  * tg_gan_mlp_preset fills the MLP form of a preset with at least one MLP
  * network (keras-d: reference's, with keras-d's init); TG_ERR_ARG for an
  * unknown name (the known ones in *err) or a preset of layer lists only. */

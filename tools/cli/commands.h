@@ -54,7 +54,8 @@ int cmd_sample_parse(int argc, char **argv, sample_opts *o);
 
 typedef struct gradcheck_opts {
     const char *op; /* --op NAME (a case exists), or NULL */
-    int all, list;  /* exactly one of all, list, op */
+    int all, list;  /* exactly one of all, list, op, model */
+    char model[32]; /* --model NAME: a GAN preset's cases; "" if not given */
     tg_gc_opts gc;  /* tol and h; 0: the defaults */
     unsigned char given[SET_MAX_ROWS];
 } gradcheck_opts;

@@ -174,7 +174,7 @@ static const struct preset_default {
     /* DCGAN's recipe: Adam 2e-4 (0.5, 0.999) for both nets, real label 0.9, batch 64 */
     {"dcgan", "--lr-g", "2e-4"}, {"dcgan", "--lr-d", "2e-4"}, {"dcgan", "--beta1", "0.5"},
     {"dcgan", "--beta2", "0.999"}, {"dcgan", "--real-label", "0.9"}, {"dcgan", "--batch", "64"},
-    /* the fixture sets of the tests hold 10 images */
+    /* a test preset: small batches, a larger step */
     {"tiny-conv", "--batch", "4"}, {"tiny-conv", "--lr-g", "1e-3"}, {"tiny-conv", "--lr-d", "1e-3"},
 };
 #define N_PRESET_DEFAULTS ((int)(sizeof preset_defaults / sizeof preset_defaults[0]))
