@@ -207,7 +207,7 @@ static void bench(int argc, char **argv)
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
     FUZZ_CHECK(o.what >= 0 && o.what < 6, "benchmark %d", o.what);
-    FUZZ_CHECK(o.model == 0 || o.model == 1, "model %d", o.model);
+    FUZZ_CHECK(o.model >= 0 && o.model < 4 && bench_models[o.model], "model %d", o.model);
     FUZZ_CHECK(o.batch >= 1 && o.batch <= 65536 && o.threads >= 1 && o.threads <= 64 && o.repeats >= 1 &&
                    o.repeats <= 10000 && o.steps >= 0 && o.steps <= 100000000 && (!o.steps_set || o.steps >= 1),
                "batch %d, threads %d, repeats %d, steps %d", o.batch, o.threads, o.repeats, o.steps);
