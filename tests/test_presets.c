@@ -232,7 +232,7 @@ START_TEST(test_bn_eval_mode)
     float rm0[8];
     memcpy(rm0, tg_param_data(rm), sizeof rm0);
     enum { N = 5, X = 64 };
-    float z[N * 4], ev[N * X], ev1[X], tr[N * X], tr1[X];
+    float z[N * 4], ev[N * X], ev1[X], tr[N * X], tr1[2 * X];
     tg_rng_fill_normal(&r, z, N * 4, 0, 1);
     run_g(ps, &s, z, N, 1, ev);
     run_g(ps, &s, z, 1, 1, ev1);
