@@ -10,9 +10,9 @@
 # -portable (their -avx512 and -avx2 twins are not run: on AArch64 they only
 # skip), and the engine, gradient-check, settings and file-format suites that
 # run in-process (tape, optim, models, gradcheck, gc_cases, settings,
-# safetensors, io, fid). Not run: cli, train, crash, evaluate, classifier and
-# st_python, which start other AArch64 programs (the tapegrad binary,
-# st_tool); qemu-user emulates one process and cannot follow an exec without
+# safetensors, io, fid). Not run: cli, train, presets, crash, evaluate,
+# classifier and st_python, which start other AArch64 programs (the tapegrad
+# binary, st_tool); qemu-user emulates one process and cannot follow an exec without
 # binfmt_misc, which a container may not register. They test the command line
 # and files, not the kernels, and run natively in the other CI steps, as do
 # fetch_mnist and docs (scripts, no AArch64 code). The gradient checks run
