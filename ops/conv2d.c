@@ -7,9 +7,10 @@
  *   dx[n,c,tap] += sum_{o,i,j,u,v} dy[n,o,i,j] w[o,c,u,v]
  *   dw[o,c,u,v] += sum_{n,i,j} dy[n,o,i,j] x[n,c,tap]
  * f64: these loops as written (the oracle gradient checks run). f32: im2col
- * and the packed GEMMs (conv_core.h): y_n = w col(x_n) with the fused bias
- * and activation in the GEMM's epilogue (a per-row bias: one per output
- * channel), dx_n = col2im(w^T dy_n), dw += dy_n col(x_n)^T. */
+ * and the packed GEMMs over groups of images (conv_core.h): y = w colT(x)^T
+ * computed pixel-major, (pixels, Cout), with the fused bias and activation
+ * in the GEMM's epilogue (a bias per column: one per output channel), then
+ * transposed into NCHW; dx = col2im(dy^T w); dw += dy colT(x). */
 #include "conv_core.h"
 
 #include <string.h>
@@ -95,7 +96,8 @@ static size_t conv_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int pa
 {
     if (f64) return 0; /* the direct loops need none */
     const tg_cgeom g = tg_cgeom_of(n, &gr->n[n->in[0]], n);
-    return tg_conv_scratch_floats(&g, pass, pass) * sizeof(float);
+    (void)pass;
+    return tg_conv_scratch_floats(&g) * sizeof(float);
 }
 
 static size_t conv_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
@@ -105,8 +107,8 @@ static size_t conv_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
 }
 
 /* the forward GEMM's epilogue adds a bias per output channel (axis 1 of
- * (N, Cout, OH, OW): a row of each image's (Cout, OH OW) product), then an
- * activation */
+ * (N, Cout, OH, OW): a column of the pixel-major (pixels, Cout) product),
+ * then an activation */
 static int conv_epi_axis(const tg_nrec *n)
 {
     (void)n;

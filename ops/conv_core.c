@@ -1,20 +1,21 @@
 /* conv_core.c - geometry, im2col / col2im and the f32 GEMM passes that
  * conv2d and conv_transpose2d share (conv_core.h). Legend as there: image
  * side (N, C, H, W), column side (N, R, OH, OW), Wm (R, K), K = C kh kw,
- * P = OH OW, groups of G images whose columns sit side by side (ld = G P).
+ * P = OH OW, groups of G images; colT (G P, K) pixel-major, the gathered
+ * column side (R, G P) (ld = G P).
  *
  * Every piece of work is split so that each output element is computed by
- * one task with a fixed sequence of operations: im2col rows, col2im planes
- * (one image channel each, contributions added in (u, v, i, j) order), GEMM
- * column blocks (engine/exec.c). Results do not depend on the thread count. */
+ * one task with a fixed sequence of operations: im2col pixel rows, col2im
+ * planes (one image channel each, contributions added in (i, j, u, v)
+ * order), gathers and scatters by rows of P, GEMM column or row blocks
+ * (engine/exec.c). Results do not depend on the thread count. */
 #include "conv_core.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define CONV_GROUP_MAX TG_GEMMS_MAX     /* tg_exec_gemms runs a group's GEMMs as one job */
-#define CONV_SCRATCH_BUDGET (1u << 22)  /* floats of col + gathered column side per group */
-#define CONV_SPLIT_K 128                /* weight gradients narrower than this: one GEMM per image */
+#define CONV_SCRATCH_BUDGET (1u << 22) /* floats of colT + gathered column side per group (16 MiB) */
+#define CONV_ROW_CHUNKS 8              /* row blocks of a product with narrow columns */
 
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d)
 {
@@ -31,44 +32,48 @@ tg_cgeom tg_cgeom_of(const tg_nrec *n, const tg_nrec *img, const tg_nrec *col)
                   .dh = a->dilation[0], .dw = a->dilation[1], .pt = a->pad[0], .pl = a->pad[2]};
     g.K = g.C * g.kh * g.kw;
     g.P = g.OH * g.OW;
-    g.G = g.N < CONV_GROUP_MAX ? g.N : CONV_GROUP_MAX;
-    while (g.G > 1 && (size_t)g.G * (size_t)(g.K + g.R) * (size_t)g.P > CONV_SCRATCH_BUDGET) g.G--;
-    g.S = g.G > 1 && g.K < CONV_SPLIT_K ? g.G : 1;
+    /* as many images per group as the budget holds, then groups of even size */
+    const size_t per = (size_t)(g.K + g.R) * (size_t)g.P;
+    int G = per > 0 && (size_t)g.N * per > CONV_SCRATCH_BUDGET ? (int)(CONV_SCRATCH_BUDGET / per) : g.N;
+    if (G < 1) G = 1;
+    const int ng = G > 0 ? (g.N + G - 1) / G : 1;
+    g.G = g.N > 0 ? (g.N + ng - 1) / ng : 1;
     return g;
 }
 
 static size_t a16(size_t n) { return (n + 15) & ~(size_t)15; } /* 64-byte multiples */
 
-size_t tg_conv_scratch_floats(const tg_cgeom *g, int with_gath, int with_part)
+size_t tg_conv_scratch_floats(const tg_cgeom *g)
 {
     const size_t gp = (size_t)g->G * (size_t)g->P;
-    return a16((size_t)g->K * gp) + (with_gath || with_part ? a16((size_t)g->R * gp) : 0) +
-           (with_part && g->S > 1 ? a16((size_t)g->S * (size_t)g->R * (size_t)g->K) : 0);
+    return a16((size_t)g->K * gp) + a16((size_t)g->R * gp);
 }
 
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch)
 {
-    const size_t gp = (size_t)g->G * (size_t)g->P;
     tg_cscr s;
     s.col = scratch;
-    s.gath = s.col + a16((size_t)g->K * gp);
-    s.part = s.gath + a16((size_t)g->R * gp);
+    s.gath = s.col + a16((size_t)g->K * (size_t)g->G * (size_t)g->P);
     return s;
 }
 
 /* descriptors of the passes' GEMMs for a group of gc images (pointers may
  * be NULL when only the workspace size is wanted) */
-static tg_gemm_desc gemm_cols(const tg_cgeom *g, const float *wm, const float *col, float *out, int beta)
+/* cT (gc P, R) (+)= colT Wm^T: the column side pixel-major */
+static tg_gemm_desc gemm_cols(const tg_cgeom *g, int gc, const float *wm, const float *colT, float *cT, int beta)
 {
-    return TG_GEMM(g->R, g->P, g->K, wm, g->K, 0, col, g->G * g->P, 0, out, g->P, beta);
+    return TG_GEMM(gc * g->P, g->R, g->K, colT, g->K, 0, wm, g->K, 1, cT, g->R, beta);
 }
-static tg_gemm_desc gemm_data(const tg_cgeom *g, int gc, const float *wm, const float *src, float *col)
+/* colT (gc P, K) = src^T Wm, src (R, gc P) with row stride ld */
+static tg_gemm_desc gemm_data(const tg_cgeom *g, int gc, const float *wm, const float *src, int ld, float *colT)
 {
-    return TG_GEMM(g->K, gc * g->P, g->R, wm, g->K, 1, src, g->G * g->P, 0, col, g->G * g->P, 0);
+    return TG_GEMM(gc * g->P, g->K, g->R, src, ld, 1, wm, g->K, 0, colT, g->K, 0);
 }
-static tg_gemm_desc gemm_dw(const tg_cgeom *g, int cols, const float *a, const float *col, float *dw, int beta)
+/* dWm (R, K) (+)= a colT, a (R, gc P) with row stride lda */
+static tg_gemm_desc gemm_dw(const tg_cgeom *g, int gc, const float *a, int lda, const float *colT, float *dw,
+                            int beta)
 {
-    return TG_GEMM(g->R, g->K, cols, a, g->G * g->P, 0, col, g->G * g->P, 1, dw, g->K, beta);
+    return TG_GEMM(g->R, g->K, gc * g->P, a, lda, 0, colT, g->K, 0, dw, g->K, beta);
 }
 
 size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
@@ -78,8 +83,9 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
     for (int q = 0; q < 2; q++) {
         const int gc = gcs[q];
         if (gc <= 0) continue;
-        tg_gemm_desc d[3] = {gemm_cols(g, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, NULL),
-                             gemm_dw(g, g->S > 1 ? g->P : gc * g->P, NULL, NULL, NULL, 0)};
+        const int ld = gc * g->P;
+        tg_gemm_desc d[3] = {gemm_cols(g, gc, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, ld, NULL),
+                             gemm_dw(g, gc, NULL, ld, NULL, NULL, 0)};
         for (int i = 0; i < 3; i++) {
             const size_t x = tg_exec_gemm_ws(k, &d[i]);
             if (x > w) w = x;
@@ -88,201 +94,253 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
     return w;
 }
 
-/* ---- im2col, col2im, gather: split over the pool ---- */
+/* One product, as one pool job: split by column blocks (tg_exec_gemm), or,
+ * when its columns are narrow (at most two blocks), by CONV_ROW_CHUNKS row
+ * blocks, each a GEMM of its own (each element's FMA chain is the same
+ * either way: kernels.h). */
+static void run_gemm(tg_exec *ex, const tg_gemm_desc *d)
+{
+    const int nr = ex->k->nr;
+    if (d->N > 2 * nr || d->M < 2 * CONV_ROW_CHUNKS) {
+        tg_exec_gemm(ex, d);
+        return;
+    }
+    tg_gemm_desc c[CONV_ROW_CHUNKS];
+    const tg_gemm_desc *cs[CONV_ROW_CHUNKS];
+    const int rows = (d->M + CONV_ROW_CHUNKS - 1) / CONV_ROW_CHUNKS;
+    int n = 0;
+    for (int i0 = 0; i0 < d->M; i0 += rows, n++) {
+        c[n] = *d;
+        c[n].M = d->M - i0 < rows ? d->M - i0 : rows;
+        c[n].A = d->transA ? d->A + i0 : d->A + (size_t)i0 * (size_t)d->lda;
+        c[n].C = d->C + (size_t)i0 * (size_t)d->ldc;
+        if (d->bias_row) c[n].bias_row = d->bias_row + i0;
+        if (d->dact_y) c[n].dact_y = d->dact_y + (size_t)i0 * (size_t)d->ldc;
+        cs[n] = &c[n];
+    }
+    tg_exec_gemms(ex, cs, n);
+}
+
+/* ---- im2col, col2im, gather, scatter: split over the pool ---- */
 typedef struct cjob {
     const tg_cgeom *g;
     const float *src;
     float *dst;
-    int n0, acc;
+    int n0, acc, ld;
 } cjob;
 
-/* output positions j in [lo, hi) read inside the input: 0 <= j s + off < in */
-static void span(int off, int s, int in, int out, int *lo, int *hi)
+/* kw-float runs: constant lengths for the usual kernels, so the compiler
+ * emits a few vector moves instead of a loop or a call */
+#define RUN_CASES(X) X(1) X(2) X(3) X(4) X(5) X(7)
+#define RUN_COPY(n) case n: for (int v = 0; v < n; v++) d[v] = s[v]; return;
+#define RUN_ADD(n) case n: for (int v = 0; v < n; v++) d[v] += s[v]; return;
+static inline void copy_run(float *restrict d, const float *restrict s, int n)
 {
-    int a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
-    a = a < out ? a : out;
-    b = b < out ? b : out;
-    *lo = a;
-    *hi = b > a ? b : a;
+    switch (n) {
+    RUN_CASES(RUN_COPY)
+    default: memcpy(d, s, (size_t)n * sizeof *d);
+    }
 }
-
-/* dst[j] = src[j s + off] for j in [lo, hi) (s = 2 spelled out: the
- * compiler vectorizes the constant stride with shuffles) */
-static void gather_row(float *restrict dst, const float *restrict src, int lo, int hi, int s, int off)
+static inline void add_run(float *restrict d, const float *restrict s, int n)
 {
-    if (s == 1) {
-        if (hi > lo) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
-    } else if (s == 2) {
-        for (int j = lo; j < hi; j++) dst[j] = src[2 * j + off];
-    } else {
-        for (int j = lo; j < hi; j++) dst[j] = src[j * s + off];
+    switch (n) {
+    RUN_CASES(RUN_ADD)
+    default: for (int v = 0; v < n; v++) d[v] += s[v];
     }
 }
 
-/* rows [r0, r1) of the group's col, row r = gi K + k: col[k][gi P + i OW + j] */
+/* pixel rows [r0, r1) of the group, row r = gi OH + i: colT rows
+ * (gi P + i OW + j) for every j */
 static void im2col_rows(void *ctx, size_t r0, size_t r1)
 {
     const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
-    const size_t ld = (size_t)g->G * (size_t)g->P;
+    const size_t hw = (size_t)g->H * (size_t)g->W;
     for (size_t r = r0; r < r1; r++) {
-        const int gi = (int)(r / (size_t)g->K), k = (int)(r % (size_t)g->K);
-        const int c = k / (g->kh * g->kw), u = k / g->kw % g->kh, v = k % g->kw;
-        const float *img = jb->src + ((size_t)(jb->n0 + gi) * g->C + (size_t)c) * g->H * g->W;
-        float *dst = jb->dst + (size_t)k * ld + (size_t)gi * g->P;
-        const int offx = v * g->dw - g->pl;
-        int lo, hi;
-        span(offx, g->sw, g->W, g->OW, &lo, &hi);
-        for (int i = 0; i < g->OH; i++, dst += g->OW) {
-            const int iy = i * g->sh + u * g->dh - g->pt;
-            if (iy < 0 || iy >= g->H) {
-                memset(dst, 0, (size_t)g->OW * sizeof *dst);
-                continue;
+        const int gi = (int)(r / (size_t)g->OH), i = (int)(r % (size_t)g->OH);
+        const float *img = jb->src + (size_t)(jb->n0 + gi) * (size_t)g->C * hw;
+        float *dst = jb->dst + ((size_t)gi * g->P + (size_t)i * g->OW) * (size_t)g->K;
+        for (int j = 0; j < g->OW; j++) {
+            const int ix0 = j * g->sw - g->pl;
+            const int full = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->W;
+            for (int c = 0; c < g->C; c++) {
+                const float *plane = img + (size_t)c * hw;
+                for (int u = 0; u < g->kh; u++, dst += g->kw) {
+                    const int iy = i * g->sh + u * g->dh - g->pt;
+                    if (iy < 0 || iy >= g->H) {
+                        for (int v = 0; v < g->kw; v++) dst[v] = 0.0f;
+                    } else if (full) {
+                        copy_run(dst, plane + (size_t)iy * g->W + ix0, g->kw);
+                    } else {
+                        const float *row = plane + (size_t)iy * g->W;
+                        for (int v = 0; v < g->kw; v++) {
+                            const int ix = ix0 + v * g->dw;
+                            dst[v] = ix >= 0 && ix < g->W ? row[ix] : 0.0f;
+                        }
+                    }
+                }
             }
-            for (int j = 0; j < lo; j++) dst[j] = 0.0f;
-            gather_row(dst, img + (size_t)iy * g->W, lo, hi, g->sw, offx);
-            for (int j = hi; j < g->OW; j++) dst[j] = 0.0f;
         }
     }
 }
 
-static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int gc, float *col)
+static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int gc, float *colT)
 {
-    cjob jb = {g, img, col, n0, 0};
-    tg_exec_range(ex, (size_t)gc * (size_t)g->K, 1, (size_t)g->P, im2col_rows, &jb);
+    cjob jb = {g, img, colT, n0, 0, 0};
+    tg_exec_range(ex, (size_t)gc * (size_t)g->OH, 1, (size_t)g->OW * (size_t)g->K, im2col_rows, &jb);
 }
 
 /* image planes [p0, p1) of the group, plane p = gi C + c: the sum of every
- * col entry that im2col would read from it (acc: added to what is there) */
+ * colT entry that im2col would read from it (acc: added to what is there),
+ * in (i, j, u, v) order */
 static void col2im_planes(void *ctx, size_t p0, size_t p1)
 {
     const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
-    const size_t ld = (size_t)g->G * (size_t)g->P, hw = (size_t)g->H * (size_t)g->W;
+    const size_t hw = (size_t)g->H * (size_t)g->W, kk = (size_t)g->kh * (size_t)g->kw;
     for (size_t p = p0; p < p1; p++) {
         const int gi = (int)(p / (size_t)g->C), c = (int)(p % (size_t)g->C);
         float *img = jb->dst + ((size_t)(jb->n0 + gi) * g->C + (size_t)c) * hw;
         if (!jb->acc) memset(img, 0, hw * sizeof *img);
-        for (int u = 0; u < g->kh; u++)
-            for (int v = 0; v < g->kw; v++) {
-                const size_t k = ((size_t)c * g->kh + (size_t)u) * g->kw + (size_t)v;
-                const float *src = jb->src + k * ld + (size_t)gi * g->P;
-                const int offx = v * g->dw - g->pl;
-                int lo, hi;
-                span(offx, g->sw, g->W, g->OW, &lo, &hi);
-                for (int i = 0; i < g->OH; i++) {
+        const float *src = jb->src + (size_t)gi * g->P * (size_t)g->K + (size_t)c * kk;
+        for (int i = 0; i < g->OH; i++)
+            for (int j = 0; j < g->OW; j++, src += g->K) {
+                const int ix0 = j * g->sw - g->pl;
+                const int full = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->W;
+                const float *s = src;
+                for (int u = 0; u < g->kh; u++, s += g->kw) {
                     const int iy = i * g->sh + u * g->dh - g->pt;
                     if (iy < 0 || iy >= g->H) continue;
                     float *row = img + (size_t)iy * g->W;
-                    const float *s = src + (size_t)i * g->OW;
-                    for (int j = lo; j < hi; j++) row[j * g->sw + offx] += s[j];
+                    if (full) {
+                        add_run(row + ix0, s, g->kw);
+                    } else {
+                        for (int v = 0; v < g->kw; v++) {
+                            const int ix = ix0 + v * g->dw;
+                            if (ix >= 0 && ix < g->W) row[ix] += s[v];
+                        }
+                    }
                 }
             }
     }
 }
 
-static void col2im(tg_exec *ex, const tg_cgeom *g, const float *col, int n0, int gc, float *img, int acc)
+static void col2im(tg_exec *ex, const tg_cgeom *g, const float *colT, int n0, int gc, float *img, int acc)
 {
-    cjob jb = {g, col, img, n0, acc};
+    cjob jb = {g, colT, img, n0, acc, 0};
     tg_exec_range(ex, (size_t)gc * (size_t)g->C, 1, (size_t)g->K / (size_t)g->C * (size_t)g->P, col2im_planes, &jb);
 }
 
-/* rows [r0, r1) of the gathered column side, row r = gi R + q */
+/* rows [r0, r1) of the gathered column side, row r = gi R + q:
+ * gath[q][gi P ..] = colside[n0 + gi][q][..] */
 static void gather_rows(void *ctx, size_t r0, size_t r1)
 {
     const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
-    const size_t ld = (size_t)g->G * (size_t)g->P;
     for (size_t r = r0; r < r1; r++) {
         const size_t gi = r / (size_t)g->R, q = r % (size_t)g->R;
-        memcpy(jb->dst + q * ld + gi * (size_t)g->P, jb->src + (((size_t)jb->n0 + gi) * g->R + q) * g->P,
-               (size_t)g->P * sizeof(float));
+        memcpy(jb->dst + q * (size_t)jb->ld + gi * (size_t)g->P,
+               jb->src + (((size_t)jb->n0 + gi) * g->R + q) * g->P, (size_t)g->P * sizeof(float));
     }
 }
 
-/* the group's column side as (R, G P): gathered into gath, or the tensor
- * itself when a group is one image */
-static const float *gather(tg_exec *ex, const tg_cgeom *g, const float *colside, int n0, int gc, float *gath)
+/* the group's column side as (R, gc P), row stride *ld: gathered into
+ * gath, or the tensor itself when the group is one image */
+static const float *gather(tg_exec *ex, const tg_cgeom *g, const float *colside, int n0, int gc, float *gath, int *ld)
 {
-    if (g->G == 1) return colside + (size_t)n0 * g->R * g->P;
-    cjob jb = {g, colside, gath, n0, 0};
+    if (gc == 1) {
+        *ld = g->P;
+        return colside + (size_t)n0 * g->R * g->P;
+    }
+    *ld = gc * g->P;
+    cjob jb = {g, colside, gath, n0, 0, *ld};
     tg_exec_range(ex, (size_t)gc * (size_t)g->R, 1, (size_t)g->P, gather_rows, &jb);
     return gath;
 }
 
-/* ---- the passes ---- */
-/* colside_n (+)= Wm col_n for the group's images: gc GEMMs, one pool job */
-static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *col, float *colside, int n0,
-                       int gc, int beta, const float *bias_row, tg_act act, float slope)
+/* the column side pixel-major, cT (gc P, R), from and to (N, R, P): one
+ * image's (R, P) transposed, by blocks of TB x TB; units (gi, block row) */
+#define TB 16
+typedef struct tjob { const tg_cgeom *g; const float *src; float *dst; int n0, nb; } tjob;
+
+/* units [u0, u1), u = gi nb + rb: rows [rb TB, +TB) of image gi's (R, P) */
+static void tgather_units(void *ctx, size_t u0, size_t u1)
 {
-    tg_gemm_desc d[CONV_GROUP_MAX];
-    const tg_gemm_desc *ds[CONV_GROUP_MAX];
-    for (int gi = 0; gi < gc; gi++) {
-        d[gi] = gemm_cols(g, wm, col + (size_t)gi * g->P, colside + (size_t)(n0 + gi) * g->R * g->P, beta);
-        if (bias_row) {
-            d[gi].bias_row = bias_row;
-            d[gi].act = act;
-            d[gi].slope = slope;
+    const tjob *j = ctx;
+    const tg_cgeom *g = j->g;
+    const size_t R = (size_t)g->R, P = (size_t)g->P;
+    for (size_t u = u0; u < u1; u++) {
+        const size_t gi = u / (size_t)j->nb, q0 = u % (size_t)j->nb * TB, q1 = q0 + TB < R ? q0 + TB : R;
+        const float *src = j->src + ((size_t)j->n0 + gi) * R * P; /* (R, P) */
+        float *dst = j->dst + gi * P * R;                        /* (P, R) */
+        for (size_t p0 = 0; p0 < P; p0 += TB) {
+            const size_t p1 = p0 + TB < P ? p0 + TB : P;
+            for (size_t q = q0; q < q1; q++)
+                for (size_t p = p0; p < p1; p++) dst[p * R + q] = src[q * P + p];
         }
-        ds[gi] = &d[gi];
-    }
-    tg_exec_gemms(ex, ds, gc);
-}
-
-/* dWm (+)= a col^T over the group. S = 1: one GEMM, a the gathered column
- * side (R, gc P). S > 1: one GEMM per image into the partial sums (the
- * first group starts them), a that image's (R, P) in the tensor itself
- * (colside_n: no gather). */
-static void dw_gemms(tg_exec *ex, const tg_cgeom *g, const float *a, const float *colside, const float *col, int n0,
-                     int gc, float *dwm, int acc, float *part)
-{
-    const int first = n0 == 0;
-    if (g->S == 1) {
-        tg_gemm_desc d = gemm_dw(g, gc * g->P, a, col, dwm, acc || !first);
-        tg_exec_gemm(ex, &d);
-        return;
-    }
-    tg_gemm_desc d[CONV_GROUP_MAX];
-    const tg_gemm_desc *ds[CONV_GROUP_MAX];
-    for (int s = 0; s < gc; s++) {
-        d[s] = gemm_dw(g, g->P, colside + (size_t)(n0 + s) * g->R * g->P, col + (size_t)s * g->P,
-                       part + (size_t)s * g->R * g->K, !first);
-        d[s].lda = g->P;
-        ds[s] = &d[s];
-    }
-    tg_exec_gemms(ex, ds, gc);
-}
-
-typedef struct djob { const tg_cgeom *g; const float *part; float *dwm; int acc; } djob;
-
-/* dWm (+)= part_0 + part_1 + ... + part_{S-1}, left to right */
-static void dw_finish_range(void *ctx, size_t e0, size_t e1)
-{
-    const djob *j = ctx;
-    const size_t n = (size_t)j->g->R * (size_t)j->g->K;
-    for (size_t e = e0; e < e1; e++) {
-        float v = j->part[e];
-        for (int s = 1; s < j->g->S; s++) v += j->part[(size_t)s * n + e];
-        j->dwm[e] = j->acc ? j->dwm[e] + v : v;
     }
 }
 
-static void dw_finish(tg_exec *ex, const tg_cgeom *g, const float *part, float *dwm, int acc)
+static void tscatter_units(void *ctx, size_t u0, size_t u1)
 {
-    if (g->S == 1) return;
-    djob j = {g, part, dwm, acc};
-    tg_exec_range(ex, (size_t)g->R * (size_t)g->K, 16, (size_t)g->S, dw_finish_range, &j);
+    const tjob *j = ctx;
+    const tg_cgeom *g = j->g;
+    const size_t R = (size_t)g->R, P = (size_t)g->P;
+    for (size_t u = u0; u < u1; u++) {
+        const size_t gi = u / (size_t)j->nb, q0 = u % (size_t)j->nb * TB, q1 = q0 + TB < R ? q0 + TB : R;
+        const float *src = j->src + gi * P * R;
+        float *dst = j->dst + ((size_t)j->n0 + gi) * R * P;
+        for (size_t p0 = 0; p0 < P; p0 += TB) {
+            const size_t p1 = p0 + TB < P ? p0 + TB : P;
+            for (size_t q = q0; q < q1; q++)
+                for (size_t p = p0; p < p1; p++) dst[q * P + p] = src[p * R + q];
+        }
+    }
+}
+
+static void transpose_side(tg_exec *ex, const tg_cgeom *g, const float *src, float *dst, int n0, int gc, int to_pix)
+{
+    tjob j = {g, src, dst, n0, (g->R + TB - 1) / TB};
+    tg_exec_range(ex, (size_t)gc * (size_t)j.nb, 1, (size_t)TB * (size_t)g->P, to_pix ? tgather_units : tscatter_units,
+                  &j);
+}
+
+/* ---- the passes ---- */
+/* colside_n (+)= Wm colT_n^T for the group's images, colT in s.col: one
+ * GEMM over the group's pixels, pixel-major (its rows are the many pixels,
+ * its columns the R channels), then transposed into colside */
+static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *colside, int n0, int gc, int beta,
+                       const float *bias, tg_act act, float slope, tg_cscr s)
+{
+    if (beta) /* the chains start from colside's values */
+        transpose_side(ex, g, colside, s.gath, n0, gc, 1);
+    tg_gemm_desc d = gemm_cols(g, gc, wm, s.col, s.gath, beta);
+    if (bias) { /* a bias per output channel: per column here */
+        d.bias = bias;
+        d.act = act;
+        d.slope = slope;
+    }
+    run_gemm(ex, &d);
+    transpose_side(ex, g, s.gath, colside, n0, gc, 0);
 }
 
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,
-                       int beta, const float *bias_row, tg_act act, float slope, tg_cscr s)
+                       int beta, const float *bias, tg_act act, float slope, tg_cscr s)
 {
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         im2col(ex, g, img, n0, gc, s.col);
-        cols_gemms(ex, g, wm, s.col, colside, n0, gc, beta, bias_row, act, slope);
+        cols_gemms(ex, g, wm, colside, n0, gc, beta, bias, act, slope, s);
     }
+}
+
+/* colT (gc P, K) = src^T Wm, then added into the images */
+static void data_gemm(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *src, int ld, int n0, int gc,
+                      float *img, int acc, tg_cscr s)
+{
+    tg_gemm_desc d = gemm_data(g, gc, wm, src, ld, s.col);
+    run_gemm(ex, &d);
+    col2im(ex, g, s.col, n0, gc, img, acc);
 }
 
 void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside, float *img, int acc,
@@ -290,10 +348,19 @@ void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
 {
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
-        tg_gemm_desc d = gemm_data(g, gc, wm, gather(ex, g, colside, n0, gc, s.gath), s.col);
-        tg_exec_gemm(ex, &d);
-        col2im(ex, g, s.col, n0, gc, img, acc);
+        int ld;
+        const float *src = gather(ex, g, colside, n0, gc, s.gath, &ld);
+        data_gemm(ex, g, wm, src, ld, n0, gc, img, acc, s);
     }
+}
+
+/* dWm (+)= a colT over the group; the first group starts the chain (from 0,
+ * or from dWm's values when acc), the others continue it */
+static void dw_gemm(tg_exec *ex, const tg_cgeom *g, const float *a, int lda, int n0, int gc, float *dwm, int acc,
+                    tg_cscr s)
+{
+    tg_gemm_desc d = gemm_dw(g, gc, a, lda, s.col, dwm, acc || n0 > 0);
+    run_gemm(ex, &d);
 }
 
 void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, const float *dcol,
@@ -301,19 +368,14 @@ void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
 {
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
-        /* the gathered dcol: for the data GEMM, and a weight gradient in one GEMM */
-        const float *a = dimg || g->S == 1 ? gather(ex, g, dcol, n0, gc, s.gath) : NULL;
+        int ld;
+        const float *a = gather(ex, g, dcol, n0, gc, s.gath, &ld); /* dcol as (R, gc P) */
         if (dwm) {
             im2col(ex, g, img, n0, gc, s.col);
-            dw_gemms(ex, g, a, dcol, s.col, n0, gc, dwm, acc_w, s.part);
+            dw_gemm(ex, g, a, ld, n0, gc, dwm, acc_w, s);
         }
-        if (dimg) { /* col (K, gc P) = Wm^T dcol, then into the images */
-            tg_gemm_desc d = gemm_data(g, gc, wm, a, s.col);
-            tg_exec_gemm(ex, &d);
-            col2im(ex, g, s.col, n0, gc, dimg, acc_img);
-        }
+        if (dimg) data_gemm(ex, g, wm, a, ld, n0, gc, dimg, acc_img, s); /* colT is free again */
     }
-    if (dwm) dw_finish(ex, g, s.part, dwm, acc_w);
 }
 
 void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside,
@@ -322,12 +384,13 @@ void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         im2col(ex, g, dimg, n0, gc, s.col);
-        if (dcolside) cols_gemms(ex, g, wm, s.col, dcolside, n0, gc, acc_col, NULL, TG_ACT_NONE, 0.0f);
-        if (dwm)
-            dw_gemms(ex, g, g->S == 1 ? gather(ex, g, colside, n0, gc, s.gath) : NULL, colside, s.col, n0, gc, dwm,
-                     acc_w, s.part);
+        if (dwm) { /* first: its gathered colside uses the buffer cols_gemms writes next */
+            int ld;
+            const float *a = gather(ex, g, colside, n0, gc, s.gath, &ld);
+            dw_gemm(ex, g, a, ld, n0, gc, dwm, acc_w, s);
+        }
+        if (dcolside) cols_gemms(ex, g, wm, dcolside, n0, gc, acc_col, NULL, TG_ACT_NONE, 0.0f, s);
     }
-    if (dwm) dw_finish(ex, g, s.part, dwm, acc_w);
 }
 
 /* ---- bias and activation after col2im ---- */

@@ -7,28 +7,35 @@
  * conv_transpose2d's (Cin, Cout, kh, kw) are both (R, K).
  *   conv2d:            image = x, column side = y, R = Cout
  *   conv_transpose2d:  image = y, column side = x, R = Cin
- * col(img_n) (K, P), P = OH OW, is the im2col of one image:
- *   col[(c kh + u) kw + v][i OW + j] = img_n[c][i sh + u dh - pt][j sw + v dw - pl]
- * (0 outside the image; bottom and right padding are implied by OH, OW).
- * Then
- *   conv2d forward, conv_transpose2d dx:  colside_n (+)= Wm col(img_n)
- *   conv2d dx, conv_transpose2d forward:  img_n (+)= col2im(Wm^T colside_n)
- *   both weight gradients:                dWm (+)= sum_n colside_n col(img_n)^T
- * GEMMs are laid out so the big dimension, P per image, is the columns N
- * (which the pool splits by column blocks). Images run in groups of G (at
- * most TG_GEMMS_MAX = 16, fewer when the group's scratch would pass 16 MiB):
- * a group's columns sit side by side, col (K, G P) and the
- * gathered column side (R, G P), so the data GEMM is one GEMM over G P
- * columns, the forward G GEMMs in one pool job. A weight gradient narrower
- * than CONV_SPLIT_K columns (conv2d's first layer: 25) is split into S = G
- * GEMMs of one image each (reading that image's column side in place), into
- * S partial sums added in a fixed order at the end: S, like G, depends on
- * the shapes alone, never on the thread count, so results are
- * bit-identical across thread counts.
+ * colT(img) is the im2col of the images, one row of K per output pixel
+ * (pixel-major: P = OH OW pixels per image, N P rows):
+ *   colT[n P + i OW + j][(c kh + u) kw + v] = img[n][c][i sh + u dh - pt][j sw + v dw - pl]
+ * (0 outside the image; bottom and right padding are implied by OH, OW), so
+ * a row is C kh runs of kw neighbouring pixels of the image (one copy each
+ * when the dilation is 1), and col2im adds such runs back. Then, with the
+ * column side of a group of images gathered as (R, n P) (image after image):
+ *   conv2d forward, conv_transpose2d dx:  colside (+)= Wm colT^T        (R, nP)
+ *   conv2d dx, conv_transpose2d forward:  img (+)= col2im(colside^T Wm) (nP, K)
+ *   both weight gradients:                dWm (+)= colside colT         (R, K)
+ * Every product has one big dimension as its columns N (which the pool
+ * splits by column blocks): n P for the first, K for the other two; a
+ * product whose N is narrow (K = 25 for a first layer) is cut into row
+ * blocks run as one pool job instead. The images of a group make ONE
+ * GEMM per product (D's second layer: 128 x 1600 x 1600 for 64 images of
+ * 5x5 pixels, not 64 of 128 x 25 x 1600), and the column side moves
+ * between (N, R, P) and (R, n P) with copies of P floats (a gather, a
+ * scatter). The forward writes each image's (R, P) in place instead,
+ * image by image, when P is wide (CONV_DIRECT_P).
  *
- * Scratch (floats, in the plan's arena): col K G P, then the gathered
- * column side R G P (backward and conv_transpose2d's forward), then S
- * partial weight gradients R K (backward, when S > 1). */
+ * Determinism: every element of every product is one FMA chain over its K
+ * (kernels.h), whatever the column or row split; a weight gradient's chain
+ * runs over the images in order, group after group (beta = 1 continues it).
+ * Group sizes come from the shapes alone. So results are bit-identical
+ * across thread counts, and every element of col2im adds its contributions
+ * in a fixed order (pixel, u, v).
+ *
+ * Scratch (floats, in the plan's arena, for one step): colT (G P, K), then
+ * the gathered column side (R, G P). */
 #ifndef TG_CONV_CORE_H
 #define TG_CONV_CORE_H
 
@@ -40,7 +47,7 @@ typedef struct tg_cgeom {
     int R, OH, OW;   /* column side */
     int kh, kw, sh, sw, dh, dw, pt, pl;
     int K, P;        /* C kh kw;  OH OW */
-    int G, S;        /* images per group; weight-gradient GEMMs per group */
+    int G;           /* images per group (one GEMM per product per group) */
 } tg_cgeom;
 
 /* The geometry of node n (attributes: kernel, stride, dilation, pad) with
@@ -51,21 +58,20 @@ tg_cgeom tg_cgeom_of(const tg_nrec *n, const tg_nrec *img, const tg_nrec *col);
  * or <= 0 when the (dilated) kernel does not fit the padded input. */
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d);
 
-/* f32 scratch floats: with_gath adds the gathered column side, with_part
- * the partial weight gradients */
-size_t tg_conv_scratch_floats(const tg_cgeom *g, int with_gath, int with_part);
+/* f32 scratch floats of every pass */
+size_t tg_conv_scratch_floats(const tg_cgeom *g);
 /* f32 GEMM workspace floats per thread for every GEMM the passes run */
 size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k);
 
 /* Pointers into the scratch. */
-typedef struct tg_cscr { float *col, *gath, *part; } tg_cscr;
+typedef struct tg_cscr { float *col, *gath; } tg_cscr;
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch);
 
 /* ---- the f32 passes (run on the plan's pool and kernels) ---- */
-/* colside (N, R, P) = Wm col(img) (+ bias_row[r], then act, when bias_row)
- * when beta = 0; colside += Wm col(img) when beta = 1 (no epilogue). */
+/* colside (N, R, P) = Wm col(img) (+ bias[r], then act, when bias) when
+ * beta = 0; colside += Wm col(img) when beta = 1 (no epilogue). */
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,
-                       int beta, const float *bias_row, tg_act act, float slope, tg_cscr s);
+                       int beta, const float *bias, tg_act act, float slope, tg_cscr s);
 /* img (N, C, H, W) = col2im(Wm^T colside), or += when acc. */
 void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside, float *img, int acc,
                        tg_cscr s);

@@ -9,9 +9,9 @@
  * It is conv2d's input gradient with y in x's place, so the f32 path is
  * conv2d's machinery with the roles turned (conv_core.h: y is the image
  * side, x the column side, w (Cin, Cout kh kw) the weight):
- *   y_n = col2im(w^T x_n) (then the fused bias and activation, per image),
- *   dx_n = w col(dy_n) (conv2d's forward), dw += x_n col(dy_n)^T (conv2d's
- *   weight gradient). f64: the loops above (the oracle). */
+ *   y = col2im(x^T w) (then the fused bias and activation),
+ *   dx = w colT(dy)^T (conv2d's forward), dw += x colT(dy) (conv2d's weight
+ *   gradient), over groups of images. f64: the loops above (the oracle). */
 #include "conv_core.h"
 
 #include <string.h>
@@ -105,7 +105,8 @@ static size_t convt_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int p
 {
     if (f64) return 0;
     const tg_cgeom g = tg_cgeom_of(n, n, &gr->n[n->in[0]]);
-    return tg_conv_scratch_floats(&g, 1, pass) * sizeof(float);
+    (void)pass;
+    return tg_conv_scratch_floats(&g) * sizeof(float);
 }
 
 static size_t convt_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
