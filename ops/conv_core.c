@@ -6,8 +6,8 @@
  *
  * Every piece of work is split so that each output element is computed by
  * one task with a fixed sequence of operations: im2col pixel rows, col2im
- * planes (one image channel each, contributions added in (i, j, u, v)
- * order), gathers and scatters by rows of P, GEMM column or row blocks
+ * images (contributions added in (i, j, u, v) order), gathers and
+ * transposes by rows of the column side, GEMM column or row blocks
  * (engine/exec.c). Results do not depend on the thread count. */
 #include "conv_core.h"
 
@@ -16,6 +16,7 @@
 
 #define CONV_SCRATCH_BUDGET (1u << 22) /* floats of colT + gathered column side per group (16 MiB) */
 #define CONV_ROW_CHUNKS 8              /* row blocks of a product with narrow columns */
+#define CONV_DIRECT_P 128              /* forward: per-image GEMMs in place from this many pixels */
 
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d)
 {
@@ -84,9 +85,10 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
         const int gc = gcs[q];
         if (gc <= 0) continue;
         const int ld = gc * g->P;
-        tg_gemm_desc d[3] = {gemm_cols(g, gc, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, ld, NULL),
-                             gemm_dw(g, gc, NULL, ld, NULL, NULL, 0)};
-        for (int i = 0; i < 3; i++) {
+        tg_gemm_desc d[4] = {gemm_cols(g, gc, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, ld, NULL),
+                             gemm_dw(g, gc, NULL, ld, NULL, NULL, 0),
+                             TG_GEMM(g->R, g->P, g->K, NULL, g->K, 0, NULL, g->K, 1, NULL, g->P, 0)};
+        for (int i = 0; i < 4; i++) {
             const size_t x = tg_exec_gemm_ws(k, &d[i]);
             if (x > w) w = x;
         }
@@ -129,58 +131,69 @@ typedef struct cjob {
     int n0, acc, ld;
 } cjob;
 
-/* kw-float runs: constant lengths for the usual kernels, so the compiler
- * emits a few vector moves instead of a loop or a call */
-#define RUN_CASES(X) X(1) X(2) X(3) X(4) X(5) X(7)
-#define RUN_COPY(n) case n: for (int v = 0; v < n; v++) d[v] = s[v]; return;
-#define RUN_ADD(n) case n: for (int v = 0; v < n; v++) d[v] += s[v]; return;
-static inline void copy_run(float *restrict d, const float *restrict s, int n)
+/* The rows u of a kernel that land inside the image for output row i:
+ * iy = i sh + u dh - pt in [0, H) for u in [*u0, *u1). */
+static void rows_in(const tg_cgeom *g, int i, int *u0, int *u1)
 {
-    switch (n) {
-    RUN_CASES(RUN_COPY)
-    default: memcpy(d, s, (size_t)n * sizeof *d);
-    }
-}
-static inline void add_run(float *restrict d, const float *restrict s, int n)
-{
-    switch (n) {
-    RUN_CASES(RUN_ADD)
-    default: for (int v = 0; v < n; v++) d[v] += s[v];
-    }
+    int a = 0, b = g->kh;
+    while (a < b && i * g->sh + a * g->dh - g->pt < 0) a++;
+    while (b > a && i * g->sh + (b - 1) * g->dh - g->pt >= g->H) b--;
+    *u0 = a;
+    *u1 = b;
 }
 
-/* pixel rows [r0, r1) of the group, row r = gi OH + i: colT rows
- * (gi P + i OW + j) for every j */
-static void im2col_rows(void *ctx, size_t r0, size_t r1)
+/* im2col of pixel rows [r0, r1) of the group, row r = gi OH + i: colT rows
+ * (gi P + i OW + j) for every j. KW is g->kw, a constant where the callers
+ * below name one (so a run is a few vector moves, not a loop or a call). */
+static inline __attribute__((always_inline)) void im2col_impl(const cjob *jb, size_t r0, size_t r1, const int KW)
 {
-    const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
     const size_t hw = (size_t)g->H * (size_t)g->W;
+    const int kh = g->kh, W = g->W;
     for (size_t r = r0; r < r1; r++) {
         const int gi = (int)(r / (size_t)g->OH), i = (int)(r % (size_t)g->OH);
         const float *img = jb->src + (size_t)(jb->n0 + gi) * (size_t)g->C * hw;
-        float *dst = jb->dst + ((size_t)gi * g->P + (size_t)i * g->OW) * (size_t)g->K;
+        float *restrict dst = jb->dst + ((size_t)gi * g->P + (size_t)i * g->OW) * (size_t)g->K;
+        int u0, u1;
+        rows_in(g, i, &u0, &u1);
+        const int iy0 = i * g->sh - g->pt, dh = g->dh;
         for (int j = 0; j < g->OW; j++) {
             const int ix0 = j * g->sw - g->pl;
-            const int full = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->W;
+            const int full = g->dw == 1 && ix0 >= 0 && ix0 + KW <= W;
             for (int c = 0; c < g->C; c++) {
-                const float *plane = img + (size_t)c * hw;
-                for (int u = 0; u < g->kh; u++, dst += g->kw) {
-                    const int iy = i * g->sh + u * g->dh - g->pt;
-                    if (iy < 0 || iy >= g->H) {
-                        for (int v = 0; v < g->kw; v++) dst[v] = 0.0f;
-                    } else if (full) {
-                        copy_run(dst, plane + (size_t)iy * g->W + ix0, g->kw);
-                    } else {
-                        const float *row = plane + (size_t)iy * g->W;
-                        for (int v = 0; v < g->kw; v++) {
+                const float *restrict plane = img + (size_t)c * hw;
+                int u = 0;
+                for (; u < u0; u++, dst += KW)
+                    for (int v = 0; v < KW; v++) dst[v] = 0.0f;
+                if (full) {
+                    for (; u < u1; u++, dst += KW) {
+                        const float *restrict src = plane + (size_t)(iy0 + u * dh) * W + ix0;
+                        for (int v = 0; v < KW; v++) dst[v] = src[v];
+                    }
+                } else {
+                    for (; u < u1; u++, dst += KW) {
+                        const float *restrict src = plane + (size_t)(iy0 + u * dh) * W;
+                        for (int v = 0; v < KW; v++) {
                             const int ix = ix0 + v * g->dw;
-                            dst[v] = ix >= 0 && ix < g->W ? row[ix] : 0.0f;
+                            dst[v] = ix >= 0 && ix < W ? src[ix] : 0.0f;
                         }
                     }
                 }
+                for (; u < kh; u++, dst += KW)
+                    for (int v = 0; v < KW; v++) dst[v] = 0.0f;
             }
         }
+    }
+}
+
+static void im2col_rows(void *ctx, size_t r0, size_t r1)
+{
+    const cjob *jb = ctx;
+    switch (jb->g->kw) {
+    case 3: im2col_impl(jb, r0, r1, 3); break;
+    case 4: im2col_impl(jb, r0, r1, 4); break;
+    case 5: im2col_impl(jb, r0, r1, 5); break;
+    default: im2col_impl(jb, r0, r1, jb->g->kw);
     }
 }
 
@@ -190,45 +203,65 @@ static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int
     tg_exec_range(ex, (size_t)gc * (size_t)g->OH, 1, (size_t)g->OW * (size_t)g->K, im2col_rows, &jb);
 }
 
-/* image planes [p0, p1) of the group, plane p = gi C + c: the sum of every
- * colT entry that im2col would read from it (acc: added to what is there),
- * in (i, j, u, v) order */
-static void col2im_planes(void *ctx, size_t p0, size_t p1)
+/* col2im of images [i0, i1) of the group: each image (C, H, W) receives
+ * every colT entry that im2col would read from it (acc: added to what is
+ * there), reading colT row after row; every element adds its contributions
+ * in (i, j, u, v) order. KW as in im2col_impl. */
+static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, size_t i0, size_t i1, const int KW)
 {
-    const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
-    const size_t hw = (size_t)g->H * (size_t)g->W, kk = (size_t)g->kh * (size_t)g->kw;
-    for (size_t p = p0; p < p1; p++) {
-        const int gi = (int)(p / (size_t)g->C), c = (int)(p % (size_t)g->C);
-        float *img = jb->dst + ((size_t)(jb->n0 + gi) * g->C + (size_t)c) * hw;
-        if (!jb->acc) memset(img, 0, hw * sizeof *img);
-        const float *src = jb->src + (size_t)gi * g->P * (size_t)g->K + (size_t)c * kk;
-        for (int i = 0; i < g->OH; i++)
-            for (int j = 0; j < g->OW; j++, src += g->K) {
+    const size_t hw = (size_t)g->H * (size_t)g->W;
+    const int kh = g->kh, W = g->W;
+    for (size_t gi = i0; gi < i1; gi++) {
+        float *img = jb->dst + ((size_t)jb->n0 + gi) * (size_t)g->C * hw;
+        if (!jb->acc) memset(img, 0, (size_t)g->C * hw * sizeof *img);
+        const float *restrict s = jb->src + gi * (size_t)g->P * (size_t)g->K;
+        for (int i = 0; i < g->OH; i++) {
+            int u0, u1;
+            rows_in(g, i, &u0, &u1);
+            const int iy0 = i * g->sh - g->pt, dh = g->dh;
+            for (int j = 0; j < g->OW; j++) {
                 const int ix0 = j * g->sw - g->pl;
-                const int full = g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->W;
-                const float *s = src;
-                for (int u = 0; u < g->kh; u++, s += g->kw) {
-                    const int iy = i * g->sh + u * g->dh - g->pt;
-                    if (iy < 0 || iy >= g->H) continue;
-                    float *row = img + (size_t)iy * g->W;
+                const int full = g->dw == 1 && ix0 >= 0 && ix0 + KW <= W;
+                for (int c = 0; c < g->C; c++, s += (size_t)kh * KW) {
+                    float *restrict plane = img + (size_t)c * hw;
                     if (full) {
-                        add_run(row + ix0, s, g->kw);
+                        for (int u = u0; u < u1; u++) {
+                            float *restrict d = plane + (size_t)(iy0 + u * dh) * W + ix0;
+                            const float *restrict t = s + (size_t)u * KW;
+                            for (int v = 0; v < KW; v++) d[v] += t[v];
+                        }
                     } else {
-                        for (int v = 0; v < g->kw; v++) {
-                            const int ix = ix0 + v * g->dw;
-                            if (ix >= 0 && ix < g->W) row[ix] += s[v];
+                        for (int u = u0; u < u1; u++) {
+                            float *restrict d = plane + (size_t)(iy0 + u * dh) * W;
+                            const float *restrict t = s + (size_t)u * KW;
+                            for (int v = 0; v < KW; v++) {
+                                const int ix = ix0 + v * g->dw;
+                                if (ix >= 0 && ix < W) d[ix] += t[v];
+                            }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+static void col2im_images(void *ctx, size_t i0, size_t i1)
+{
+    const cjob *jb = ctx;
+    switch (jb->g->kw) {
+    case 3: col2im_impl(jb, i0, i1, 3); break;
+    case 4: col2im_impl(jb, i0, i1, 4); break;
+    case 5: col2im_impl(jb, i0, i1, 5); break;
+    default: col2im_impl(jb, i0, i1, jb->g->kw);
     }
 }
 
 static void col2im(tg_exec *ex, const tg_cgeom *g, const float *colT, int n0, int gc, float *img, int acc)
 {
     cjob jb = {g, colT, img, n0, acc, 0};
-    tg_exec_range(ex, (size_t)gc * (size_t)g->C, 1, (size_t)g->K / (size_t)g->C * (size_t)g->P, col2im_planes, &jb);
+    tg_exec_range(ex, (size_t)gc, 1, (size_t)g->K * (size_t)g->P, col2im_images, &jb);
 }
 
 /* rows [r0, r1) of the gathered column side, row r = gi R + q:
@@ -306,22 +339,46 @@ static void transpose_side(tg_exec *ex, const tg_cgeom *g, const float *src, flo
 }
 
 /* ---- the passes ---- */
-/* colside_n (+)= Wm colT_n^T for the group's images, colT in s.col: one
- * GEMM over the group's pixels, pixel-major (its rows are the many pixels,
- * its columns the R channels), then transposed into colside */
+/* colside_n (+)= Wm colT_n^T for the group's images, colT in s.col. Few
+ * pixels per image (P < CONV_DIRECT_P): one GEMM over the group's pixels,
+ * pixel-major (its rows are the many pixels, its columns the R channels:
+ * the micro-kernel's row tiles stay full), then transposed into colside.
+ * Many pixels: one GEMM per image, (R, P) written in place (no transpose;
+ * one pool job per TG_GEMMS_MAX images). */
 static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *colside, int n0, int gc, int beta,
                        const float *bias, tg_act act, float slope, tg_cscr s)
 {
-    if (beta) /* the chains start from colside's values */
-        transpose_side(ex, g, colside, s.gath, n0, gc, 1);
-    tg_gemm_desc d = gemm_cols(g, gc, wm, s.col, s.gath, beta);
-    if (bias) { /* a bias per output channel: per column here */
-        d.bias = bias;
-        d.act = act;
-        d.slope = slope;
+    if (g->P < CONV_DIRECT_P) {
+        if (beta) /* the chains start from colside's values */
+            transpose_side(ex, g, colside, s.gath, n0, gc, 1);
+        tg_gemm_desc d = gemm_cols(g, gc, wm, s.col, s.gath, beta);
+        if (bias) { /* a bias per output channel: per column here */
+            d.bias = bias;
+            d.act = act;
+            d.slope = slope;
+        }
+        run_gemm(ex, &d);
+        transpose_side(ex, g, s.gath, colside, n0, gc, 0);
+        return;
     }
-    run_gemm(ex, &d);
-    transpose_side(ex, g, s.gath, colside, n0, gc, 0);
+    tg_gemm_desc d[TG_GEMMS_MAX];
+    const tg_gemm_desc *ds[TG_GEMMS_MAX];
+    for (int b0 = 0; b0 < gc; b0 += TG_GEMMS_MAX) {
+        const int nb = gc - b0 < TG_GEMMS_MAX ? gc - b0 : TG_GEMMS_MAX;
+        for (int k = 0; k < nb; k++) {
+            const int gi = b0 + k;
+            /* (R, P) = Wm colT_n^T: a bias per output channel is per row */
+            d[k] = TG_GEMM(g->R, g->P, g->K, wm, g->K, 0, s.col + (size_t)gi * g->P * (size_t)g->K, g->K, 1,
+                           colside + (size_t)(n0 + gi) * g->R * g->P, g->P, beta);
+            if (bias) {
+                d[k].bias_row = bias;
+                d[k].act = act;
+                d[k].slope = slope;
+            }
+            ds[k] = &d[k];
+        }
+        tg_exec_gemms(ex, ds, nb);
+    }
 }
 
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,

@@ -12,30 +12,31 @@
  *   colT[n P + i OW + j][(c kh + u) kw + v] = img[n][c][i sh + u dh - pt][j sw + v dw - pl]
  * (0 outside the image; bottom and right padding are implied by OH, OW), so
  * a row is C kh runs of kw neighbouring pixels of the image (one copy each
- * when the dilation is 1), and col2im adds such runs back. Then, with the
- * column side of a group of images gathered as (R, n P) (image after image):
- *   conv2d forward, conv_transpose2d dx:  colside (+)= Wm colT^T        (R, nP)
- *   conv2d dx, conv_transpose2d forward:  img (+)= col2im(colside^T Wm) (nP, K)
- *   both weight gradients:                dWm (+)= colside colT         (R, K)
- * Every product has one big dimension as its columns N (which the pool
- * splits by column blocks): n P for the first, K for the other two; a
- * product whose N is narrow (K = 25 for a first layer) is cut into row
- * blocks run as one pool job instead. The images of a group make ONE
- * GEMM per product (D's second layer: 128 x 1600 x 1600 for 64 images of
- * 5x5 pixels, not 64 of 128 x 25 x 1600), and the column side moves
- * between (N, R, P) and (R, n P) with copies of P floats (a gather, a
- * scatter). The forward writes each image's (R, P) in place instead,
- * image by image, when P is wide (CONV_DIRECT_P).
+ * when the dilation is 1), and col2im adds such runs back. With the column
+ * side of a group of n images as (R, n P) (gathered image after image with
+ * copies of P floats) or pixel-major as cT (n P, R) (transposed):
+ *   conv2d forward, conv_transpose2d dx:  cT (+)= colT Wm^T              (nP, R)
+ *   conv2d dx, conv_transpose2d forward:  img (+)= col2im(colside^T Wm)  (nP, K)
+ *   both weight gradients:                dWm (+)= colside colT          (R, K)
+ * The images of a group make ONE GEMM per product (D's second layer:
+ * 1600 x 128 x 1600 for 64 images of 5x5 pixels, not 64 of 128 x 25 x 1600).
+ * The first product is computed pixel-major, its rows the n P pixels (the
+ * micro-kernel's row tiles stay full, R = 64 or 128 rows would not), with a
+ * conv2d's fused bias per column, then transposed into (N, R, P); when an
+ * image has many pixels (P >= CONV_DIRECT_P: 14x14) it is one GEMM per
+ * image instead, (R, P) written in place, with the bias per row. The pool
+ * splits a product by column blocks, or, when its columns are narrow (K =
+ * 25 for a first layer), by row blocks, each a GEMM of its own.
  *
  * Determinism: every element of every product is one FMA chain over its K
  * (kernels.h), whatever the column or row split; a weight gradient's chain
- * runs over the images in order, group after group (beta = 1 continues it).
- * Group sizes come from the shapes alone. So results are bit-identical
- * across thread counts, and every element of col2im adds its contributions
- * in a fixed order (pixel, u, v).
+ * runs over the batch's pixels in order, group after group (beta = 1
+ * continues it). Group sizes come from the shapes alone. So results are
+ * bit-identical across thread counts, and every element of col2im adds its
+ * contributions in a fixed order (pixel, u, v).
  *
  * Scratch (floats, in the plan's arena, for one step): colT (G P, K), then
- * the gathered column side (R, G P). */
+ * the column side of a group, gathered or pixel-major (R G P). */
 #ifndef TG_CONV_CORE_H
 #define TG_CONV_CORE_H
 
