@@ -15,7 +15,8 @@
 #include <string.h>
 
 #define CONV_SCRATCH_BUDGET (1u << 22) /* floats of colT + gathered column side per group (16 MiB) */
-#define CONV_ROW_CHUNKS 8              /* row blocks of a product with narrow columns */
+#define CONV_ROW_CHUNKS 8              /* at most this many row blocks of a product with few columns */
+#define CONV_ROW_MIN 32                /* rows per row block, at least */
 #define CONV_DIRECT_P 128              /* forward: per-image GEMMs in place from this many pixels */
 
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d)
@@ -87,7 +88,7 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
         const int ld = gc * g->P;
         tg_gemm_desc d[4] = {gemm_cols(g, gc, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, ld, NULL),
                              gemm_dw(g, gc, NULL, ld, NULL, NULL, 0),
-                             TG_GEMM(g->R, g->P, g->K, NULL, g->K, 0, NULL, g->K, 1, NULL, g->P, 0)};
+                             TG_GEMM(g->R, gc * g->P, g->K, NULL, g->K, 0, NULL, g->K, 1, NULL, ld, 0)};
         for (int i = 0; i < 4; i++) {
             const size_t x = tg_exec_gemm_ws(k, &d[i]);
             if (x > w) w = x;
@@ -96,20 +97,24 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
     return w;
 }
 
-/* One product, as one pool job: split by column blocks (tg_exec_gemm), or,
- * when its columns are narrow (at most two blocks), by CONV_ROW_CHUNKS row
- * blocks, each a GEMM of its own (each element's FMA chain is the same
- * either way: kernels.h). */
+/* One product, as one pool job, split by column blocks (tg_exec_gemm); or,
+ * on a pool when the columns give each thread at most two blocks (R = 128
+ * channels, a first layer's K = 25) and the rows are many (pixels), by row
+ * blocks instead, each a GEMM of its own: with column blocks every task
+ * would read all of A (colT: 10 MB for D's second layer) again. Either way
+ * every element is the same FMA chain (kernels.h), so the split, unlike a
+ * group size, may follow the thread count without changing any bit. */
 static void run_gemm(tg_exec *ex, const tg_gemm_desc *d)
 {
-    const int nr = ex->k->nr;
-    if (d->N > 2 * nr || d->M < 2 * CONV_ROW_CHUNKS) {
+    const int T = ex->nthreads, nblk = (d->N + ex->k->nr - 1) / ex->k->nr;
+    int chunks = 2 * T < CONV_ROW_CHUNKS ? 2 * T : CONV_ROW_CHUNKS;
+    const int rows = (d->M + chunks - 1) / chunks;
+    if (T < 2 || nblk > 2 * T || rows < CONV_ROW_MIN || d->drop_on || d->dact_y) {
         tg_exec_gemm(ex, d);
         return;
     }
     tg_gemm_desc c[CONV_ROW_CHUNKS];
     const tg_gemm_desc *cs[CONV_ROW_CHUNKS];
-    const int rows = (d->M + CONV_ROW_CHUNKS - 1) / CONV_ROW_CHUNKS;
     int n = 0;
     for (int i0 = 0; i0 < d->M; i0 += rows, n++) {
         c[n] = *d;
@@ -117,7 +122,6 @@ static void run_gemm(tg_exec *ex, const tg_gemm_desc *d)
         c[n].A = d->transA ? d->A + i0 : d->A + (size_t)i0 * (size_t)d->lda;
         c[n].C = d->C + (size_t)i0 * (size_t)d->ldc;
         if (d->bias_row) c[n].bias_row = d->bias_row + i0;
-        if (d->dact_y) c[n].dact_y = d->dact_y + (size_t)i0 * (size_t)d->ldc;
         cs[n] = &c[n];
     }
     tg_exec_gemms(ex, cs, n);
@@ -291,6 +295,24 @@ static const float *gather(tg_exec *ex, const tg_cgeom *g, const float *colside,
     return gath;
 }
 
+/* the inverse: colside[n0 + gi][q][..] = gath[q][gi P ..] */
+static void scatter_rows(void *ctx, size_t r0, size_t r1)
+{
+    const cjob *jb = ctx;
+    const tg_cgeom *g = jb->g;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t gi = r / (size_t)g->R, q = r % (size_t)g->R;
+        memcpy(jb->dst + (((size_t)jb->n0 + gi) * g->R + q) * g->P,
+               jb->src + q * (size_t)jb->ld + gi * (size_t)g->P, (size_t)g->P * sizeof(float));
+    }
+}
+
+static void scatter(tg_exec *ex, const tg_cgeom *g, const float *gath, int ld, int n0, int gc, float *colside)
+{
+    cjob jb = {g, gath, colside, n0, 0, ld};
+    tg_exec_range(ex, (size_t)gc * (size_t)g->R, 1, (size_t)g->P, scatter_rows, &jb);
+}
+
 /* the column side pixel-major, cT (gc P, R), from and to (N, R, P): one
  * image's (R, P) transposed, by blocks of TB x TB; units (gi, block row) */
 #define TB 16
@@ -339,12 +361,13 @@ static void transpose_side(tg_exec *ex, const tg_cgeom *g, const float *src, flo
 }
 
 /* ---- the passes ---- */
-/* colside_n (+)= Wm colT_n^T for the group's images, colT in s.col. Few
- * pixels per image (P < CONV_DIRECT_P): one GEMM over the group's pixels,
+/* colside_n (+)= Wm colT_n^T for the group's images, colT in s.col: one
+ * GEMM over the group's pixels. Few pixels per image (P < CONV_DIRECT_P):
  * pixel-major (its rows are the many pixels, its columns the R channels:
  * the micro-kernel's row tiles stay full), then transposed into colside.
- * Many pixels: one GEMM per image, (R, P) written in place (no transpose;
- * one pool job per TG_GEMMS_MAX images). */
+ * Many pixels: channel-major, (R, gc P), then copied into colside by rows
+ * of P (as fast as a memcpy, where a transpose of that many pixels costs
+ * more than the fuller row tiles save). */
 static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *colside, int n0, int gc, int beta,
                        const float *bias, tg_act act, float slope, tg_cscr s)
 {
@@ -361,24 +384,20 @@ static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *c
         transpose_side(ex, g, s.gath, colside, n0, gc, 0);
         return;
     }
-    tg_gemm_desc d[TG_GEMMS_MAX];
-    const tg_gemm_desc *ds[TG_GEMMS_MAX];
-    for (int b0 = 0; b0 < gc; b0 += TG_GEMMS_MAX) {
-        const int nb = gc - b0 < TG_GEMMS_MAX ? gc - b0 : TG_GEMMS_MAX;
-        for (int k = 0; k < nb; k++) {
-            const int gi = b0 + k;
-            /* (R, P) = Wm colT_n^T: a bias per output channel is per row */
-            d[k] = TG_GEMM(g->R, g->P, g->K, wm, g->K, 0, s.col + (size_t)gi * g->P * (size_t)g->K, g->K, 1,
-                           colside + (size_t)(n0 + gi) * g->R * g->P, g->P, beta);
-            if (bias) {
-                d[k].bias_row = bias;
-                d[k].act = act;
-                d[k].slope = slope;
-            }
-            ds[k] = &d[k];
-        }
-        tg_exec_gemms(ex, ds, nb);
+    /* (R, gc P) = Wm colT^T, a bias per output channel per row: in place
+     * for one image, else into s.gath and scattered */
+    const int one = gc == 1;
+    float *out = one ? colside + (size_t)n0 * g->R * g->P : s.gath;
+    int ld = gc * g->P;
+    if (beta && !one) gather(ex, g, colside, n0, gc, s.gath, &ld);
+    tg_gemm_desc d = TG_GEMM(g->R, gc * g->P, g->K, wm, g->K, 0, s.col, g->K, 1, out, ld, beta);
+    if (bias) {
+        d.bias_row = bias;
+        d.act = act;
+        d.slope = slope;
     }
+    run_gemm(ex, &d);
+    if (!one) scatter(ex, g, s.gath, ld, n0, gc, colside);
 }
 
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,

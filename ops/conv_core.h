@@ -23,10 +23,11 @@
  * The first product is computed pixel-major, its rows the n P pixels (the
  * micro-kernel's row tiles stay full, R = 64 or 128 rows would not), with a
  * conv2d's fused bias per column, then transposed into (N, R, P); when an
- * image has many pixels (P >= CONV_DIRECT_P: 14x14) it is one GEMM per
- * image instead, (R, P) written in place, with the bias per row. The pool
- * splits a product by column blocks, or, when its columns are narrow (K =
- * 25 for a first layer), by row blocks, each a GEMM of its own.
+ * image has many pixels (P >= CONV_DIRECT_P: 14x14) it is channel-major
+ * instead, (R, n P) with the bias per row, copied into (N, R, P) by rows
+ * of P. The pool splits a product by column blocks, or, when its columns
+ * give each thread at most two blocks (R = 128, a first layer's K = 25), by
+ * row blocks, each a GEMM of its own.
  *
  * Determinism: every element of every product is one FMA chain over its K
  * (kernels.h), whatever the column or row split; a weight gradient's chain
