@@ -88,8 +88,10 @@ static void conv_bwd(tg_run *r)
         return;
     }
     const tg_cgeom g = geom(r);
-    tg_conv_pass_bwd_cols(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->dx[1], !r->fresh[1],
-                          tg_conv_scratch(&g, r->scratch));
+    /* with a fused mask / activation backward (engine/fuse.c), dx[0] is the
+     * gradient below them, written fresh */
+    tg_conv_pass_bwd_cols(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->bepi.on ? &r->bepi : NULL,
+                          r->dx[1], !r->fresh[1], tg_conv_scratch(&g, r->scratch));
 }
 
 static size_t conv_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int pass)
@@ -115,6 +117,15 @@ static int conv_epi_axis(const tg_nrec *n)
     return 1;
 }
 
+/* the input gradient (col2im) can apply a mask's and a y-only activation's
+ * backward to each image as it finishes it (the leaky_relu between D's two
+ * convolutions) */
+static int conv_bwd_epi_ok(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
 const tg_opdesc tg_op_conv2d = {
     .name = "conv2d",
     .bwd_needs = TG_NEED_X0 | TG_NEED_X1,
@@ -125,6 +136,7 @@ const tg_opdesc tg_op_conv2d = {
     .fresh_ok = 1,
     .describe = tg_conv_describe,
     .epi_bias_axis = conv_epi_axis,
+    .bwd_epi_ok = conv_bwd_epi_ok,
 };
 
 tg_node tg_conv2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o)

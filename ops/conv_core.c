@@ -16,7 +16,7 @@
 
 #define CONV_SCRATCH_BUDGET (1u << 22) /* floats of colT + gathered column side per group (16 MiB) */
 #define CONV_ROW_CHUNKS 8              /* at most this many row blocks of a product with few columns */
-#define CONV_ROW_MIN 32                /* rows per row block, at least */
+#define CONV_ROW_MIN 16                /* rows per row block, at least */
 #define CONV_DIRECT_P 128              /* forward: per-image GEMMs in place from this many pixels */
 
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d)
@@ -133,6 +133,8 @@ typedef struct cjob {
     const float *src;
     float *dst;
     int n0, acc, ld;
+    const tg_bwd_epi *bepi; /* col2im: a fused mask / activation backward, or NULL */
+    const tg_kern *k;
 } cjob;
 
 /* The rows u of a kernel that land inside the image for output row i:
@@ -203,14 +205,25 @@ static void im2col_rows(void *ctx, size_t r0, size_t r1)
 
 static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int gc, float *colT)
 {
-    cjob jb = {g, img, colT, n0, 0, 0};
+    cjob jb = {g, img, colT, n0, 0, 0, NULL, ex->k};
     tg_exec_range(ex, (size_t)gc * (size_t)g->OH, 1, (size_t)g->OW * (size_t)g->K, im2col_rows, &jb);
+}
+
+/* The fused backward of a mask and a y-only activation (op.h's tg_bwd_epi)
+ * on elements [e0, e0 + n) of a finished gradient x, in place: the same
+ * kernels, in the same order, as the dropout and activation nodes would run
+ * (so fused and unfused plans give the same bits). */
+static void bwd_epilogue(const tg_kern *k, const tg_bwd_epi *b, float *x, size_t e0, size_t n)
+{
+    if (b->mask_on) k->dropout(x, x, e0, e0 + n, b->key, b->thr, b->scale, 0);
+    k->act_bwd(b->act, b->slope, b->y + e0, b->y + e0, x + e0, x + e0, n, 0);
 }
 
 /* col2im of images [i0, i1) of the group: each image (C, H, W) receives
  * every colT entry that im2col would read from it (acc: added to what is
  * there), reading colT row after row; every element adds its contributions
- * in (i, j, u, v) order. KW as in im2col_impl. */
+ * in (i, j, u, v) order. Then, when jb->bepi, the fused backward epilogue
+ * while the image is in cache. KW as in im2col_impl. */
 static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, size_t i0, size_t i1, const int KW)
 {
     const tg_cgeom *g = jb->g;
@@ -248,6 +261,8 @@ static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, si
                 }
             }
         }
+        if (jb->bepi)
+            bwd_epilogue(jb->k, jb->bepi, jb->dst, ((size_t)jb->n0 + gi) * (size_t)g->C * hw, (size_t)g->C * hw);
     }
 }
 
@@ -262,9 +277,10 @@ static void col2im_images(void *ctx, size_t i0, size_t i1)
     }
 }
 
-static void col2im(tg_exec *ex, const tg_cgeom *g, const float *colT, int n0, int gc, float *img, int acc)
+static void col2im(tg_exec *ex, const tg_cgeom *g, const float *colT, int n0, int gc, float *img, int acc,
+                   const tg_bwd_epi *bepi)
 {
-    cjob jb = {g, colT, img, n0, acc, 0};
+    cjob jb = {g, colT, img, n0, acc, 0, bepi, ex->k};
     tg_exec_range(ex, (size_t)gc, 1, (size_t)g->K * (size_t)g->P, col2im_images, &jb);
 }
 
@@ -290,7 +306,7 @@ static const float *gather(tg_exec *ex, const tg_cgeom *g, const float *colside,
         return colside + (size_t)n0 * g->R * g->P;
     }
     *ld = gc * g->P;
-    cjob jb = {g, colside, gath, n0, 0, *ld};
+    cjob jb = {g, colside, gath, n0, 0, *ld, NULL, ex->k};
     tg_exec_range(ex, (size_t)gc * (size_t)g->R, 1, (size_t)g->P, gather_rows, &jb);
     return gath;
 }
@@ -309,7 +325,7 @@ static void scatter_rows(void *ctx, size_t r0, size_t r1)
 
 static void scatter(tg_exec *ex, const tg_cgeom *g, const float *gath, int ld, int n0, int gc, float *colside)
 {
-    cjob jb = {g, gath, colside, n0, 0, ld};
+    cjob jb = {g, gath, colside, n0, 0, ld, NULL, ex->k};
     tg_exec_range(ex, (size_t)gc * (size_t)g->R, 1, (size_t)g->P, scatter_rows, &jb);
 }
 
@@ -412,11 +428,11 @@ void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
 
 /* colT (gc P, K) = src^T Wm, then added into the images */
 static void data_gemm(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *src, int ld, int n0, int gc,
-                      float *img, int acc, tg_cscr s)
+                      float *img, int acc, const tg_bwd_epi *bepi, tg_cscr s)
 {
     tg_gemm_desc d = gemm_data(g, gc, wm, src, ld, s.col);
     run_gemm(ex, &d);
-    col2im(ex, g, s.col, n0, gc, img, acc);
+    col2im(ex, g, s.col, n0, gc, img, acc, bepi);
 }
 
 void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside, float *img, int acc,
@@ -426,7 +442,7 @@ void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         int ld;
         const float *src = gather(ex, g, colside, n0, gc, s.gath, &ld);
-        data_gemm(ex, g, wm, src, ld, n0, gc, img, acc, s);
+        data_gemm(ex, g, wm, src, ld, n0, gc, img, acc, NULL, s);
     }
 }
 
@@ -440,7 +456,7 @@ static void dw_gemm(tg_exec *ex, const tg_cgeom *g, const float *a, int lda, int
 }
 
 void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, const float *dcol,
-                           float *dimg, int acc_img, float *dwm, int acc_w, tg_cscr s)
+                           float *dimg, int acc_img, const tg_bwd_epi *bepi, float *dwm, int acc_w, tg_cscr s)
 {
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
@@ -450,7 +466,7 @@ void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
             im2col(ex, g, img, n0, gc, s.col);
             dw_gemm(ex, g, a, ld, n0, gc, dwm, acc_w, s);
         }
-        if (dimg) data_gemm(ex, g, wm, a, ld, n0, gc, dimg, acc_img, s); /* colT is free again */
+        if (dimg) data_gemm(ex, g, wm, a, ld, n0, gc, dimg, acc_img, bepi, s); /* colT is free again */
     }
 }
 

@@ -78,10 +78,12 @@ void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
 void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside, float *img, int acc,
                        tg_cscr s);
 /* The backward of the column-side relation colside = Wm col(img) given
- * dcol = d colside: dimg (+)= col2im(Wm^T dcol) when dimg, and
- * dwm (+)= sum_n dcol_n col(img_n)^T when dwm (acc_*: add, else write). */
+ * dcol = d colside: dimg (+)= col2im(Wm^T dcol) when dimg, then, when
+ * bepi, a fused mask / activation backward on it (op.h; dimg written, not
+ * added to), and dwm (+)= sum_n dcol_n col(img_n)^T when dwm (acc_*: add,
+ * else write). */
 void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, const float *dcol,
-                           float *dimg, int acc_img, float *dwm, int acc_w, tg_cscr s);
+                           float *dimg, int acc_img, const tg_bwd_epi *bepi, float *dwm, int acc_w, tg_cscr s);
 /* The backward of img = col2im(Wm^T colside) given dimg = d img:
  * dcolside (+)= Wm col(dimg) when dcolside, and
  * dwm (+)= sum_n colside_n col(dimg_n)^T when dwm. */

@@ -235,13 +235,16 @@ START_TEST(test_conv_same_bits_threads)
 END_TEST
 
 /* ------------------------------------------------------------ fusion */
-/* y = op2(act(op(x) + b)): op's bias and activation run in its epilogue
- * (a conv2d's GEMM; after a conv_transpose2d's col2im), or as their own
- * nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
- * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool */
+/* y = conv2d(act(op(x) + b), w2), or with a dropout before conv2d: op's
+ * bias and activation run in its epilogue (a conv2d's GEMM; after a
+ * conv_transpose2d's col2im), the activation's (and the dropout's) backward
+ * in conv2d's input gradient, image by image after col2im; or all as their
+ * own nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
+ * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool (8)
+ * x dropout (16) */
 START_TEST(test_conv_fusion_same_bits)
 {
-    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i >= 8 ? 2 : 1;
+    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i & 8 ? 2 : 1, drop = _i >= 16;
     const tg_act acts[4] = {TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID, TG_ACT_TANH};
     tg_params *ps = tg_params_new();
     tg_rng r;
@@ -257,18 +260,21 @@ START_TEST(test_conv_fusion_same_bits)
     const tg_conv_opts o = {.stride = {2, 2}, .pad = {1, 2, 2, 1}};
     tg_node y = tr ? tg_conv_transpose2d(g, x, tg_param_ref(g, w), &o) : tg_conv2d(g, x, tg_param_ref(g, w), &o);
     y = tg_activation(g, tg_bias_add_axis(g, y, tg_param_ref(g, b), 1), acts[act], 0.2f);
+    if (drop) y = tg_dropout(g, y, 0.3f);
     tg_node loss = tg_sum(g, tg_tanh(g, tg_conv2d(g, y, tg_param_ref(g, w2), NULL)));
     tg_pool *pool = tg_pool_new(threads, NULL);
     float *gr[2][4];
     double l[2];
-    int len[2];
+    int len[2], blen[2];
     for (int k = 0; k < 2; k++) {
         tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .unfused = k, .pool = pool});
         ck_assert_msg(p != NULL, "%s", tg_graph_error(g));
+        tg_graph_set_dropout_step(g, 5); /* the same masks for both */
         ck_assert_int_eq(tg_plan_forward(p), TG_OK);
         ck_assert_int_eq(tg_plan_backward(p), TG_OK);
         l[k] = tg_plan_loss(p);
         len[k] = tg_plan_forward_len(p);
+        blen[k] = tg_plan_backward_len(p);
         tg_param *all[3] = {w, b, w2};
         for (int i = 0; i < 3; i++) {
             gr[k][i] = malloc(tg_param_numel(all[i]) * sizeof(float));
@@ -279,6 +285,9 @@ START_TEST(test_conv_fusion_same_bits)
         tg_plan_free(p);
     }
     ck_assert_int_eq(len[0] + 2, len[1]); /* the bias and the activation ran in the op */
+    /* backward: no activation (nor dropout) step of its own, nor bias (its
+     * gradient aliases the op's) */
+    ck_assert_int_eq(blen[0] + 1 + drop, blen[1]);
     ck_assert(isfinite(l[0]) && l[0] == l[1]);
     const size_t sz[4] = {tg_param_numel(w), tg_param_numel(b), tg_param_numel(w2), sizeof xv / sizeof xv[0]};
     for (int i = 0; i < 4; i++) {
@@ -546,7 +555,7 @@ static Suite *suite(void)
     Suite *s = suite_create("conv_plan");
     TCase *core = tcase_create("core");
     tcase_set_timeout(core, 120);
-    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 16);
+    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 32);
     tcase_add_loop_test(core, test_conv_paths, 0, 4);
     tcase_add_test(core, test_view_aliases_input);
     tcase_add_test(core, test_running_stats_per_forward);
