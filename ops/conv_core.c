@@ -48,7 +48,7 @@ static size_t a16(size_t n) { return (n + 15) & ~(size_t)15; } /* 64-byte multip
 size_t tg_conv_scratch_floats(const tg_cgeom *g)
 {
     const size_t gp = (size_t)g->G * (size_t)g->P;
-    return a16((size_t)g->K * gp) + a16((size_t)g->R * gp);
+    return a16((size_t)g->K * gp) + a16((size_t)g->R * gp) + a16((size_t)g->K * (size_t)g->R);
 }
 
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch)
@@ -56,15 +56,17 @@ tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch)
     tg_cscr s;
     s.col = scratch;
     s.gath = s.col + a16((size_t)g->K * (size_t)g->G * (size_t)g->P);
+    s.wt = s.gath + a16((size_t)g->R * (size_t)g->G * (size_t)g->P);
     return s;
 }
 
 /* descriptors of the passes' GEMMs for a group of gc images (pointers may
  * be NULL when only the workspace size is wanted) */
-/* cT (gc P, R) (+)= colT Wm^T: the column side pixel-major */
-static tg_gemm_desc gemm_cols(const tg_cgeom *g, int gc, const float *wm, const float *colT, float *cT, int beta)
+/* cT (gc P, R) (+)= colT Wt, Wt = Wm^T (K, R): the column side pixel-major
+ * (B read in place: no packing per call) */
+static tg_gemm_desc gemm_cols(const tg_cgeom *g, int gc, const float *wt, const float *colT, float *cT, int beta)
 {
-    return TG_GEMM(gc * g->P, g->R, g->K, colT, g->K, 0, wm, g->K, 1, cT, g->R, beta);
+    return TG_GEMM(gc * g->P, g->R, g->K, colT, g->K, 0, wt, g->R, 0, cT, g->R, beta);
 }
 /* colT (gc P, K) = src^T Wm, src (R, gc P) with row stride ld */
 static tg_gemm_desc gemm_data(const tg_cgeom *g, int gc, const float *wm, const float *src, int ld, float *colT)
@@ -311,69 +313,77 @@ static const float *gather(tg_exec *ex, const tg_cgeom *g, const float *colside,
     return gath;
 }
 
-/* the inverse: colside[n0 + gi][q][..] = gath[q][gi P ..] */
+/* the inverse: colside[n0 + gi][q][..] = gath[q][gi P ..], then the fused
+ * backward epilogue on those P elements when jb->bepi */
 static void scatter_rows(void *ctx, size_t r0, size_t r1)
 {
     const cjob *jb = ctx;
     const tg_cgeom *g = jb->g;
     for (size_t r = r0; r < r1; r++) {
-        const size_t gi = r / (size_t)g->R, q = r % (size_t)g->R;
-        memcpy(jb->dst + (((size_t)jb->n0 + gi) * g->R + q) * g->P,
-               jb->src + q * (size_t)jb->ld + gi * (size_t)g->P, (size_t)g->P * sizeof(float));
+        const size_t gi = r / (size_t)g->R, q = r % (size_t)g->R, e = (((size_t)jb->n0 + gi) * g->R + q) * g->P;
+        memcpy(jb->dst + e, jb->src + q * (size_t)jb->ld + gi * (size_t)g->P, (size_t)g->P * sizeof(float));
+        if (jb->bepi) bwd_epilogue(jb->k, jb->bepi, jb->dst, e, (size_t)g->P);
     }
 }
 
-static void scatter(tg_exec *ex, const tg_cgeom *g, const float *gath, int ld, int n0, int gc, float *colside)
+static void scatter(tg_exec *ex, const tg_cgeom *g, const float *gath, int ld, int n0, int gc, float *colside,
+                    const tg_bwd_epi *bepi)
 {
-    cjob jb = {g, gath, colside, n0, 0, ld, NULL, ex->k};
+    cjob jb = {g, gath, colside, n0, 0, ld, bepi, ex->k};
     tg_exec_range(ex, (size_t)gc * (size_t)g->R, 1, (size_t)g->P, scatter_rows, &jb);
 }
 
-/* the column side pixel-major, cT (gc P, R), from and to (N, R, P): one
- * image's (R, P) transposed, by blocks of TB x TB; units (gi, block row) */
+/* Transposes of m matrices: dst_i (cols, rows) = src_i (rows, cols)^T,
+ * src_i = src + i sstep, dst_i = dst + i dstep, by blocks of TB x TB; a
+ * unit is TB rows of one dst_i (contiguous), after which, when bepi, the
+ * fused backward epilogue runs on them (element indices counted from
+ * ebase). */
 #define TB 16
-typedef struct tjob { const tg_cgeom *g; const float *src; float *dst; int n0, nb; } tjob;
+typedef struct tjob {
+    const float *src;
+    float *dst, *ebase;
+    size_t rows, cols, sstep, dstep, nb;
+    const tg_bwd_epi *bepi;
+    const tg_kern *k;
+} tjob;
 
-/* units [u0, u1), u = gi nb + rb: rows [rb TB, +TB) of image gi's (R, P) */
-static void tgather_units(void *ctx, size_t u0, size_t u1)
+static void transpose_units(void *ctx, size_t u0, size_t u1)
 {
     const tjob *j = ctx;
-    const tg_cgeom *g = j->g;
-    const size_t R = (size_t)g->R, P = (size_t)g->P;
+    const size_t R = j->rows, C = j->cols;
     for (size_t u = u0; u < u1; u++) {
-        const size_t gi = u / (size_t)j->nb, q0 = u % (size_t)j->nb * TB, q1 = q0 + TB < R ? q0 + TB : R;
-        const float *src = j->src + ((size_t)j->n0 + gi) * R * P; /* (R, P) */
-        float *dst = j->dst + gi * P * R;                        /* (P, R) */
-        for (size_t p0 = 0; p0 < P; p0 += TB) {
-            const size_t p1 = p0 + TB < P ? p0 + TB : P;
-            for (size_t q = q0; q < q1; q++)
-                for (size_t p = p0; p < p1; p++) dst[p * R + q] = src[q * P + p];
+        const size_t m = u / j->nb, c0 = u % j->nb * TB, c1 = c0 + TB < C ? c0 + TB : C;
+        const float *src = j->src + m * j->sstep;
+        float *dst = j->dst + m * j->dstep;
+        for (size_t r0 = 0; r0 < R; r0 += TB) {
+            const size_t r1 = r0 + TB < R ? r0 + TB : R;
+            for (size_t c = c0; c < c1; c++)
+                for (size_t r = r0; r < r1; r++) dst[c * R + r] = src[r * C + c];
         }
+        if (j->bepi) bwd_epilogue(j->k, j->bepi, j->ebase, (size_t)(dst + c0 * R - j->ebase), (c1 - c0) * R);
     }
 }
 
-static void tscatter_units(void *ctx, size_t u0, size_t u1)
+static void transpose(tg_exec *ex, const float *src, size_t sstep, float *dst, size_t dstep, size_t m, size_t rows,
+                      size_t cols, const tg_bwd_epi *bepi, float *ebase)
 {
-    const tjob *j = ctx;
-    const tg_cgeom *g = j->g;
-    const size_t R = (size_t)g->R, P = (size_t)g->P;
-    for (size_t u = u0; u < u1; u++) {
-        const size_t gi = u / (size_t)j->nb, q0 = u % (size_t)j->nb * TB, q1 = q0 + TB < R ? q0 + TB : R;
-        const float *src = j->src + gi * P * R;
-        float *dst = j->dst + ((size_t)j->n0 + gi) * R * P;
-        for (size_t p0 = 0; p0 < P; p0 += TB) {
-            const size_t p1 = p0 + TB < P ? p0 + TB : P;
-            for (size_t q = q0; q < q1; q++)
-                for (size_t p = p0; p < p1; p++) dst[q * P + p] = src[p * R + q];
-        }
-    }
+    tjob j = {src, dst, ebase, rows, cols, sstep, dstep, (cols + TB - 1) / TB, bepi, ex->k};
+    tg_exec_range(ex, m * j.nb, 1, (size_t)TB * rows, transpose_units, &j);
 }
 
-static void transpose_side(tg_exec *ex, const tg_cgeom *g, const float *src, float *dst, int n0, int gc, int to_pix)
+/* the group's column side pixel-major, cT (gc P, R), from (N, R, P) */
+static void to_pixels(tg_exec *ex, const tg_cgeom *g, const float *colside, float *cT, int n0, int gc)
 {
-    tjob j = {g, src, dst, n0, (g->R + TB - 1) / TB};
-    tg_exec_range(ex, (size_t)gc * (size_t)j.nb, 1, (size_t)TB * (size_t)g->P, to_pix ? tgather_units : tscatter_units,
-                  &j);
+    const size_t rp = (size_t)g->R * (size_t)g->P;
+    transpose(ex, colside + (size_t)n0 * rp, rp, cT, rp, (size_t)gc, (size_t)g->R, (size_t)g->P, NULL, NULL);
+}
+
+/* and back, with the fused backward epilogue when bepi */
+static void from_pixels(tg_exec *ex, const tg_cgeom *g, const float *cT, float *colside, int n0, int gc,
+                        const tg_bwd_epi *bepi)
+{
+    const size_t rp = (size_t)g->R * (size_t)g->P;
+    transpose(ex, cT, rp, colside + (size_t)n0 * rp, rp, (size_t)gc, (size_t)g->P, (size_t)g->R, bepi, colside);
 }
 
 /* ---- the passes ---- */
@@ -384,20 +394,28 @@ static void transpose_side(tg_exec *ex, const tg_cgeom *g, const float *src, flo
  * Many pixels: channel-major, (R, gc P), then copied into colside by rows
  * of P (as fast as a memcpy, where a transpose of that many pixels costs
  * more than the fuller row tiles save). */
-static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *colside, int n0, int gc, int beta,
-                       const float *bias, tg_act act, float slope, tg_cscr s)
+/* the fused backward epilogue on images [i0, i1) of a group written in place */
+typedef struct ejob { const tg_kern *k; const tg_bwd_epi *bepi; float *x; size_t e0; } ejob;
+static void epi_range(void *ctx, size_t i0, size_t i1)
+{
+    const ejob *j = ctx;
+    bwd_epilogue(j->k, j->bepi, j->x, j->e0 + i0, i1 - i0);
+}
+
+static void cols_gemms(tg_exec *ex, const tg_cgeom *g, float *colside, int n0, int gc, int beta, const float *bias,
+                       tg_act act, float slope, const tg_bwd_epi *bepi, const float *wm, tg_cscr s)
 {
     if (g->P < CONV_DIRECT_P) {
         if (beta) /* the chains start from colside's values */
-            transpose_side(ex, g, colside, s.gath, n0, gc, 1);
-        tg_gemm_desc d = gemm_cols(g, gc, wm, s.col, s.gath, beta);
+            to_pixels(ex, g, colside, s.gath, n0, gc);
+        tg_gemm_desc d = gemm_cols(g, gc, s.wt, s.col, s.gath, beta);
         if (bias) { /* a bias per output channel: per column here */
             d.bias = bias;
             d.act = act;
             d.slope = slope;
         }
         run_gemm(ex, &d);
-        transpose_side(ex, g, s.gath, colside, n0, gc, 0);
+        from_pixels(ex, g, s.gath, colside, n0, gc, bepi);
         return;
     }
     /* (R, gc P) = Wm colT^T, a bias per output channel per row: in place
@@ -413,16 +431,29 @@ static void cols_gemms(tg_exec *ex, const tg_cgeom *g, const float *wm, float *c
         d.slope = slope;
     }
     run_gemm(ex, &d);
-    if (!one) scatter(ex, g, s.gath, ld, n0, gc, colside);
+    if (!one) {
+        scatter(ex, g, s.gath, ld, n0, gc, colside, bepi);
+    } else if (bepi) {
+        ejob j = {ex->k, bepi, colside, (size_t)n0 * g->R * g->P};
+        tg_exec_range(ex, (size_t)g->R * g->P, 64, 4, epi_range, &j);
+    }
+}
+
+/* Wt = Wm^T into s.wt, for the pixel-major products of cols_gemms */
+static void prepare_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, tg_cscr s)
+{
+    if (g->P < CONV_DIRECT_P)
+        transpose(ex, wm, 0, s.wt, 0, 1, (size_t)g->R, (size_t)g->K, NULL, NULL);
 }
 
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,
                        int beta, const float *bias, tg_act act, float slope, tg_cscr s)
 {
+    prepare_cols(ex, g, wm, s);
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         im2col(ex, g, img, n0, gc, s.col);
-        cols_gemms(ex, g, wm, colside, n0, gc, beta, bias, act, slope, s);
+        cols_gemms(ex, g, colside, n0, gc, beta, bias, act, slope, NULL, wm, s);
     }
 }
 
@@ -471,8 +502,10 @@ void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
 }
 
 void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside,
-                           const float *dimg, float *dcolside, int acc_col, float *dwm, int acc_w, tg_cscr s)
+                           const float *dimg, float *dcolside, int acc_col, const tg_bwd_epi *bepi, float *dwm,
+                           int acc_w, tg_cscr s)
 {
+    if (dcolside) prepare_cols(ex, g, wm, s);
     for (int n0 = 0; n0 < g->N; n0 += g->G) {
         const int gc = g->N - n0 < g->G ? g->N - n0 : g->G;
         im2col(ex, g, dimg, n0, gc, s.col);
@@ -481,7 +514,7 @@ void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, cons
             const float *a = gather(ex, g, colside, n0, gc, s.gath, &ld);
             dw_gemm(ex, g, a, ld, n0, gc, dwm, acc_w, s);
         }
-        if (dcolside) cols_gemms(ex, g, wm, dcolside, n0, gc, acc_col, NULL, TG_ACT_NONE, 0.0f, s);
+        if (dcolside) cols_gemms(ex, g, dcolside, n0, gc, acc_col, NULL, TG_ACT_NONE, 0.0f, bepi, wm, s);
     }
 }
 

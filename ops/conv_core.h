@@ -36,8 +36,9 @@
  * bit-identical across thread counts, and every element of col2im adds its
  * contributions in a fixed order (pixel, u, v).
  *
- * Scratch (floats, in the plan's arena, for one step): colT (G P, K), then
- * the column side of a group, gathered or pixel-major (R G P). */
+ * Scratch (floats, in the plan's arena, for one step): colT (G P, K), the
+ * column side of a group, gathered or pixel-major (R G P), and Wm^T (K, R)
+ * (the pixel-major product reads it in place: no packing). */
 #ifndef TG_CONV_CORE_H
 #define TG_CONV_CORE_H
 
@@ -66,7 +67,7 @@ size_t tg_conv_scratch_floats(const tg_cgeom *g);
 size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k);
 
 /* Pointers into the scratch. */
-typedef struct tg_cscr { float *col, *gath; } tg_cscr;
+typedef struct tg_cscr { float *col, *gath, *wt; } tg_cscr;
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch);
 
 /* ---- the f32 passes (run on the plan's pool and kernels) ---- */
@@ -85,10 +86,12 @@ void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const fl
 void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, const float *dcol,
                            float *dimg, int acc_img, const tg_bwd_epi *bepi, float *dwm, int acc_w, tg_cscr s);
 /* The backward of img = col2im(Wm^T colside) given dimg = d img:
- * dcolside (+)= Wm col(dimg) when dcolside, and
+ * dcolside (+)= Wm col(dimg) when dcolside, then, when bepi, a fused mask /
+ * activation backward on it (dcolside written, not added to), and
  * dwm (+)= sum_n colside_n col(dimg_n)^T when dwm. */
 void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside,
-                           const float *dimg, float *dcolside, int acc_col, float *dwm, int acc_w, tg_cscr s);
+                           const float *dimg, float *dcolside, int acc_col, const tg_bwd_epi *bepi, float *dwm,
+                           int acc_w, tg_cscr s);
 
 /* y (N, C, HW) = act(y + b[c]) in place, planes split over the pool: the
  * same element-wise operations as a bias node and an activation node. */

@@ -97,8 +97,10 @@ static void convt_bwd(tg_run *r)
         return;
     }
     const tg_cgeom g = geom(r);
-    tg_conv_pass_bwd_data(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->dx[1], !r->fresh[1],
-                          tg_conv_scratch(&g, r->scratch));
+    /* with a fused mask / activation backward (engine/fuse.c), dx[0] is the
+     * gradient below them, written fresh */
+    tg_conv_pass_bwd_data(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->bepi.on ? &r->bepi : NULL,
+                          r->dx[1], !r->fresh[1], tg_conv_scratch(&g, r->scratch));
 }
 
 static size_t convt_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int pass)
@@ -123,6 +125,15 @@ static int convt_epi_axis(const tg_nrec *n)
     return 1;
 }
 
+/* the input gradient (conv2d's forward product) can apply a mask's and a
+ * y-only activation's backward as it writes each piece of dx (the relu
+ * between G's two transposed convolutions) */
+static int convt_bwd_epi_ok(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
 const tg_opdesc tg_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .bwd_needs = TG_NEED_X0 | TG_NEED_X1,
@@ -133,6 +144,7 @@ const tg_opdesc tg_op_conv_transpose2d = {
     .fresh_ok = 1,
     .describe = tg_conv_describe,
     .epi_bias_axis = convt_epi_axis,
+    .bwd_epi_ok = convt_bwd_epi_ok,
 };
 
 tg_node tg_conv_transpose2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o)

@@ -235,33 +235,39 @@ START_TEST(test_conv_same_bits_threads)
 END_TEST
 
 /* ------------------------------------------------------------ fusion */
-/* y = conv2d(act(op(x) + b), w2), or with a dropout before conv2d: op's
- * bias and activation run in its epilogue (a conv2d's GEMM; after a
+/* y = op2(act(op(x) + b), w2), or with a dropout before op2: op's bias and
+ * activation run in its epilogue (a conv2d's GEMM; after a
  * conv_transpose2d's col2im), the activation's (and the dropout's) backward
- * in conv2d's input gradient, image by image after col2im; or all as their
- * own nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
- * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool (8)
- * x dropout (16) */
+ * in op2's input gradient (conv2d: image by image after col2im;
+ * conv_transpose2d: as its forward-like product's pieces are written, on
+ * its every path: few or many pixels, one image or a group); or all as
+ * their own nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
+ * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool (8) x
+ * dropout (16) x op2 transposed (32) x one image (64) */
 START_TEST(test_conv_fusion_same_bits)
 {
-    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i & 8 ? 2 : 1, drop = _i >= 16;
+    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i & 8 ? 2 : 1, drop = !!(_i & 16), tr2 = !!(_i & 32);
+    const int N = _i & 64 ? 1 : 5;
     const tg_act acts[4] = {TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID, TG_ACT_TANH};
     tg_params *ps = tg_params_new();
     tg_rng r;
     tg_rng_seed(&r, 21 + (uint64_t)_i, 0);
     tg_param *w = par(ps, "M", "w", 4, tr ? (int[]){3, 7, 4, 4} : (int[]){7, 3, 5, 5}, &r, 0.3f);
     tg_param *b = par(ps, "M", "b", 1, (int[]){7}, &r, 0.5f);
-    tg_param *w2 = par(ps, "M", "w2", 4, (int[]){5, 7, 3, 3}, &r, 0.3f);
+    tg_param *w2 = par(ps, "M", "w2", 4, tr2 ? (int[]){7, 5, 3, 3} : (int[]){5, 7, 3, 3}, &r, 0.3f);
     tg_graph *g = tg_graph_new(ps);
-    tg_node x = tg_input(g, "x", 4, (int[]){5, 3, 9, 11});
+    tg_node x = tg_input(g, "x", 4, (int[]){N, 3, 9, 11});
     float xv[5 * 3 * 9 * 11];
-    tg_rng_fill_uniform(&r, xv, sizeof xv / sizeof xv[0], -1.0f, 1.0f);
+    const size_t nx = (size_t)N * 3 * 9 * 11;
+    tg_rng_fill_uniform(&r, xv, nx, -1.0f, 1.0f);
     tg_bind(g, x, xv);
     const tg_conv_opts o = {.stride = {2, 2}, .pad = {1, 2, 2, 1}};
     tg_node y = tr ? tg_conv_transpose2d(g, x, tg_param_ref(g, w), &o) : tg_conv2d(g, x, tg_param_ref(g, w), &o);
     y = tg_activation(g, tg_bias_add_axis(g, y, tg_param_ref(g, b), 1), acts[act], 0.2f);
     if (drop) y = tg_dropout(g, y, 0.3f);
-    tg_node loss = tg_sum(g, tg_tanh(g, tg_conv2d(g, y, tg_param_ref(g, w2), NULL)));
+    const tg_conv_opts o2 = {.pad = {1, 1, 1, 1}};
+    tg_node y2 = tr2 ? tg_conv_transpose2d(g, y, tg_param_ref(g, w2), &o2) : tg_conv2d(g, y, tg_param_ref(g, w2), NULL);
+    tg_node loss = tg_sum(g, tg_tanh(g, y2));
     tg_pool *pool = tg_pool_new(threads, NULL);
     float *gr[2][4];
     double l[2];
@@ -280,8 +286,8 @@ START_TEST(test_conv_fusion_same_bits)
             gr[k][i] = malloc(tg_param_numel(all[i]) * sizeof(float));
             memcpy(gr[k][i], tg_param_grad(all[i]), tg_param_numel(all[i]) * sizeof(float));
         }
-        gr[k][3] = malloc(sizeof xv);
-        memcpy(gr[k][3], tg_plan_grad(p, x), sizeof xv);
+        gr[k][3] = malloc(nx * sizeof(float));
+        memcpy(gr[k][3], tg_plan_grad(p, x), nx * sizeof(float));
         tg_plan_free(p);
     }
     ck_assert_int_eq(len[0] + 2, len[1]); /* the bias and the activation ran in the op */
@@ -289,10 +295,10 @@ START_TEST(test_conv_fusion_same_bits)
      * gradient aliases the op's) */
     ck_assert_int_eq(blen[0] + 1 + drop, blen[1]);
     ck_assert(isfinite(l[0]) && l[0] == l[1]);
-    const size_t sz[4] = {tg_param_numel(w), tg_param_numel(b), tg_param_numel(w2), sizeof xv / sizeof xv[0]};
+    const size_t sz[4] = {tg_param_numel(w), tg_param_numel(b), tg_param_numel(w2), nx};
     for (int i = 0; i < 4; i++) {
-        ck_assert_msg(memcmp(gr[0][i], gr[1][i], sz[i] * sizeof(float)) == 0, "%s act %d: gradient %d differs",
-                      tr ? "conv_transpose2d" : "conv2d", act, i);
+        ck_assert_msg(memcmp(gr[0][i], gr[1][i], sz[i] * sizeof(float)) == 0, "case %d: %s act %d: gradient %d differs",
+                      _i, tr ? "conv_transpose2d" : "conv2d", act, i);
         free(gr[0][i]);
         free(gr[1][i]);
     }
@@ -555,7 +561,7 @@ static Suite *suite(void)
     Suite *s = suite_create("conv_plan");
     TCase *core = tcase_create("core");
     tcase_set_timeout(core, 120);
-    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 32);
+    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 128);
     tcase_add_loop_test(core, test_conv_paths, 0, 4);
     tcase_add_test(core, test_view_aliases_input);
     tcase_add_test(core, test_running_stats_per_forward);
