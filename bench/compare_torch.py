@@ -228,7 +228,7 @@ def report_steps(name, a, times, blas, extra):
 
 
 def torch_gan(a, torch, blas):
-    """The reference GAN iteration, as tools/gan_train.h does it."""
+    """The reference GAN iteration, as tools/train/gan_train.h does it."""
     nn = torch.nn
     B = a.batch
     lrelu = lambda: nn.LeakyReLU(0.2)

@@ -190,29 +190,3 @@ const char *tg_node_op(const tg_graph *g, tg_node n)
     return tg_node_valid(g, n) ? g->n[n.id].op->name : NULL;
 }
 
-tg_status tg_error_set(tg_error *e, tg_status code, const char *fmt, ...)
-{
-    if (!e) return code;
-    e->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-const char *tg_status_str(tg_status s)
-{
-    switch (s) {
-    case TG_OK: return "ok";
-    case TG_ERR_SHAPE: return "shape mismatch";
-    case TG_ERR_ARG: return "bad argument";
-    case TG_ERR_NODE: return "invalid node";
-    case TG_ERR_NOMEM: return "out of memory";
-    case TG_ERR_STATE: return "invalid state";
-    case TG_ERR_NONFINITE: return "non-finite value";
-    case TG_ERR_IO: return "i/o error";
-    case TG_ERR_FORMAT: return "bad file format";
-    }
-    return "unknown status";
-}

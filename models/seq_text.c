@@ -2,6 +2,7 @@
  *   in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, flatten, dense 1
  * tg_seq_format writes the canonical form, tg_seq_parse reads any spelling
  * of it, and formatting what was parsed gives the same spec back. */
+#include "models_text.h"
 #include "seq_internal.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 
 /* ------------------------------------------------------------------ write */
 /* the shortest decimal that reads back as the same float */
-static const char *num(float v, char *buf, size_t len)
+const char *tgm_float_str(float v, char *buf, size_t len)
 {
     for (int prec = 6; prec <= 9; prec++) {
         snprintf(buf, len, "%.*g", prec, (double)v);
@@ -53,14 +54,14 @@ int tg_layer_format(const tg_layer *l, char *buf, size_t len)
     switch (l->kind) {
     case TG_LAYER_DENSE: return snprintf(buf, len, "dense %d%s", l->units, l->no_bias ? " nobias" : "");
     case TG_LAYER_ACT:
-        if (l->act == TG_ACT_LEAKY_RELU) return snprintf(buf, len, "leaky_relu %s", num(l->slope, n, sizeof n));
+        if (l->act == TG_ACT_LEAKY_RELU) return snprintf(buf, len, "leaky_relu %s", tgm_float_str(l->slope, n, sizeof n));
         return snprintf(buf, len, "%s", tg_act_name(l->act));
-    case TG_LAYER_DROPOUT: return snprintf(buf, len, "dropout %s", num(l->p, n, sizeof n));
+    case TG_LAYER_DROPOUT: return snprintf(buf, len, "dropout %s", tgm_float_str(l->p, n, sizeof n));
     case TG_LAYER_CONV:
     case TG_LAYER_CONV_T: return conv_format(l, buf, len);
     case TG_LAYER_BATCH_NORM:
         if (l->eps == 1e-5f && l->momentum == 0.1f) return snprintf(buf, len, "batch_norm");
-        return snprintf(buf, len, "batch_norm eps=%s momentum=%s", num(l->eps, n, sizeof n), num(l->momentum, m, sizeof m));
+        return snprintf(buf, len, "batch_norm eps=%s momentum=%s", tgm_float_str(l->eps, n, sizeof n), tgm_float_str(l->momentum, m, sizeof m));
     case TG_LAYER_RESHAPE:
         if (l->shape_ndim == 3) return snprintf(buf, len, "reshape %dx%dx%d", l->shape[0], l->shape[1], l->shape[2]);
         return snprintf(buf, len, "reshape %d", l->shape[0]);
@@ -134,7 +135,7 @@ static int ints(const char *t, char sep, int n, int lo, int hi, int *v)
     return k == 1 || k == n;
 }
 
-static int parse_float(const char *t, float *v)
+int tgm_parse_float(const char *t, float *v)
 {
     char *end;
     errno = 0;
@@ -142,6 +143,12 @@ static int parse_float(const char *t, float *v)
     if (errno || end == t || *end || !isfinite(x) || fabs(x) > 3e38) return 0;
     *v = (float)x;
     return 1;
+}
+
+int tgm_parse_int(const char *t, int *v)
+{
+    const char *end;
+    return int_at(t, &end, -2147483647, 2147483647, v) && !*end;
 }
 
 #define FAIL(...) return (snprintf(why, len, __VA_ARGS__), TG_ERR_ARG)
@@ -171,8 +178,8 @@ static tg_status parse_norm(char **w, int nw, tg_layer *l, char *why, size_t len
     l->eps = 1e-5f;
     l->momentum = 0.1f;
     for (int i = 1; i < nw; i++) {
-        if (!strncmp(w[i], "eps=", 4) && parse_float(w[i] + 4, &l->eps)) continue;
-        if (!strncmp(w[i], "momentum=", 9) && parse_float(w[i] + 9, &l->momentum)) continue;
+        if (!strncmp(w[i], "eps=", 4) && tgm_parse_float(w[i] + 4, &l->eps)) continue;
+        if (!strncmp(w[i], "momentum=", 9) && tgm_parse_float(w[i] + 9, &l->momentum)) continue;
         FAIL("unknown option '%s' (eps=E, momentum=M)", w[i]);
     }
     return TG_OK;
@@ -185,7 +192,7 @@ static tg_status parse_layer(char **w, int nw, tg_layer *l, char *why, size_t le
     tg_act a;
     if (!strcmp(w[0], "dense")) {
         l->kind = TG_LAYER_DENSE;
-        if (nw < 2 || nw > 3 || !ints(w[1], 'x', 1, 1, 1 << 24, &l->units) || (nw == 3 && strcmp(w[2], "nobias")))
+        if (nw < 2 || nw > 3 || !ints(w[1], 'x', 1, 0, 1 << 24, &l->units) || (nw == 3 && strcmp(w[2], "nobias")))
             FAIL("want 'dense N' or 'dense N nobias'");
         l->no_bias = nw == 3;
     } else if (!strcmp(w[0], "conv") || !strcmp(w[0], "conv_t")) {
@@ -203,13 +210,13 @@ static tg_status parse_layer(char **w, int nw, tg_layer *l, char *why, size_t le
         if (nw != 1) FAIL("'flatten' takes no argument");
     } else if (!strcmp(w[0], "dropout")) {
         l->kind = TG_LAYER_DROPOUT;
-        if (nw != 2 || !parse_float(w[1], &l->p)) FAIL("want 'dropout P'");
+        if (nw != 2 || !tgm_parse_float(w[1], &l->p)) FAIL("want 'dropout P'");
     } else if (tg_act_parse(w[0], &a)) {
         l->kind = TG_LAYER_ACT;
         l->act = a;
         if (a == TG_ACT_LEAKY_RELU) {
             l->slope = 0.01f; /* PyTorch's default */
-            if (nw > 2 || (nw == 2 && !parse_float(w[1], &l->slope))) FAIL("want 'leaky_relu' or 'leaky_relu SLOPE'");
+            if (nw > 2 || (nw == 2 && !tgm_parse_float(w[1], &l->slope))) FAIL("want 'leaky_relu' or 'leaky_relu SLOPE'");
         } else if (nw != 1) {
             FAIL("'%s' takes no argument", w[0]);
         }

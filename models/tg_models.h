@@ -1,5 +1,6 @@
-/* tg_models.h - graph builders on top of tapegrad.h: a generic MLP, and the
- * GAN's generator and discriminator with their presets.
+/* tg_models.h - graph builders on top of tapegrad.h: a generic MLP,
+ * sequential layer lists with a text form, and GAN specs (two layer lists)
+ * with their presets and their own text form.
  *
  * A model is two steps: create its parameters in a store once
  * (tg_mlp_params), then build it into any number of graphs (tg_mlp) - a
@@ -107,23 +108,63 @@ int tg_layer_format(const tg_layer *l, char *buf, size_t len);
 /* The layer list an MLP spec stands for (same parameters, same graph). */
 tg_status tg_seq_from_mlp(const tg_mlp_spec *m, tg_seq_spec *out, tg_error *err);
 
-/* ---- GAN presets ---- */
-typedef struct tg_gan_spec {
+/* ---- initializers by name ---- */
+/* "zeros", "pytorch", "xavier", "normal", "ones"; "?" if out of range */
+const char *tg_init_name(tg_init i);
+/* The initializer named s; 1 on success, 0 (out untouched) otherwise. */
+int tg_init_parse(const char *s, tg_init *out);
+
+/* ---- GAN specs ---- */
+/* A GAN whose two networks are MLPs: the form the presets are written in,
+ * and what train-gan's MLP flags (--g-hidden, --z-dim, --slope...) edit. */
+typedef struct tg_gan_mlp {
     tg_mlp_spec G, D;
     tg_init init;
-    float sigma;
+    float sigma;                         /* for TG_INIT_NORMAL */
+} tg_gan_mlp;
+
+/* Any GAN: generator and discriminator as layer lists (groups "G" and "D"),
+ * and how their weights start. G maps (B, G.in_features) noise to D's input
+ * width; D ends in one logit. */
+typedef struct tg_gan_spec {
+    tg_seq_spec G, D;
+    tg_init init;
+    float sigma;                         /* for TG_INIT_NORMAL */
 } tg_gan_spec;
 
 /* "reference": G 100-128-256-512-784 LeakyReLU(0.2) + tanh, D 784-512-256-128-1
  * LeakyReLU(0.2) + Dropout(0.3), Xavier init.  "documents": G with ReLU,
  * D LeakyReLU(0.2) without dropout, PyTorch's default init.  "tiny": a small
- * G 4-6-8-12 / D 12-8-6-1 for tests and gradient checks. Returns TG_ERR_ARG
- * for an unknown name, with the known ones in *err. */
-tg_status tg_gan_preset(const char *name, tg_gan_spec *out, tg_error *err);
+ * G 4-6-8-12 / D 12-8-6-1 for tests and gradient checks. sigma is 0.02 in
+ * every preset. Returns TG_ERR_ARG for an unknown name, with the known ones
+ * in *err. */
+tg_status tg_gan_mlp_preset(const char *name, tg_gan_mlp *out, tg_error *err);
 const char *const *tg_gan_preset_names(void); /* NULL-terminated */
+/* The layer lists an MLP-shaped GAN stands for (tg_seq_from_mlp on each
+ * network: the same parameters, initial values and graph). */
+tg_status tg_gan_from_mlp(const tg_gan_mlp *m, tg_gan_spec *out, tg_error *err);
+/* A preset as layer lists: tg_gan_mlp_preset, then tg_gan_from_mlp. */
+tg_status tg_gan_preset(const char *name, tg_gan_spec *out, tg_error *err);
+/* Check both networks (tg_seq_check), that G makes as many values as D
+ * takes, that D gives one logit, and the initializer; errors name the
+ * network and layer. The widths in *z_dim and *x_dim (either may be NULL). */
+tg_status tg_gan_check(const tg_gan_spec *s, int *z_dim, int *x_dim, tg_error *err);
+
+/* The text form of a GAN spec, what checkpoints store: four lines,
+ *   G: in 100, dense 128, leaky_relu 0.2, ..., dense 784, tanh
+ *   D: in 784, dense 512, leaky_relu 0.2, dropout 0.3, ..., dense 1
+ *   init: xavier
+ *   sigma: 0.02
+ * (the layer lists in tg_seq_format's form, numbers in their shortest form
+ * that reads back as the same float). tg_gan_spec_parse reads the lines in
+ * any order, each exactly once ('#' comments and blank lines allowed) and
+ * checks the result (tg_gan_check); errors name the line, network and
+ * layer. tg_gan_spec_format returns TG_ERR_ARG if len is too small. */
+tg_status tg_gan_spec_format(const tg_gan_spec *s, char *buf, size_t len);
+tg_status tg_gan_spec_parse(const char *text, tg_gan_spec *out, tg_error *err);
 
 /* Create and initialize G's and D's parameters (spec->init, spec->sigma). */
-tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r);
+tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r, tg_error *err);
 /* fake = G(z), z:(B, zdim) -> (B, xdim);  logit = D(x), x:(B, xdim) -> (B, 1) */
 tg_node tg_generator(tg_graph *g, const tg_gan_spec *s, tg_node z);
 tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x);

@@ -18,7 +18,7 @@
  *
  * tests/test_gradcheck.c enumerates the list, requires at least one fault
  * for every op whose descriptor has a backward, and requires the
- * gradient-check registry (`tapegrad gradcheck --all`, tools/gc_cases.c) to
+ * gradient-check registry (`tapegrad gradcheck --all`, tools/train/gc_cases.c) to
  * catch each one. A fault no case catches is a gap in the registry: add a
  * case that exercises the faulty branch. */
 #ifndef TG_FAULT_H

@@ -45,9 +45,9 @@ static int cmd_write(const char *path)
                  "emoji \xf0\x9f\x98\x80"},
         {"empty", ""},
     };
-    char err[512];
-    if (st_write(path, t, sizeof t / sizeof t[0], meta, sizeof meta / sizeof meta[0], err, sizeof err)) {
-        fprintf(stderr, "st_tool: %s\n", err);
+    tg_error err;
+    if (st_write(path, t, sizeof t / sizeof t[0], meta, sizeof meta / sizeof meta[0], &err)) {
+        fprintf(stderr, "st_tool: %s\n", err.msg);
         return 1;
     }
     return 0;
@@ -109,9 +109,9 @@ static double sum_values(const st_entry *e, int *ok)
 static int cmd_dump(const char *path)
 {
     st_file *f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof err)) {
-        fprintf(stderr, "st_tool: %s\n", err);
+    tg_error err;
+    if (st_open(path, &f, &err)) {
+        fprintf(stderr, "st_tool: %s\n", err.msg);
         return 1;
     }
     int rc = 0;
@@ -132,11 +132,11 @@ static int cmd_dump(const char *path)
                 fits = e->dims[d] <= INT_MAX;
                 dims[d] = fits ? (int)e->dims[d] : 0;
             }
-            if (fits && st_get_f32(f, e->name, e->ndim, dims, v, err, sizeof err) == ST_OK) {
+            if (fits && st_get_f32(f, e->name, e->ndim, dims, v, &err) == TG_OK) {
                 ok = 1;
                 for (size_t k = 0; k < (size_t)e->numel; k++) sum += v[k];
             } else if (fits) {
-                fprintf(stderr, "st_tool: %s\n", err);
+                fprintf(stderr, "st_tool: %s\n", err.msg);
                 rc = 1;
             }
             free(v);

@@ -1,4 +1,4 @@
-/* test_classifier.c - the MLP classifier (tools/classifier.c, linked here)
+/* test_classifier.c - the MLP classifier (tools/train/classifier.c, linked here)
  * and the commands train-classifier and activations (run as a binary) on
  * the 10-image IDX fixture ($TG_FIXTURES: ten distinct images labelled 0..9,
  * the same in the train and t10k splits):
@@ -26,8 +26,8 @@ static clf_cfg tiny(const char *act)
 {
     clf_cfg c;
     ck_assert_int_eq(clf_cfg_defaults(&c, act), 0);
-    char err[256];
-    ck_assert_msg(clf_parse_hidden(&c, "16,12", err, sizeof err) == 0, "%s", err);
+    tg_error err;
+    ck_assert_msg(clf_parse_hidden(&c, "16,12", &err) == 0, "%s", err.msg);
     c.batch = 5;
     c.threads = 1;
     c.seed = 7;
@@ -37,8 +37,8 @@ static clf_cfg tiny(const char *act)
 
 static void load(mnist_set *s)
 {
-    char err[512];
-    ck_assert_msg(mnist_load(fixtures(), "train", s, err, sizeof err) == 0, "%s", err);
+    tg_error err;
+    ck_assert_msg(mnist_load(fixtures(), "train", s, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s->n, 10);
 }
 
@@ -58,12 +58,12 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.spec.hidden, TG_ACT_TANH);
     ck_assert_int_eq(clf_cfg_defaults(&c, "softmax"), -1);
     ck_assert_int_eq(clf_cfg_defaults(&c, "none"), -1);
-    char err[256];
-    ck_assert_int_eq(clf_parse_hidden(&c, "", err, sizeof err), -1);
-    ck_assert_int_eq(clf_parse_hidden(&c, "12,x", err, sizeof err), -1);
-    ck_assert_int_eq(clf_parse_hidden(&c, "1,2,3,4,5,6,7,8", err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "at most 7 hidden layers"));
-    ck_assert_int_eq(clf_parse_hidden(&c, "7", err, sizeof err), 0);
+    tg_error err;
+    ck_assert_int_eq(clf_parse_hidden(&c, "", &err), TG_ERR_ARG);
+    ck_assert_int_eq(clf_parse_hidden(&c, "12,x", &err), TG_ERR_ARG);
+    ck_assert_int_eq(clf_parse_hidden(&c, "1,2,3,4,5,6,7,8", &err), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "at most 7 hidden layers"));
+    ck_assert_int_eq(clf_parse_hidden(&c, "7", &err), 0);
     clf_widths_str(&c.spec, ',', w, sizeof w);
     ck_assert_str_eq(w, "784,7,10");
 }
@@ -74,25 +74,25 @@ START_TEST(test_loss_decreases)
     mnist_set s = {0};
     load(&s);
     clf_cfg c = tiny("relu");
-    char err[512];
-    clf *m = clf_new(&c, err, sizeof err);
-    ck_assert_msg(m, "%s", err);
-    double first = clf_train_epoch(m, s.images, s.labels, s.n, err, sizeof err), last = first;
-    ck_assert_msg(isfinite(first), "%s", err);
+    tg_error err;
+    clf *m = clf_new(&c, &err);
+    ck_assert_msg(m, "%s", err.msg);
+    double first = clf_train_epoch(m, s.images, s.labels, s.n, &err), last = first;
+    ck_assert_msg(isfinite(first), "%s", err.msg);
     for (int e = 0; e < 60; e++) {
-        last = clf_train_epoch(m, s.images, s.labels, s.n, err, sizeof err);
-        ck_assert_msg(isfinite(last), "%s", err);
+        last = clf_train_epoch(m, s.images, s.labels, s.n, &err);
+        ck_assert_msg(isfinite(last), "%s", err.msg);
     }
     ck_assert_int_eq(clf_epochs_done(m), 61);
     /* 10 classes at init: about log 10 = 2.30; after 60 epochs far lower */
     ck_assert_msg(first > 1.5 && last < 0.5 * first, "loss %g -> %g", first, last);
     double loss, acc;
-    ck_assert_int_eq(clf_evaluate(m, s.images, s.labels, s.n, &loss, &acc, err, sizeof err), 0);
+    ck_assert_int_eq(clf_evaluate(m, s.images, s.labels, s.n, &loss, &acc, &err), 0);
     ck_assert_msg(acc >= 0.9, "accuracy %g after 61 epochs on 10 images", acc);
     ck_assert(loss < first);
     /* a batch larger than the data is an error, not a crash */
-    ck_assert(isnan(clf_train_epoch(m, s.images, s.labels, 4, err, sizeof err)));
-    ck_assert_ptr_nonnull(strstr(err, "larger than the 4 training images"));
+    ck_assert(isnan(clf_train_epoch(m, s.images, s.labels, 4, &err)));
+    ck_assert_ptr_nonnull(strstr(err.msg, "larger than the 4 training images"));
     clf_free(m);
     mnist_free(&s);
 }
@@ -104,28 +104,28 @@ START_TEST(test_checkpoint_round_trip)
     load(&s);
     clf_cfg c = tiny("leaky_relu");
     c.spec.slope = 0.05f;
-    char err[512];
-    clf *m = clf_new(&c, err, sizeof err);
-    ck_assert_msg(m, "%s", err);
-    for (int e = 0; e < 3; e++) ck_assert_msg(isfinite(clf_train_epoch(m, s.images, s.labels, s.n, err, sizeof err)), "%s", err);
+    tg_error err;
+    clf *m = clf_new(&c, &err);
+    ck_assert_msg(m, "%s", err.msg);
+    for (int e = 0; e < 3; e++) ck_assert_msg(isfinite(clf_train_epoch(m, s.images, s.labels, s.n, &err)), "%s", err.msg);
     const int d = clf_feat_dim(m);
     ck_assert_int_eq(d, 12);
     float *f1 = malloc(sizeof(float) * 10 * d), *f2 = malloc(sizeof(float) * 10 * d);
     float p1[100], p2[100];
-    ck_assert_int_eq(clf_features(m, s.images, 10, f1, p1, err, sizeof err), 0);
-    ck_assert_msg(clf_save(m, path("c.safetensors"), 0.5, "fixture", err, sizeof err) == 0, "%s", err);
-    clf *l = clf_load(path("c.safetensors"), 2, err, sizeof err);
-    ck_assert_msg(l, "%s", err);
+    ck_assert_int_eq(clf_features(m, s.images, 10, f1, p1, &err), 0);
+    ck_assert_msg(clf_save(m, path("c.safetensors"), 0.5, "fixture", &err) == 0, "%s", err.msg);
+    clf *l = clf_load(path("c.safetensors"), 2, &err);
+    ck_assert_msg(l, "%s", err.msg);
     ck_assert_int_eq(clf_feat_dim(l), d);
     ck_assert_int_eq(clf_epochs_done(l), 3);
     ck_assert_int_eq(clf_config(l)->spec.hidden, TG_ACT_LEAKY_RELU);
     ck_assert(clf_config(l)->spec.slope == 0.05f);
-    ck_assert_int_eq(clf_features(l, s.images, 10, f2, p2, err, sizeof err), 0);
+    ck_assert_int_eq(clf_features(l, s.images, 10, f2, p2, &err), 0);
     ck_assert_msg(memcmp(f1, f2, sizeof(float) * 10 * d) == 0, "features differ after a round trip");
     ck_assert_msg(memcmp(p1, p2, sizeof p1) == 0, "probabilities differ after a round trip");
     /* the metadata the header documents */
     st_file *f = NULL;
-    ck_assert_int_eq(st_open(path("c.safetensors"), &f, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_open(path("c.safetensors"), &f, &err), TG_OK);
     ck_assert_str_eq(st_meta(f, "format"), "tapegrad-classifier/1");
     ck_assert_str_eq(st_meta(f, "widths"), "784,16,12,10");
     ck_assert_str_eq(st_meta(f, "act"), "leaky_relu");
@@ -149,19 +149,19 @@ START_TEST(test_features)
     mnist_set s = {0};
     load(&s);
     clf_cfg c = tiny("sigmoid");
-    char err[512];
-    clf *m = clf_new(&c, err, sizeof err);
-    ck_assert_msg(m, "%s", err);
+    tg_error err;
+    clf *m = clf_new(&c, &err);
+    ck_assert_msg(m, "%s", err.msg);
     /* sizes around the eval batch: 1, 10, 1000 + 3 (two graphs) */
     const int sizes[3] = {1, 10, CLF_EVAL_BATCH + 3};
     const int n = sizes[2], d = clf_feat_dim(m);
     float *x = malloc(sizeof(float) * 784 * n), *f = malloc(sizeof(float) * d * n), *p = malloc(sizeof(float) * 10 * n);
     for (int i = 0; i < n; i++) memcpy(x + (size_t)i * 784, s.images + (size_t)(i % 10) * 784, 784 * sizeof(float));
     float ref[10 * 10];
-    ck_assert_int_eq(clf_features(m, x, 10, NULL, ref, err, sizeof err), 0);
+    ck_assert_int_eq(clf_features(m, x, 10, NULL, ref, &err), 0);
     for (int k = 0; k < 3; k++) {
         for (size_t e = 0; e < (size_t)d * n; e++) f[e] = -1;
-        ck_assert_msg(clf_features(m, x, sizes[k], f, p, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(clf_features(m, x, sizes[k], f, p, &err) == 0, "%s", err.msg);
         for (int i = 0; i < sizes[k]; i++) {
             double sum = 0;
             for (int j = 0; j < 10; j++) {
@@ -176,16 +176,16 @@ START_TEST(test_features)
         }
     }
     /* only probabilities, only features */
-    ck_assert_int_eq(clf_features(m, x, 5, f, NULL, err, sizeof err), 0);
-    ck_assert_int_eq(clf_features(m, x, 0, f, p, err, sizeof err), -1);
+    ck_assert_int_eq(clf_features(m, x, 5, f, NULL, &err), 0);
+    ck_assert_int_eq(clf_features(m, x, 0, f, p, &err), TG_ERR_ARG);
     double loss, acc;
-    ck_assert_int_eq(clf_evaluate(m, x, s.labels, 10, &loss, &acc, err, sizeof err), 0);
+    ck_assert_int_eq(clf_evaluate(m, x, s.labels, 10, &loss, &acc, &err), 0);
     ck_assert(loss > 0 && acc >= 0 && acc <= 1);
     int32_t bad[10];
     memcpy(bad, s.labels, sizeof bad);
     bad[3] = 11;
-    ck_assert_int_eq(clf_evaluate(m, x, bad, 10, &loss, &acc, err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "label 11"));
+    ck_assert_int_eq(clf_evaluate(m, x, bad, 10, &loss, &acc, &err), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "label 11"));
     clf_free(m);
     free(x);
     free(f);
@@ -202,14 +202,14 @@ START_TEST(test_act_derivatives)
     const float pts[6] = {-4.1f, -1.3f, -0.2f, 0.3f, 1.7f, 4.6f};
     const float h = 1e-2f;
     float x[18], y[18], dy[18];
-    char err[256];
+    tg_error err;
     for (int a = 0; a < 4; a++) {
         for (int i = 0; i < 6; i++) {
             x[3 * i] = pts[i] - h;
             x[3 * i + 1] = pts[i];
             x[3 * i + 2] = pts[i] + h;
         }
-        ck_assert_msg(clf_act_curve(acts[a], 0.1f, x, 18, y, dy, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(clf_act_curve(acts[a], 0.1f, x, 18, y, dy, &err) == 0, "%s", err.msg);
         for (int i = 0; i < 6; i++) {
             double fd = ((double)y[3 * i + 2] - y[3 * i]) / ((double)x[3 * i + 2] - x[3 * i]);
             ck_assert_msg(fabs(fd - dy[3 * i + 1]) < 2e-4, "%s'(%g): backward %g, finite difference %g",
@@ -221,37 +221,37 @@ START_TEST(test_act_derivatives)
     x[0] = -1.3f;
     x[1] = 0.3f;
     x[2] = 1.7f;
-    ck_assert_int_eq(clf_act_curve(TG_ACT_LEAKY_RELU, 0.1f, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_LEAKY_RELU, 0.1f, x, 3, y, dy, &err), 0);
     ck_assert_float_eq_tol(dy[0], 0.1f, 1e-7f);
     ck_assert_float_eq_tol(y[0], -0.13f, 1e-6f);
-    ck_assert_int_eq(clf_act_curve(TG_ACT_SIGMOID, 0, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_SIGMOID, 0, x, 3, y, dy, &err), 0);
     double s = 1 / (1 + exp(-0.3));
     ck_assert_double_eq_tol(dy[1], s * (1 - s), 1e-6);
-    ck_assert_int_eq(clf_act_curve(TG_ACT_TANH, 0, x, 3, y, dy, err, sizeof err), 0);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_TANH, 0, x, 3, y, dy, &err), 0);
     ck_assert_double_eq_tol(dy[2], 1 - tanh(1.7) * tanh(1.7), 1e-6);
-    ck_assert_int_eq(clf_act_curve(TG_ACT_RELU, 0, x, 0, y, dy, err, sizeof err), -1);
+    ck_assert_int_eq(clf_act_curve(TG_ACT_RELU, 0, x, 0, y, dy, &err), TG_ERR_ARG);
 }
 END_TEST
 
 START_TEST(test_bad_checkpoints)
 {
-    char err[512];
+    tg_error err;
     /* missing */
-    ck_assert_ptr_null(clf_load(path("nope.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "nope.safetensors"), "%s", err);
+    ck_assert_ptr_null(clf_load(path("nope.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "nope.safetensors"), "%s", err.msg);
     /* not safetensors */
     FILE *f = fopen(path("junk.safetensors"), "wb");
     fputs("this is not a checkpoint", f);
     fclose(f);
-    ck_assert_ptr_null(clf_load(path("junk.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "safetensors"), "%s", err);
+    ck_assert_ptr_null(clf_load(path("junk.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "safetensors"), "%s", err.msg);
     /* a good one, then truncated, then with a wrong shape, a foreign format */
     mnist_set s = {0};
     load(&s);
     clf_cfg c = tiny("tanh");
-    clf *m = clf_new(&c, err, sizeof err);
+    clf *m = clf_new(&c, &err);
     ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(clf_save(m, path("good.safetensors"), 0, "x", err, sizeof err), 0);
+    ck_assert_int_eq(clf_save(m, path("good.safetensors"), 0, "x", &err), 0);
     clf_free(m);
     mnist_free(&s);
     f = fopen(path("good.safetensors"), "rb");
@@ -264,28 +264,28 @@ START_TEST(test_bad_checkpoints)
     f = fopen(path("short.safetensors"), "wb");
     fwrite(b, 1, (size_t)n - 100, f);
     fclose(f);
-    ck_assert_ptr_null(clf_load(path("short.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(err[0], "no message for a truncated file");
+    ck_assert_ptr_null(clf_load(path("short.safetensors"), 1, &err));
+    ck_assert_msg(err.msg[0], "no message for a truncated file");
     free(b);
     /* tensors of the wrong shape under the right names */
     float z[16 * 3] = {0};
     st_tensor t[1] = {{"C/l0.w", ST_F32, 2, (int[]){16, 3}, z}};
     st_kv kv[6] = {{"format", "tapegrad-classifier/1"}, {"widths", "784,16,12,10"}, {"act", "relu"},
                    {"slope", "0.01"}, {"epochs", "1"}, {"seed", "1"}};
-    ck_assert_int_eq(st_write(path("shape.safetensors"), t, 1, kv, 6, err, sizeof err), ST_OK);
-    ck_assert_ptr_null(clf_load(path("shape.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "C/l0.w"), "%s", err);
+    ck_assert_int_eq(st_write(path("shape.safetensors"), t, 1, kv, 6, &err), TG_OK);
+    ck_assert_ptr_null(clf_load(path("shape.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "C/l0.w"), "%s", err.msg);
     kv[2].value = "swish";
-    ck_assert_int_eq(st_write(path("act.safetensors"), t, 1, kv, 6, err, sizeof err), ST_OK);
-    ck_assert_ptr_null(clf_load(path("act.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "swish"), "%s", err);
+    ck_assert_int_eq(st_write(path("act.safetensors"), t, 1, kv, 6, &err), TG_OK);
+    ck_assert_ptr_null(clf_load(path("act.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "swish"), "%s", err.msg);
     kv[0].value = "tapegrad-gan/1";
-    ck_assert_int_eq(st_write(path("gan.safetensors"), t, 1, kv, 6, err, sizeof err), ST_OK);
-    ck_assert_ptr_null(clf_load(path("gan.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "tapegrad-gan/1"), "%s", err);
-    ck_assert_int_eq(st_write(path("nometa.safetensors"), t, 1, NULL, 0, err, sizeof err), ST_OK);
-    ck_assert_ptr_null(clf_load(path("nometa.safetensors"), 1, err, sizeof err));
-    ck_assert_msg(strstr(err, "format"), "%s", err);
+    ck_assert_int_eq(st_write(path("gan.safetensors"), t, 1, kv, 6, &err), TG_OK);
+    ck_assert_ptr_null(clf_load(path("gan.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "tapegrad-gan/1"), "%s", err.msg);
+    ck_assert_int_eq(st_write(path("nometa.safetensors"), t, 1, NULL, 0, &err), TG_OK);
+    ck_assert_ptr_null(clf_load(path("nometa.safetensors"), 1, &err));
+    ck_assert_msg(strstr(err.msg, "format"), "%s", err.msg);
 }
 END_TEST
 
@@ -309,9 +309,9 @@ START_TEST(test_cmd_train)
     while (fgets(line, sizeof line, f)) rows++;
     fclose(f);
     ck_assert_int_eq(rows, 4);
-    char err[512];
-    clf *m = clf_load(path("run/classifier.safetensors"), 1, err, sizeof err);
-    ck_assert_msg(m, "%s", err);
+    tg_error err;
+    clf *m = clf_load(path("run/classifier.safetensors"), 1, &err);
+    ck_assert_msg(m, "%s", err.msg);
     ck_assert_int_eq(clf_feat_dim(m), 12);
     ck_assert_int_eq(clf_epochs_done(m), 4);
     clf_free(m);

@@ -435,6 +435,57 @@ START_TEST(checkpoint_metadata)
 }
 END_TEST
 
+/* Format 2: the model as its text form ("model_spec"; "\\n" is a JSON
+ * newline). Accepted as the writer writes it, whatever the layers; refused
+ * spelled another way, with a bad layer (named), or without it. */
+static const char *const gan_v2_meta[][2] = {
+    {"format", "tapegrad-gan/2"}, {"model", "reference"},
+    {"model_spec", "G: in 100, dense 128, leaky_relu 0.2, dense 256, leaky_relu 0.2, dense 512, leaky_relu 0.2, "
+                   "dense 784, tanh\\nD: in 784, dense 512, leaky_relu 0.2, dropout 0.3, dense 256, leaky_relu 0.2, "
+                   "dropout 0.3, dense 128, leaky_relu 0.2, dropout 0.3, dense 1\\ninit: xavier\\nsigma: 0.02"},
+    {"batch", "64"}, {"epochs", "30"}, {"seed", "1"}, {"lr_g", "0.000199999995"}, {"lr_d", "0.000199999995"},
+    {"beta1", "0.5"}, {"beta2", "0.999000013"}, {"eps", "9.99999994e-09"}, {"real_label", "0.899999976"},
+    {"g_loss", "nonsaturating"}, {"fresh_z", "0"},
+};
+
+START_TEST(checkpoint_metadata_v2)
+{
+    tmp_make("tg_cli_v2");
+    const size_t n = sizeof gan_v2_meta / sizeof gan_v2_meta[0];
+    static const char *const cases[][3] = {
+        {"seed", "1", NULL},
+        {"model_spec", "G: in 8, dense 784 nobias, tanh\\nD: in 784, dense 4, relu, dense 1\\ninit: normal\\nsigma: 0.5",
+         NULL},
+        {"model_spec", "G: in 100, dense 784, tanh\\nD: in 784, dense 1\\ninit: xavier\\nsigma: 0.020",
+         "not spelled as the writer spells it"},
+        {"model_spec", "G: in 100, conv9 3, dense 784\\nD: in 784, dense 1\\ninit: xavier\\nsigma: 0.02",
+         "model G: layer 1: unknown layer 'conv9'"},
+        {"model_spec", "G: in 100, dense 700\\nD: in 784, dense 1\\ninit: xavier\\nsigma: 0.02",
+         "G makes 700 values but D takes 784"},
+        {"format", "tapegrad-gan/3", "format 'tapegrad-gan/3'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_meta_checkpoint(path("c.safetensors"), gan_v2_meta, n, cases[i][0], cases[i][1]);
+        result r = RUN("sample", "--checkpoint", path("c.safetensors"), "--n", "1", "--out", path("o.idx"));
+        ck_assert_int_eq(r.status, 1);
+        const char *want = cases[i][2] ? cases[i][2] : "no tensor 'G/l0.w'";
+        ck_assert_msg(strstr(r.err, want), "%s = %s: '%s' lacks %s", cases[i][0], cases[i][1], r.err, want);
+        result_free(&r);
+    }
+    /* without the model: format 1's keys do not stand in for it */
+    const char *kv[sizeof gan_v2_meta / sizeof gan_v2_meta[0]][2];
+    memcpy(kv, gan_v2_meta, sizeof kv);
+    kv[2][0] = "g_widths";
+    kv[2][1] = "100,784";
+    write_meta_checkpoint(path("c.safetensors"), (const char *const(*)[2])kv, n, "", "");
+    result r = RUN("sample", "--checkpoint", path("c.safetensors"), "--n", "1", "--out", path("o.idx"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "metadata has no 'model_spec'"), "%s", r.err);
+    result_free(&r);
+    tmp_remove();
+}
+END_TEST
+
 /* The run's part of the checkpoint ("log_every", "data", "classifier",
  * "eval_every", "limit"), read by train-gan --resume, is as strict as the
  * configuration: whole numbers in the ranges train-gan accepts, no empty
@@ -531,6 +582,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, graph_to_unwritable);
     tcase_add_test(tc, option_values);
     tcase_add_test(tc, checkpoint_metadata);
+    tcase_add_test(tc, checkpoint_metadata_v2);
     tcase_add_test(tc, checkpoint_run_metadata);
     tcase_add_test(tc, classifier_metadata);
     suite_add_tcase(s, tc);

@@ -6,7 +6,7 @@
  * Half the kills come after a random delay (0..KILL_MAX_MS after the start),
  * half inside a checkpoint write: the child runs with
  * $TAPEGRAD_TEST_RENAME_PAUSE_MS = PAUSE_MS, which holds every finished,
- * synced temporary file that long before its rename (tools/cli.c); the test
+ * synced temporary file that long before its rename (tools/cli/cli.c); the test
  * watches the run folder for a new checkpoint.safetensors.tmp.XXXXXX and
  * kills within PAUSE_MS of seeing it. A kill is counted as inside the write
  * when the temporary file is still there afterwards.

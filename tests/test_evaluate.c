@@ -168,14 +168,14 @@ END_TEST
 static void write_clf(const char *p, int in)
 {
     clf_cfg c;
-    char err[512];
+    tg_error err;
     ck_assert_int_eq(clf_cfg_defaults(&c, NULL), 0);
     c.spec.widths[0] = in;
-    ck_assert_msg(clf_parse_hidden(&c, "16", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(clf_parse_hidden(&c, "16", &err) == 0, "%s", err.msg);
     c.threads = 1;
-    clf *m = clf_new(&c, err, sizeof err);
-    ck_assert_msg(m, "%s", err);
-    ck_assert_msg(clf_save(m, p, 0, "none", err, sizeof err) == 0, "%s", err);
+    clf *m = clf_new(&c, &err);
+    ck_assert_msg(m, "%s", err.msg);
+    ck_assert_msg(clf_save(m, p, 0, "none", &err) == 0, "%s", err.msg);
     clf_free(m);
 }
 

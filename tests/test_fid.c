@@ -1,4 +1,4 @@
-/* test_fid.c - tools/fid.c: the Jacobi eigensolver, matrix square root,
+/* test_fid.c - tools/train/fid.c: the Jacobi eigensolver, matrix square root,
  * Frechet distance, inception-style score and label statistics, on cases
  * whose answers are derived by hand in the comments. */
 #include "check_main.h"
@@ -158,7 +158,7 @@ START_TEST(test_stats)
     /* one row: zero covariance */
     ck_assert_int_eq(fid_stats(x, 1, 2, mu, cov), 0);
     ck_assert(mu[0] == 1 && mu[1] == 2 && cov[0] == 0 && cov[3] == 0);
-    ck_assert_int_eq(fid_stats(x, 0, 2, mu, cov), -1);
+    ck_assert_int_eq(fid_stats(x, 0, 2, mu, cov), TG_ERR_ARG);
 }
 END_TEST
 

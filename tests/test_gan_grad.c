@@ -43,7 +43,7 @@ static const char *const PNAME[2] = {"f32", "f64"};
 
 typedef struct gan {
     fx_file *f;
-    tg_gan_spec spec;
+    tg_gan_mlp spec;
     tg_params *ps;
     tg_graph *g;
     tg_node z, x, fake, bce_real, bce_fake, loss_d, dfake, loss_g;
@@ -62,7 +62,7 @@ static void gan_new(gan *t)
     memset(t, 0, sizeof *t);
     t->f = fx_load("gan.txt");
     ck_assert_msg(t->f != NULL, "%s", fx_error());
-    ck_assert_int_eq(tg_gan_preset("tiny", &t->spec, NULL), TG_OK);
+    ck_assert_int_eq(tg_gan_mlp_preset("tiny", &t->spec, NULL), TG_OK);
     static const int gw[] = {ZD, 6, 8, XD}, dw[] = {XD, 8, 6, 1};
     ck_assert_int_eq(t->spec.G.n_layers, 3);
     ck_assert_int_eq(t->spec.D.n_layers, 3);

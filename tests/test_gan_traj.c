@@ -1,4 +1,4 @@
-/* test_gan_traj.c - the "gan_traj" suite: tools/gan_train.c replays a GAN
+/* test_gan_traj.c - the "gan_traj" suite: tools/train/gan_train.c replays a GAN
  * training trajectory computed by PyTorch.
  *
  * tests/fixtures/make_gan_trajectory.py (torch, float32, one thread) writes
@@ -54,7 +54,7 @@ typedef struct traj {
     float *z;                       /* ITERS x BATCH x ZDIM */
 } traj;
 
-static char err[512];
+static tg_error err;
 
 static const char *fixtures(void)
 {
@@ -68,14 +68,14 @@ static st_file *open_st(const char *name)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", fixtures(), name);
     st_file *f = NULL;
-    ck_assert_msg(st_open(path, &f, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_open(path, &f, &err) == TG_OK, "%s", err.msg);
     return f;
 }
 
 static void traj_load(traj *t)
 {
     memset(t, 0, sizeof *t);
-    ck_assert_msg(mnist_load(fixtures(), "train", &t->data, err, sizeof err) == IDX_OK, "%s", err);
+    ck_assert_msg(mnist_load(fixtures(), "train", &t->data, &err) == TG_OK, "%s", err.msg);
     ck_assert_int_eq(t->data.n, N_IMAGES);
     ck_assert_int_eq(t->data.h * t->data.w, XDIM);
     t->init = open_st("init.safetensors");
@@ -83,8 +83,8 @@ static void traj_load(traj *t)
     t->exp = open_st("expected.safetensors");
     t->z = malloc((size_t)ITERS * BATCH * ZDIM * sizeof(float));
     ck_assert_ptr_nonnull(t->z);
-    ck_assert_msg(st_get_f32(t->zf, "z", 3, (const int[]){ITERS, BATCH, ZDIM}, t->z, err, sizeof err) == ST_OK,
-                  "%s", err);
+    ck_assert_msg(st_get_f32(t->zf, "z", 3, (const int[]){ITERS, BATCH, ZDIM}, t->z, &err) == TG_OK,
+                  "%s", err.msg);
 }
 
 static void traj_free(traj *t)
@@ -112,8 +112,10 @@ static void get_f64(const traj *t, const char *name, double *out)
 /* the configuration make_gan_trajectory.py trains */
 static void make_cfg(gan_cfg *c, int threads)
 {
-    ck_assert_int_eq(gan_cfg_defaults(c, "reference"), 0);
-    tg_mlp_spec *G = &c->spec.G, *D = &c->spec.D;
+    ck_assert_int_eq(gan_cfg_defaults(c, "reference", NULL), TG_OK);
+    tg_gan_mlp m; /* the model as MLPs, then as the layer lists training builds */
+    ck_assert_int_eq(tg_gan_mlp_preset("reference", &m, NULL), TG_OK);
+    tg_mlp_spec *G = &m.G, *D = &m.D;
     G->n_layers = 3;
     memcpy(G->widths, (const int[]){ZDIM, 32, 48, XDIM}, 4 * sizeof(int));
     G->hidden = TG_ACT_LEAKY_RELU;
@@ -126,7 +128,8 @@ static void make_cfg(gan_cfg *c, int threads)
     D->output = TG_ACT_NONE;
     D->slope = 0.2f;
     D->dropout = 0;   /* torch's dropout masks cannot match ours */
-    c->spec.init = TG_INIT_PYTORCH;   /* overwritten from init.safetensors anyway */
+    m.init = TG_INIT_PYTORCH;   /* overwritten from init.safetensors anyway */
+    ck_assert_int_eq(tg_gan_from_mlp(&m, &c->spec, NULL), TG_OK);
     c->batch = BATCH;
     c->threads = threads;
     c->lr_g = c->lr_d = 2e-4f;
@@ -144,7 +147,7 @@ static void run_init(gan_run *r, const traj *t, int threads)
 {
     gan_cfg c;
     make_cfg(&c, threads);
-    ck_assert_msg(gan_init(r, &c, err, sizeof err) == 0, "gan_init: %s", err);
+    ck_assert_msg(gan_init(r, &c, &err) == 0, "gan_init: %s", err.msg);
     int np = tg_params_count(r->ps);
     ck_assert_int_eq(np, 12);
     ck_assert_uint_eq(st_count(t->init), (size_t)np);
@@ -152,9 +155,8 @@ static void run_init(gan_run *r, const traj *t, int threads)
         tg_param *p = tg_params_at(r->ps, i);
         char name[96];
         snprintf(name, sizeof name, "%s/%s", tg_param_group(p), tg_param_name(p));
-        ck_assert_msg(st_get_f32(t->init, name, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p), err,
-                                 sizeof err) == ST_OK,
-                      "%s", err);
+        ck_assert_msg(st_get_f32(t->init, name, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p), &err) == TG_OK,
+                      "%s", err.msg);
     }
 }
 
@@ -170,7 +172,7 @@ static void load_batch(gan_run *r, const traj *t, int it)
 static int step(gan_run *r, const traj *t, int it, gan_stats *st)
 {
     load_batch(r, t, it);
-    return gan_step_z(r, t->z + (size_t)it * BATCH * ZDIM, NULL, st, err, sizeof err);
+    return gan_step_z(r, t->z + (size_t)it * BATCH * ZDIM, NULL, st, &err);
 }
 
 /* max over i of |a_i - e_i| / max(|e_i|, FLOOR * max|e|); *at = its index */
@@ -208,8 +210,8 @@ static double params_err(gan_run *r, const traj *t, const char *prefix, char *wo
         float *ef = malloc(n * sizeof(float));
         double *ed = malloc(n * sizeof(double)), *ad = malloc(n * sizeof(double));
         ck_assert(ef && ed && ad);
-        ck_assert_msg(st_get_f32(t->exp, name, tg_param_ndim(p), tg_param_dims(p), ef, err, sizeof err) == ST_OK,
-                      "%s", err);
+        ck_assert_msg(st_get_f32(t->exp, name, tg_param_ndim(p), tg_param_dims(p), ef, &err) == TG_OK,
+                      "%s", err.msg);
         const float *w = grads ? tg_param_grad(p) : tg_param_data(p);
         for (size_t e = 0; e < n; e++) {
             ed[e] = ef[e];
@@ -250,7 +252,7 @@ START_TEST(test_trajectory)
     double gerr = 0, gnorm = 0;
     for (int it = 0; it < ITERS; it++) {
         gan_stats st;
-        ck_assert_msg(step(&r, &t, it, &st) == 0, "iteration %d: %s", it, err);
+        ck_assert_msg(step(&r, &t, it, &st) == 0, "iteration %d: %s", it, err.msg);
         /* the first iteration's raw gradients, as Adam received them: D's
          * from the D step, G's from the G step (neither plan writes the
          * other group's) */
@@ -339,8 +341,8 @@ START_TEST(test_deterministic)
     run_init(&b, &t, 2);
     for (int it = 0; it < 3; it++) {
         gan_stats sa, sb;
-        ck_assert_msg(step(&a, &t, it, &sa) == 0, "%s", err);
-        ck_assert_msg(step(&b, &t, it, &sb) == 0, "%s", err);
+        ck_assert_msg(step(&a, &t, it, &sa) == 0, "%s", err.msg);
+        ck_assert_msg(step(&b, &t, it, &sb) == 0, "%s", err.msg);
         ck_assert_msg(!memcmp(&sa.loss_d, &sb.loss_d, sizeof(double)) &&
                           !memcmp(&sa.loss_g, &sb.loss_g, sizeof(double)),
                       "iteration %d: losses differ: %.17g/%.17g vs %.17g/%.17g", it, sa.loss_d, sa.loss_g, sb.loss_d,
@@ -368,10 +370,10 @@ START_TEST(test_nonfinite_batch)
     gan_stats st;
     load_batch(&r, &t, 0);
     r.x[3 * XDIM + 77] = NAN;
-    err[0] = 0;
-    int rc = gan_step_z(&r, t.z, NULL, &st, err, sizeof err);
-    ck_assert_int_eq(rc, -1);
-    ck_assert_msg(strstr(err, "not finite"), "message: '%s'", err);
+    err.msg[0] = 0;
+    int rc = gan_step_z(&r, t.z, NULL, &st, &err);
+    ck_assert_int_eq(rc, TG_ERR_NONFINITE);
+    ck_assert_msg(strstr(err.msg, "not finite"), "message: '%s'", err.msg);
     int d = differs(&r, s, "D");
     ck_assert_msg(d < 0, "D's %s changed after a failed step", d >= 0 ? tg_param_name(tg_params_at(r.ps, d)) : "");
     d = differs(&r, s, "G");
@@ -381,7 +383,7 @@ START_TEST(test_nonfinite_batch)
     ck_assert_int_eq((int)tg_adam_steps(r.ag), 0);
 
     /* the run recovers: the finite batch then gives torch's first iteration */
-    ck_assert_msg(step(&r, &t, 0, &st) == 0, "%s", err);
+    ck_assert_msg(step(&r, &t, 0, &st) == 0, "%s", err.msg);
     double e[ITERS];
     get_f64(&t, "loss_D", e);
     ck_assert_msg(fabs(st.loss_d - e[0]) <= TOL * fabs(e[0]), "loss_D after recovery %.9g, torch %.9g", st.loss_d,

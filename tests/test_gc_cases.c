@@ -1,4 +1,4 @@
-/* test_gc_cases.c - the gradient-check registry (tools/gc_cases.c), linked
+/* test_gc_cases.c - the gradient-check registry (tools/train/gc_cases.c), linked
  * directly: every registered case passes tg_gradcheck at the engine's
  * default tolerance (1e-5, h = 1e-6), every op of tapegrad.h has cases, each
  * op case really contains that op, and the registry's own checks (detach
@@ -24,15 +24,15 @@ START_TEST(case_passes)
     const tg_gc_case *c = tg_gc_case_at(_i);
     ck_assert_ptr_nonnull(c);
     tg_gc_report rep;
-    char err[256];
-    tg_status st = tg_gc_case_run(c, NULL, &rep, err, sizeof err);
-    ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err);
+    tg_error err;
+    tg_status st = tg_gc_case_run(c, NULL, &rep, &err);
+    ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err.msg);
     ck_assert_int_gt(rep.n, 0);
     const tg_gc_entry *w = &rep.e[0];
     for (int k = 1; k < rep.n; k++)
         if (rep.e[k].max_rel > w->max_rel) w = &rep.e[k];
     ck_assert_msg(rep.pass, "%s:%s failed: max_rel %g in %s at [%zu] (analytic %.10g, numeric %.10g) %s",
-                  c->op, c->label, rep.max_rel, w->name, w->worst, w->analytic, w->numeric, err);
+                  c->op, c->label, rep.max_rel, w->name, w->worst, w->analytic, w->numeric, err.msg);
     ck_assert(rep.max_rel <= 1e-5);
     tg_gc_report_free(&rep);
 }
@@ -108,12 +108,12 @@ END_TEST
 START_TEST(run_errors)
 {
     tg_gc_report rep;
-    char err[128];
-    ck_assert_int_eq(tg_gc_case_run(NULL, NULL, &rep, err, sizeof err), TG_ERR_ARG);
-    ck_assert(strlen(err) > 0);
-    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_at(0), NULL, NULL, err, sizeof err), TG_ERR_ARG);
-    /* no error buffer is fine */
-    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_at(0), NULL, &rep, NULL, 0), TG_OK);
+    tg_error err;
+    ck_assert_int_eq(tg_gc_case_run(NULL, NULL, &rep, &err), TG_ERR_ARG);
+    ck_assert(strlen(err.msg) > 0);
+    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_at(0), NULL, NULL, &err), TG_ERR_ARG);
+    /* no tg_error is fine */
+    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_at(0), NULL, &rep, NULL), TG_OK);
     ck_assert(rep.pass);
     tg_gc_report_free(&rep);
 }
@@ -132,9 +132,9 @@ START_TEST(build_failure)
 {
     tg_gc_case c = {.op = "matmul", .label = "bad shapes", .build = bad_build};
     tg_gc_report rep;
-    char err[256];
-    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, err, sizeof err), TG_ERR_SHAPE);
-    ck_assert_msg(strstr(err, "matmul") != NULL, "message: %s", err);
+    tg_error err;
+    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, &err), TG_ERR_SHAPE);
+    ck_assert_msg(strstr(err.msg, "matmul") != NULL, "message: %s", err.msg);
     ck_assert_int_eq(rep.n, 0);
 }
 END_TEST
@@ -155,14 +155,14 @@ START_TEST(nograd_is_enforced)
 {
     tg_gc_case c = {.op = "detach", .label = "leak", .build = leak_build, .nograd = {"input:x", NULL}};
     tg_gc_report rep;
-    char err[256];
-    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, err, sizeof err), TG_OK);
+    tg_error err;
+    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, &err), TG_OK);
     ck_assert(!rep.pass);
-    ck_assert_msg(strstr(err, "input:x") != NULL, "message: %s", err);
+    ck_assert_msg(strstr(err.msg, "input:x") != NULL, "message: %s", err.msg);
     tg_gc_report_free(&rep);
     /* the same case without the claim passes */
     c.nograd[0] = NULL;
-    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, err, sizeof err), TG_OK);
+    ck_assert_int_eq(tg_gc_case_run(&c, NULL, &rep, &err), TG_OK);
     ck_assert(rep.pass);
     tg_gc_report_free(&rep);
 }
@@ -172,9 +172,9 @@ START_TEST(tight_tolerance_fails)
 {
     /* options reach the check: nothing matches finite differences to 1e-15 */
     tg_gc_report rep;
-    char err[256];
+    tg_error err;
     tg_gc_opts o = {.tol = 1e-15};
-    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_find("tanh"), &o, &rep, err, sizeof err), TG_OK);
+    ck_assert_int_eq(tg_gc_case_run(tg_gc_case_find("tanh"), &o, &rep, &err), TG_OK);
     ck_assert(!rep.pass);
     tg_gc_report_free(&rep);
 }

@@ -5,7 +5,7 @@
  * deliberate, plausible bugs in the ops' f64 backwards (a dropped term, an
  * off-by-one index, a transposed operand, a wrong sign...), one active at a
  * time. It also links the gradient-check registry that `tapegrad gradcheck
- * --all` runs (tools/gc_cases.c), and shows:
+ * --all` runs (tools/train/gc_cases.c), and shows:
  *   - every op whose descriptor has a backward has at least one fault
  *     (derived from the op table, so an op added later needs one too);
  *   - with no fault active, every case passes;
@@ -94,10 +94,10 @@ START_TEST(case_passes_without_fault)
 {
     const tg_gc_case *c = tg_gc_case_at(_i);
     tg_gc_report rep;
-    char err[256];
-    ck_assert_msg(tg_gc_case_run(c, NULL, &rep, err, sizeof err) == TG_OK, "%s:%s could not run: %s", c->op,
-                  c->label, err);
-    ck_assert_msg(rep.pass, "%s:%s fails with no fault active: max_rel %g %s", c->op, c->label, rep.max_rel, err);
+    tg_error err;
+    ck_assert_msg(tg_gc_case_run(c, NULL, &rep, &err) == TG_OK, "%s:%s could not run: %s", c->op,
+                  c->label, err.msg);
+    ck_assert_msg(rep.pass, "%s:%s fails with no fault active: max_rel %g %s", c->op, c->label, rep.max_rel, err.msg);
     tg_gc_report_free(&rep);
 }
 END_TEST
@@ -115,9 +115,9 @@ static int first_catch(int fi, int *ran)
             const tg_gc_case *c = tg_gc_case_at(i);
             if ((strcmp(c->op, op) == 0) != own) continue;
             tg_gc_report rep;
-            char err[256];
-            tg_status st = tg_gc_case_run(c, NULL, &rep, err, sizeof err);
-            ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err);
+            tg_error err;
+            tg_status st = tg_gc_case_run(c, NULL, &rep, &err);
+            ck_assert_msg(st == TG_OK, "%s:%s could not run: %s", c->op, c->label, err.msg);
             (*ran)++;
             if (!rep.pass) caught = i;
             tg_gc_report_free(&rep);

@@ -1,5 +1,5 @@
-/* test_io.c - the CLI's file I/O: IDX files and the MNIST loader (tools/idx.c),
- * PNG images, grids and plots (tools/png_out.c).
+/* test_io.c - the CLI's file I/O: IDX files and the MNIST loader (tools/formats/idx.c),
+ * PNG images, grids and plots (tools/formats/png_out.c, plot.c).
  *
  * Fixtures come from $TG_FIXTURES (tests/meson.build points it at
  * tests/fixtures/idx; tests/fixtures/make_idx_fixtures.py writes them and
@@ -12,10 +12,12 @@
  *         (no points, NaN/Inf, one point, constant, huge values, log y)
  * errors: every corrupt fixture gives its code and a specific message;
  *         missing files, bad MNIST sets, failed writes leave no temp file;
- *         metrics.csv as --resume reads it back (tools/run_files.c) */
+ *         metrics.csv as --resume reads it back (tools/formats/runlog.c) */
 #include "idx.h"
 #include "png_out.h"
-#include "run_files.h"
+#include "files.h"
+#include "plot.h"
+#include "runlog.h"
 
 #include "check_main.h"
 #include <check.h>
@@ -29,7 +31,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char err[512];
+static tg_error err;
 static char tmpdir[64];
 
 /* tests/meson.build links this suite with -Wl,--wrap=malloc,--wrap=realloc:
@@ -56,7 +58,7 @@ static void mk_tmpdir(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tg_test_io.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    err[0] = 0;
+    err.msg[0] = 0;
 }
 
 static void rm_tree(const char *dir)
@@ -131,7 +133,7 @@ static uint8_t *read_png(const char *path, png_uint_32 fmt, int *w, int *h)
 #define ASSERT_ERR(rc, code, substr)                                                              \
     do {                                                                                          \
         ck_assert_int_eq((rc), (code));                                                           \
-        ck_assert_msg(strstr(err, (substr)) != NULL, "message '%s' lacks '%s'", err, (substr));   \
+        ck_assert_msg(strstr(err.msg, (substr)) != NULL, "message '%s' lacks '%s'", err.msg, (substr));   \
     } while (0)
 
 /* ======================================================================== core */
@@ -139,7 +141,7 @@ static uint8_t *read_png(const char *path, png_uint_32 fmt, int *w, int *h)
 START_TEST(test_read_raw)
 {
     idx_array a;
-    ck_assert_int_eq(idx_read(fx("train-images-idx3-ubyte"), &a, err, sizeof err), IDX_OK);
+    ck_assert_int_eq(idx_read(fx("train-images-idx3-ubyte"), &a, &err), TG_OK);
     ck_assert_int_eq(a.type, IDX_UBYTE);
     ck_assert_int_eq(a.ndim, 3);
     ck_assert_int_eq(a.dims[0], 10);
@@ -151,7 +153,7 @@ START_TEST(test_read_raw)
             for (int c = 0; c < 28; c++) ck_assert_int_eq(a.data[(i * 28 + r) * 28 + c], fixture_pixel(i, r, c));
     idx_free(&a);
     ck_assert_ptr_null(a.data);
-    ck_assert_int_eq(idx_read(fx("train-labels-idx1-ubyte"), &a, err, sizeof err), IDX_OK);
+    ck_assert_int_eq(idx_read(fx("train-labels-idx1-ubyte"), &a, &err), TG_OK);
     ck_assert_int_eq(a.ndim, 1);
     ck_assert_uint_eq(a.count, 10);
     for (int i = 0; i < 10; i++) ck_assert_int_eq(a.data[i], i % 10);
@@ -166,8 +168,8 @@ START_TEST(test_raw_gz_identical)
         idx_array raw, gz;
         char gzname[64];
         snprintf(gzname, sizeof gzname, "%s.gz", names[k]);
-        ck_assert_int_eq(idx_read(fx(names[k]), &raw, err, sizeof err), IDX_OK);
-        ck_assert_msg(idx_read(fx(gzname), &gz, err, sizeof err) == IDX_OK, "%s", err);
+        ck_assert_int_eq(idx_read(fx(names[k]), &raw, &err), TG_OK);
+        ck_assert_msg(idx_read(fx(gzname), &gz, &err) == TG_OK, "%s", err.msg);
         ck_assert_int_eq(raw.ndim, gz.ndim);
         ck_assert_mem_eq(raw.dims, gz.dims, sizeof raw.dims);
         ck_assert_uint_eq(raw.count, gz.count);
@@ -184,7 +186,7 @@ START_TEST(test_mnist_load)
     const char *splits[2] = {"train", "test"};
     for (int k = 0; k < 2; k++) {
         mnist_set s;
-        ck_assert_msg(mnist_load(getenv("TG_FIXTURES"), splits[k], &s, err, sizeof err) == IDX_OK, "%s", err);
+        ck_assert_msg(mnist_load(getenv("TG_FIXTURES"), splits[k], &s, &err) == TG_OK, "%s", err.msg);
         ck_assert_int_eq(s.n, 10);
         ck_assert_int_eq(s.h, 28);
         ck_assert_int_eq(s.w, 28);
@@ -223,8 +225,8 @@ START_TEST(test_mnist_gz_only)
         ck_assert_int_eq(fclose(out), 0);
     }
     mnist_set a, b;
-    ck_assert_msg(mnist_load(dir, "train", &a, err, sizeof err) == IDX_OK, "%s", err);
-    ck_assert_int_eq(mnist_load(getenv("TG_FIXTURES"), "train", &b, err, sizeof err), IDX_OK);
+    ck_assert_msg(mnist_load(dir, "train", &a, &err) == TG_OK, "%s", err.msg);
+    ck_assert_int_eq(mnist_load(getenv("TG_FIXTURES"), "train", &b, &err), TG_OK);
     ck_assert_int_eq(a.n, b.n);
     ck_assert_mem_eq(a.images, b.images, 7840 * sizeof(float));
     ck_assert_mem_eq(a.labels, b.labels, 10 * sizeof(int32_t));
@@ -241,12 +243,12 @@ START_TEST(test_write_roundtrip)
     for (int nd = 1; nd <= 4; nd++) {
         int n = 1;
         for (int k = 0; k < nd; k++) n *= dims[k];
-        ck_assert_msg(idx_write_ubyte(tmp("a.idx"), nd, dims, data, err, sizeof err) == IDX_OK, "%s", err);
+        ck_assert_msg(idx_write_ubyte(tmp("a.idx"), nd, dims, data, &err) == TG_OK, "%s", err.msg);
         struct stat st;
         ck_assert_int_eq(stat(tmp("a.idx"), &st), 0);
         ck_assert_int_eq(st.st_size, 4 + 4 * nd + n); /* overwritten, not appended */
         idx_array a;
-        ck_assert_msg(idx_read(tmp("a.idx"), &a, err, sizeof err) == IDX_OK, "%s", err);
+        ck_assert_msg(idx_read(tmp("a.idx"), &a, &err) == TG_OK, "%s", err.msg);
         ck_assert_int_eq(a.ndim, nd);
         for (int k = 0; k < nd; k++) ck_assert_int_eq(a.dims[k], dims[k]);
         ck_assert_uint_eq(a.count, (size_t)n);
@@ -261,8 +263,8 @@ START_TEST(test_png_gray_rgb)
 {
     uint8_t g[6] = {0, 50, 100, 150, 200, 255}, rgb[18];
     for (int i = 0; i < 18; i++) rgb[i] = (uint8_t)(i * 13);
-    ck_assert_msg(pngout_write_gray(tmp("g.png"), 3, 2, g, err, sizeof err) == PNGOUT_OK, "%s", err);
-    ck_assert_msg(pngout_write_rgb(tmp("c.png"), 2, 3, rgb, err, sizeof err) == PNGOUT_OK, "%s", err);
+    ck_assert_msg(pngout_write_gray(tmp("g.png"), 3, 2, g, &err) == TG_OK, "%s", err.msg);
+    ck_assert_msg(pngout_write_rgb(tmp("c.png"), 2, 3, rgb, &err) == TG_OK, "%s", err.msg);
     int w, h;
     uint8_t *p = read_png(tmp("g.png"), PNG_FORMAT_GRAY, &w, &h);
     ck_assert_int_eq(w, 3);
@@ -292,8 +294,8 @@ START_TEST(test_png_grid)
     im[0][1][1] = 0.5f;   /* -> 191.25 -> 191 */
     im[1][0][0] = 7.0f;   /* clamped -> 255 */
     im[1][0][1] = NAN;    /* -> 0 */
-    ck_assert_msg(pngout_grid(tmp("grid.png"), &im[0][0][0], 3, 4, 5, 2, 2, 3, err, sizeof err) == PNGOUT_OK, "%s",
-                  err);
+    ck_assert_msg(pngout_grid(tmp("grid.png"), &im[0][0][0], 3, 4, 5, 2, 2, 3, &err) == TG_OK, "%s",
+                  err.msg);
     int w, h;
     uint8_t *p = read_png(tmp("grid.png"), PNG_FORMAT_GRAY, &w, &h);
     ck_assert_int_eq(w, 36);
@@ -321,7 +323,7 @@ START_TEST(test_png_grid)
 #undef PX
     free(p);
     /* rows = cols = 0: a near-square grid (3 images: 2 columns, 2 rows) */
-    ck_assert_int_eq(pngout_grid(tmp("auto.png"), &im[0][0][0], 3, 4, 5, 0, 0, 1, err, sizeof err), PNGOUT_OK);
+    ck_assert_int_eq(pngout_grid(tmp("auto.png"), &im[0][0][0], 3, 4, 5, 0, 0, 1, &err), TG_OK);
     p = read_png(tmp("auto.png"), PNG_FORMAT_GRAY, &w, &h);
     ck_assert_int_eq(w, 2 * 5 + 3 * B);
     ck_assert_int_eq(h, 2 * 4 + 3 * B);
@@ -353,8 +355,8 @@ START_TEST(test_plot)
         {"accuracy", 50, x, y2, PLOT_RED, 1},
         {"zero", 2, fx2, flat, PLOT_GREEN, 0},
     };
-    ck_assert_msg(plot_lines(tmp("plot.png"), "Training", "epoch", "value", s, 3, 400, 300, err, sizeof err) ==
-                      PNGOUT_OK, "%s", err);
+    ck_assert_msg(plot_lines(tmp("plot.png"), "Training", "epoch", "value", s, 3, 400, 300, &err) ==
+                      TG_OK, "%s", err.msg);
     int w, h;
     uint8_t *p = read_png(tmp("plot.png"), PNG_FORMAT_RGB, &w, &h);
     ck_assert_int_eq(w, 400);
@@ -378,12 +380,12 @@ END_TEST
 START_TEST(test_size_cap)
 {
     idx_array a;
-    ASSERT_ERR(idx_read(fx("huge.idx"), &a, err, sizeof err), IDX_ERR_SIZE, "size limit");
+    ASSERT_ERR(idx_read(fx("huge.idx"), &a, &err), TG_ERR_FORMAT, "size limit");
     ck_assert_ptr_null(a.data);
-    ASSERT_ERR(idx_read(fx("overflow.idx"), &a, err, sizeof err), IDX_ERR_SIZE, "size limit");
+    ASSERT_ERR(idx_read(fx("overflow.idx"), &a, &err), TG_ERR_FORMAT, "size limit");
     int big[2] = {65536, 65536};
     uint8_t one = 0;
-    ASSERT_ERR(idx_write_ubyte(tmp("big.idx"), 2, big, &one, err, sizeof err), IDX_ERR_ARG, "1 GiB");
+    ASSERT_ERR(idx_write_ubyte(tmp("big.idx"), 2, big, &one, &err), TG_ERR_ARG, "1 GiB");
     ck_assert_int_eq(access(tmp("big.idx"), F_OK), -1);
 }
 END_TEST
@@ -401,9 +403,9 @@ START_TEST(test_gz_claims_huge)
     idx_array a;
     largest = 0;
     watching = 1;
-    int rc = idx_read(tmp("claims.idx.gz"), &a, err, sizeof err);
+    int rc = idx_read(tmp("claims.idx.gz"), &a, &err);
     watching = 0;
-    ASSERT_ERR(rc, IDX_ERR_SIZE, "truncated: expected 1073741824 bytes of data, file has 3 (decompressed)");
+    ASSERT_ERR(rc, TG_ERR_FORMAT, "truncated: expected 1073741824 bytes of data, file has 3 (decompressed)");
     ck_assert_msg(largest <= ((size_t)4 << 20), "the reader asked for %zu bytes at once", largest);
     ck_assert_ptr_null(a.data);
 }
@@ -412,21 +414,21 @@ END_TEST
 START_TEST(test_ndim_range)
 {
     idx_array a;
-    ASSERT_ERR(idx_read(fx("ndim0.idx"), &a, err, sizeof err), IDX_ERR_FORMAT, "ndim 0 is out of range (1..4)");
-    ASSERT_ERR(idx_read(fx("ndim5.idx"), &a, err, sizeof err), IDX_ERR_FORMAT, "ndim 5 is out of range (1..4)");
-    ASSERT_ERR(idx_read(fx("zero_dim.idx"), &a, err, sizeof err), IDX_ERR_FORMAT, "dimension 1 is 0");
+    ASSERT_ERR(idx_read(fx("ndim0.idx"), &a, &err), TG_ERR_FORMAT, "ndim 0 is out of range (1..4)");
+    ASSERT_ERR(idx_read(fx("ndim5.idx"), &a, &err), TG_ERR_FORMAT, "ndim 5 is out of range (1..4)");
+    ASSERT_ERR(idx_read(fx("zero_dim.idx"), &a, &err), TG_ERR_FORMAT, "dimension 1 is 0");
     int d[5] = {1, 1, 1, 1, 1};
     uint8_t v = 1;
-    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 0, d, &v, err, sizeof err), IDX_ERR_ARG, "ndim 0");
-    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 5, d, &v, err, sizeof err), IDX_ERR_ARG, "ndim 5");
+    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 0, d, &v, &err), TG_ERR_ARG, "ndim 0");
+    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 5, d, &v, &err), TG_ERR_ARG, "ndim 5");
     d[1] = 0;
-    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 2, d, &v, err, sizeof err), IDX_ERR_ARG, "dimension 1 is 0");
+    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 2, d, &v, &err), TG_ERR_ARG, "dimension 1 is 0");
     d[1] = 1;
-    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 2, d, NULL, err, sizeof err), IDX_ERR_ARG, "no data");
+    ASSERT_ERR(idx_write_ubyte(tmp("x.idx"), 2, d, NULL, &err), TG_ERR_ARG, "no data");
     /* one element, 4 dims: the smallest and the deepest file */
-    ck_assert_int_eq(idx_write_ubyte(tmp("x.idx"), 4, d, &v, err, sizeof err), IDX_OK);
+    ck_assert_int_eq(idx_write_ubyte(tmp("x.idx"), 4, d, &v, &err), TG_OK);
     idx_array a4;
-    ck_assert_int_eq(idx_read(tmp("x.idx"), &a4, err, sizeof err), IDX_OK);
+    ck_assert_int_eq(idx_read(tmp("x.idx"), &a4, &err), TG_OK);
     ck_assert_int_eq(a4.ndim, 4);
     ck_assert_int_eq(a4.data[0], 1);
     idx_free(&a4);
@@ -435,14 +437,16 @@ END_TEST
 
 START_TEST(test_small_err_buffer)
 {
-    /* messages are cut to the buffer, never overflow it; err may be NULL */
-    char small[8];
-    memset(small, 'x', sizeof small);
+    /* err may be NULL; a long message is cut to tg_error's buffer, terminated */
     idx_array a;
-    ck_assert_int_eq(idx_read(fx("bad_magic.idx"), &a, small, sizeof small), IDX_ERR_FORMAT);
-    ck_assert_uint_eq(strlen(small), sizeof small - 1);
-    ck_assert_int_eq(idx_read(fx("bad_magic.idx"), &a, NULL, 0), IDX_ERR_FORMAT);
-    ck_assert_int_eq(pngout_grid(tmp("g.png"), NULL, 0, 1, 1, 1, 1, 1, NULL, 0), PNGOUT_ERR_ARG);
+    ck_assert_int_eq(idx_read(fx("bad_magic.idx"), &a, NULL), TG_ERR_FORMAT);
+    ck_assert_int_eq(pngout_grid(tmp("g.png"), NULL, 0, 1, 1, 1, 1, 1, NULL), TG_ERR_ARG);
+    char name[600];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    memset(&err, 'x', sizeof err);
+    ck_assert_int_eq(idx_read(name, &a, &err), TG_ERR_IO);
+    ck_assert_uint_eq(strlen(err.msg), sizeof err.msg - 1);
 }
 END_TEST
 
@@ -463,27 +467,27 @@ START_TEST(test_plot_extremes)
     for (int k = 0; k < ncases; k++)
         for (int log_y = 0; log_y < 2; log_y++) {
             plot_opts o = {log_y, k == 1};
-            ck_assert_msg(plot_lines_opts(tmp("e.png"), "t", "x", "y", cases[k], 2, 160, 120, &o, err, sizeof err) ==
-                              PNGOUT_OK, "case %d log %d: %s", k, log_y, err);
+            ck_assert_msg(plot_lines_opts(tmp("e.png"), "t", "x", "y", cases[k], 2, 160, 120, &o, &err) ==
+                              TG_OK, "case %d log %d: %s", k, log_y, err.msg);
             free(read_png(tmp("e.png"), PNG_FORMAT_RGB, &w, &h));
             ck_assert_int_eq(w, 160);
         }
     /* no series at all, no texts */
-    ck_assert_int_eq(plot_lines(tmp("none.png"), NULL, NULL, NULL, NULL, 0, 200, 100, err, sizeof err), PNGOUT_OK);
+    ck_assert_int_eq(plot_lines(tmp("none.png"), NULL, NULL, NULL, NULL, 0, 200, 100, &err), TG_OK);
     /* log y over many decades and within one decade */
     double dec[3] = {1e-30, 1, 1e30}, one[2] = {2, 3};
     plot_series ld[2] = {{"decades", 3, NULL, dec, 0, 0}, {"within", 2, NULL, one, 0, 0}};
     plot_opts lo = {1, 0};
-    ck_assert_int_eq(plot_lines_opts(tmp("l1.png"), NULL, NULL, NULL, ld, 1, 300, 200, &lo, err, sizeof err),
-                     PNGOUT_OK);
-    ck_assert_int_eq(plot_lines_opts(tmp("l2.png"), NULL, NULL, NULL, ld + 1, 1, 300, 200, &lo, err, sizeof err),
-                     PNGOUT_OK);
+    ck_assert_int_eq(plot_lines_opts(tmp("l1.png"), NULL, NULL, NULL, ld, 1, 300, 200, &lo, &err),
+                     TG_OK);
+    ck_assert_int_eq(plot_lines_opts(tmp("l2.png"), NULL, NULL, NULL, ld + 1, 1, 300, 200, &lo, &err),
+                     TG_OK);
     /* characters outside ASCII show as '?', long titles are clipped */
     char title[300];
     memset(title, 'W', sizeof title - 1);
     title[sizeof title - 1] = 0;
     title[0] = (char)0xE9;
-    ck_assert_int_eq(plot_lines(tmp("t.png"), title, title, title, ld + 1, 1, 100, 100, err, sizeof err), PNGOUT_OK);
+    ck_assert_int_eq(plot_lines(tmp("t.png"), title, title, title, ld + 1, 1, 100, 100, &err), TG_OK);
 }
 END_TEST
 
@@ -496,30 +500,30 @@ START_TEST(test_corrupt_fixtures)
         int code;
         const char *msg;
     } cases[] = {
-        {"bad_magic.idx", IDX_ERR_FORMAT, "bad magic: first bytes are 0x01 0x00"},
-        {"bad_type.idx", IDX_ERR_FORMAT, "bad element type 0x07"},
-        {"float_type.idx", IDX_ERR_UNSUPPORTED, "unsupported element type 0x0d (float)"},
-        {"ndim0.idx", IDX_ERR_FORMAT, "ndim 0 is out of range"},
-        {"ndim5.idx", IDX_ERR_FORMAT, "ndim 5 is out of range"},
-        {"zero_dim.idx", IDX_ERR_FORMAT, "dimension 1 is 0"},
-        {"short_header.idx", IDX_ERR_SIZE, "truncated header: 3 dims need 16 bytes, file has 12"},
-        {"truncated.idx", IDX_ERR_SIZE, "truncated: expected 7840 bytes of data, file has 7000"},
-        {"truncated_data.idx.gz", IDX_ERR_SIZE, "truncated: expected 7840 bytes of data, file has 7000 (decompressed)"},
-        {"trailing.idx", IDX_ERR_SIZE, "trailing bytes: expected 10 bytes of data, file has 13 (3 extra)"},
-        {"truncated.idx.gz", IDX_ERR_GZIP, "corrupt gzip data: unexpected end of file"},
-        {"garbage.idx.gz", IDX_ERR_GZIP, "corrupt gzip data"},
-        {"badcrc.idx.gz", IDX_ERR_GZIP, "corrupt gzip data: incorrect data check"},
-        {"empty.idx", IDX_ERR_FORMAT, "too short for an IDX header: 0 bytes"},
-        {"huge.idx", IDX_ERR_SIZE, "exceed the size limit"},
+        {"bad_magic.idx", TG_ERR_FORMAT, "bad magic: first bytes are 0x01 0x00"},
+        {"bad_type.idx", TG_ERR_FORMAT, "bad element type 0x07"},
+        {"float_type.idx", TG_ERR_FORMAT, "unsupported element type 0x0d (float)"},
+        {"ndim0.idx", TG_ERR_FORMAT, "ndim 0 is out of range"},
+        {"ndim5.idx", TG_ERR_FORMAT, "ndim 5 is out of range"},
+        {"zero_dim.idx", TG_ERR_FORMAT, "dimension 1 is 0"},
+        {"short_header.idx", TG_ERR_FORMAT, "truncated header: 3 dims need 16 bytes, file has 12"},
+        {"truncated.idx", TG_ERR_FORMAT, "truncated: expected 7840 bytes of data, file has 7000"},
+        {"truncated_data.idx.gz", TG_ERR_FORMAT, "truncated: expected 7840 bytes of data, file has 7000 (decompressed)"},
+        {"trailing.idx", TG_ERR_FORMAT, "trailing bytes: expected 10 bytes of data, file has 13 (3 extra)"},
+        {"truncated.idx.gz", TG_ERR_FORMAT, "corrupt gzip data: unexpected end of file"},
+        {"garbage.idx.gz", TG_ERR_FORMAT, "corrupt gzip data"},
+        {"badcrc.idx.gz", TG_ERR_FORMAT, "corrupt gzip data: incorrect data check"},
+        {"empty.idx", TG_ERR_FORMAT, "too short for an IDX header: 0 bytes"},
+        {"huge.idx", TG_ERR_FORMAT, "exceed the size limit"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         idx_array a;
         memset(&a, 0xAB, sizeof a);
-        err[0] = 0;
-        int rc = idx_read(fx(cases[i].file), &a, err, sizeof err);
-        ck_assert_msg(rc == cases[i].code, "%s: code %d, expected %d (%s)", cases[i].file, rc, cases[i].code, err);
-        ck_assert_msg(strstr(err, cases[i].msg), "%s: message '%s' lacks '%s'", cases[i].file, err, cases[i].msg);
-        ck_assert_msg(strstr(err, cases[i].file), "%s: message '%s' does not name the file", cases[i].file, err);
+        err.msg[0] = 0;
+        int rc = idx_read(fx(cases[i].file), &a, &err);
+        ck_assert_msg(rc == cases[i].code, "%s: code %d, expected %d (%s)", cases[i].file, rc, cases[i].code, err.msg);
+        ck_assert_msg(strstr(err.msg, cases[i].msg), "%s: message '%s' lacks '%s'", cases[i].file, err.msg, cases[i].msg);
+        ck_assert_msg(strstr(err.msg, cases[i].file), "%s: message '%s' does not name the file", cases[i].file, err.msg);
         ck_assert_ptr_null(a.data);
         ck_assert_int_eq(a.ndim, 0);
     }
@@ -529,10 +533,10 @@ END_TEST
 START_TEST(test_missing_file)
 {
     idx_array a;
-    ASSERT_ERR(idx_read(tmp("nope-idx3-ubyte"), &a, err, sizeof err), IDX_ERR_IO, "cannot open '");
-    ck_assert_msg(strstr(err, tmp("nope-idx3-ubyte")) && strstr(err, "No such file"), "%s", err);
-    ASSERT_ERR(idx_read(tmpdir, &a, err, sizeof err), IDX_ERR_IO, "not a regular file");
-    ASSERT_ERR(idx_read("", &a, err, sizeof err), IDX_ERR_ARG, "empty file name");
+    ASSERT_ERR(idx_read(tmp("nope-idx3-ubyte"), &a, &err), TG_ERR_IO, "cannot open '");
+    ck_assert_msg(strstr(err.msg, tmp("nope-idx3-ubyte")) && strstr(err.msg, "No such file"), "%s", err.msg);
+    ASSERT_ERR(idx_read(tmpdir, &a, &err), TG_ERR_IO, "not a regular file");
+    ASSERT_ERR(idx_read("", &a, &err), TG_ERR_ARG, "empty file name");
 }
 END_TEST
 
@@ -542,18 +546,18 @@ START_TEST(test_mnist_errors)
     mnist_set s;
     const char *base = getenv("TG_FIXTURES");
     snprintf(dir, sizeof dir, "%s/badlabel", base);
-    ASSERT_ERR(mnist_load(dir, "train", &s, err, sizeof err), IDX_ERR_DATA, "label 12 at index 3 is out of range (0..9)");
+    ASSERT_ERR(mnist_load(dir, "train", &s, &err), TG_ERR_FORMAT, "label 12 at index 3 is out of range (0..9)");
     ck_assert_ptr_null(s.images);
     snprintf(dir, sizeof dir, "%s/mismatch", base);
-    ASSERT_ERR(mnist_load(dir, "train", &s, err, sizeof err), IDX_ERR_DATA, "count mismatch");
-    ck_assert_msg(strstr(err, "has 10 images of 28x28") && strstr(err, "has 9 labels"), "%s", err);
+    ASSERT_ERR(mnist_load(dir, "train", &s, &err), TG_ERR_FORMAT, "count mismatch");
+    ck_assert_msg(strstr(err.msg, "has 10 images of 28x28") && strstr(err.msg, "has 9 labels"), "%s", err.msg);
     snprintf(dir, sizeof dir, "%s/flat", base);
-    ASSERT_ERR(mnist_load(dir, "train", &s, err, sizeof err), IDX_ERR_DATA, "expected N x H x W images (3 dims), got 2");
+    ASSERT_ERR(mnist_load(dir, "train", &s, &err), TG_ERR_FORMAT, "expected N x H x W images (3 dims), got 2");
     snprintf(dir, sizeof dir, "%s/badlabel", base); /* has no t10k-* files */
-    ASSERT_ERR(mnist_load(dir, "test", &s, err, sizeof err), IDX_ERR_IO, "t10k-images-idx3-ubyte.gz' exists");
-    ASSERT_ERR(mnist_load(tmpdir, "train", &s, err, sizeof err), IDX_ERR_IO, "no MNIST data in '");
-    ck_assert_msg(strstr(err, tmpdir), "%s", err);
-    ASSERT_ERR(mnist_load(base, "valid", &s, err, sizeof err), IDX_ERR_ARG, "neither 'train' nor 'test'");
+    ASSERT_ERR(mnist_load(dir, "test", &s, &err), TG_ERR_IO, "t10k-images-idx3-ubyte.gz' exists");
+    ASSERT_ERR(mnist_load(tmpdir, "train", &s, &err), TG_ERR_IO, "no MNIST data in '");
+    ck_assert_msg(strstr(err.msg, tmpdir), "%s", err.msg);
+    ASSERT_ERR(mnist_load(base, "valid", &s, &err), TG_ERR_ARG, "neither 'train' nor 'test'");
     ck_assert_int_eq(s.n, 0);
 }
 END_TEST
@@ -563,23 +567,23 @@ START_TEST(test_write_failures)
     int d[1] = {4};
     uint8_t v[4] = {1, 2, 3, 4};
     /* into a directory that does not exist */
-    ASSERT_ERR(idx_write_ubyte(tmp("no/such/dir/a.idx"), 1, d, v, err, sizeof err), IDX_ERR_IO,
+    ASSERT_ERR(idx_write_ubyte(tmp("no/such/dir/a.idx"), 1, d, v, &err), TG_ERR_IO,
                "cannot create a temporary file next to '");
-    ck_assert_msg(strstr(err, "no/such/dir/a.idx': No such file or directory"), "%s", err);
-    ASSERT_ERR(pngout_write_gray(tmp("no/such/dir/a.png"), 2, 2, v, err, sizeof err), PNGOUT_ERR_IO,
+    ck_assert_msg(strstr(err.msg, "no/such/dir/a.idx': No such file or directory"), "%s", err.msg);
+    ASSERT_ERR(pngout_write_gray(tmp("no/such/dir/a.png"), 2, 2, v, &err), TG_ERR_IO,
                "cannot create a temporary file next to '");
     /* onto a directory: the temp file is written, the rename fails, the temp file goes */
     char sub[128];
     snprintf(sub, sizeof sub, "%s/adir", tmpdir);
     ck_assert_int_eq(mkdir(sub, 0700), 0);
-    ASSERT_ERR(idx_write_ubyte(sub, 1, d, v, err, sizeof err), IDX_ERR_IO, "cannot write '");
-    ASSERT_ERR(pngout_write_gray(sub, 2, 2, v, err, sizeof err), PNGOUT_ERR_IO, "cannot write '");
+    ASSERT_ERR(idx_write_ubyte(sub, 1, d, v, &err), TG_ERR_IO, "cannot write '");
+    ASSERT_ERR(pngout_write_gray(sub, 2, 2, v, &err), TG_ERR_IO, "cannot write '");
     ck_assert_int_eq(count_tmp(tmpdir), 0);
     /* an existing file is untouched by a failed write */
-    ck_assert_int_eq(idx_write_ubyte(tmp("keep.idx"), 1, d, v, err, sizeof err), IDX_OK);
-    ck_assert_int_eq(idx_write_ubyte(tmp("keep.idx"), 0, d, v, err, sizeof err), IDX_ERR_ARG);
+    ck_assert_int_eq(idx_write_ubyte(tmp("keep.idx"), 1, d, v, &err), TG_OK);
+    ck_assert_int_eq(idx_write_ubyte(tmp("keep.idx"), 0, d, v, &err), TG_ERR_ARG);
     idx_array a;
-    ck_assert_int_eq(idx_read(tmp("keep.idx"), &a, err, sizeof err), IDX_OK);
+    ck_assert_int_eq(idx_read(tmp("keep.idx"), &a, &err), TG_OK);
     ck_assert_mem_eq(a.data, v, 4);
     idx_free(&a);
     ck_assert_int_eq(count_tmp(tmpdir), 0);
@@ -590,22 +594,22 @@ START_TEST(test_png_arg_errors)
 {
     float im[4] = {0, 0, 0, 0};
     uint8_t px[4] = {0};
-    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 5, 1, 1, 2, 2, 1, err, sizeof err), PNGOUT_ERR_ARG,
+    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 5, 1, 1, 2, 2, 1, &err), TG_ERR_ARG,
                "2 x 2 cells cannot hold 5 images");
-    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 1, 2, 2, 1, 1, 0, err, sizeof err), PNGOUT_ERR_ARG, "scale 0");
-    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 1, 10000, 10000, 1, 1, 2, err, sizeof err), PNGOUT_ERR_ARG,
+    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 1, 2, 2, 1, 1, 0, &err), TG_ERR_ARG, "scale 0");
+    ASSERT_ERR(pngout_grid(tmp("g.png"), im, 1, 10000, 10000, 1, 1, 2, &err), TG_ERR_ARG,
                "over the limit");
-    ASSERT_ERR(pngout_write_gray(tmp("g.png"), 0, 2, px, err, sizeof err), PNGOUT_ERR_ARG, "out of range");
-    ASSERT_ERR(pngout_write_rgb(tmp("g.png"), 2, 2, NULL, err, sizeof err), PNGOUT_ERR_ARG, "no pixels");
-    ASSERT_ERR(plot_lines(tmp("p.png"), NULL, NULL, NULL, NULL, 0, 63, 100, err, sizeof err), PNGOUT_ERR_ARG,
+    ASSERT_ERR(pngout_write_gray(tmp("g.png"), 0, 2, px, &err), TG_ERR_ARG, "out of range");
+    ASSERT_ERR(pngout_write_rgb(tmp("g.png"), 2, 2, NULL, &err), TG_ERR_ARG, "no pixels");
+    ASSERT_ERR(plot_lines(tmp("p.png"), NULL, NULL, NULL, NULL, 0, 63, 100, &err), TG_ERR_ARG,
                "63x100 is out of range");
     plot_series s = {"bad", 3, NULL, NULL, 0, 0};
-    ASSERT_ERR(plot_lines(tmp("p.png"), NULL, NULL, NULL, &s, 1, 100, 100, err, sizeof err), PNGOUT_ERR_ARG,
+    ASSERT_ERR(plot_lines(tmp("p.png"), NULL, NULL, NULL, &s, 1, 100, 100, &err), TG_ERR_ARG,
                "series 0 ('bad') has 3 points and no y values");
     /* a long y label on a tiny plot: no room left for the plot area */
     double y[2] = {123456789.0, -123456789.0};
     plot_series t = {NULL, 2, NULL, y, 0, 0};
-    ASSERT_ERR(plot_lines(tmp("p.png"), "title", "x", "y", &t, 1, 64, 64, err, sizeof err), PNGOUT_ERR_ARG,
+    ASSERT_ERR(plot_lines(tmp("p.png"), "title", "x", "y", &t, 1, 64, 64, &err), TG_ERR_ARG,
                "no room");
     ck_assert_int_eq(access(tmp("g.png"), F_OK), -1);
     ck_assert_int_eq(access(tmp("p.png"), F_OK), -1);
@@ -618,8 +622,8 @@ static int read_metrics(const char *text, run_metrics *m)
     memset(m, 0, sizeof *m);
     FILE *f = fmemopen((void *)text, strlen(text), "r");
     ck_assert_ptr_nonnull(f);
-    err[0] = 0;
-    int rc = run_metrics_read(f, "metrics.csv", m, err, sizeof err);
+    err.msg[0] = 0;
+    int rc = run_metrics_read(f, "metrics.csv", m, &err);
     fclose(f);
     return rc;
 }
@@ -661,8 +665,8 @@ START_TEST(test_metrics_csv)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = read_metrics(bad[i].text, &m);
-        ck_assert_msg(rc == -1, "case %zu accepted (%d rows)", i, m.n);
-        ck_assert_msg(strstr(err, bad[i].msg) && strstr(err, "metrics.csv"), "case %zu: '%s'", i, err);
+        ck_assert_msg(rc == TG_ERR_FORMAT, "case %zu accepted (%d rows)", i, m.n);
+        ck_assert_msg(strstr(err.msg, bad[i].msg) && strstr(err.msg, "metrics.csv"), "case %zu: '%s'", i, err.msg);
         run_metrics_free(&m);
     }
     /* a NUL byte inside a line */
@@ -670,9 +674,9 @@ START_TEST(test_metrics_csv)
     FILE *f = fmemopen((void *)nul, sizeof nul - 1, "r");
     ck_assert_ptr_nonnull(f);
     memset(&m, 0, sizeof m);
-    ck_assert_int_eq(run_metrics_read(f, "metrics.csv", &m, err, sizeof err), -1);
+    ck_assert_int_eq(run_metrics_read(f, "metrics.csv", &m, &err), TG_ERR_FORMAT);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(err, "line 2 holds a NUL byte"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "line 2 holds a NUL byte"));
     run_metrics_free(&m);
 }
 END_TEST

@@ -1,5 +1,6 @@
 /* test_models.c - models/: sequential layer lists (checks, parameters,
- * graph, text form), the MLP shorthand they replace, and the error
+ * graph, text form), the MLP shorthand they replace, GAN specs (the presets
+ * as layer lists, their text form), and the error
  * convention of the constructors models and optimizers share. */
 #include "tapegrad.h"
 #include "tg_models.h"
@@ -48,7 +49,7 @@ static const struct {
     {"", "empty architecture"},
     {"dense 128", "the first item must be the input, 'in F' or 'in CxHxW', not 'dense 128'"},
     {"in 0, dense 3", "not 'in 0'"},
-    {"in 10, dense 0", "layer 1: want 'dense N'"},
+    {"in 10, dense 0", "layer 1 'dense 0' on 10: 0 units"},
     {"in 10, dense 4, conv9 3", "layer 2: unknown layer 'conv9'"},
     {"in 10, dense x", "layer 1: want 'dense N'"},
     {"in 10, dense 4 bias", "layer 1: want 'dense N'"},
@@ -83,8 +84,8 @@ END_TEST
  * names, same initial values) and the same graph, op for op. */
 START_TEST(test_mlp_equivalence)
 {
-    tg_gan_spec gs;
-    ck_assert_int_eq(tg_gan_preset("reference", &gs, NULL), TG_OK);
+    tg_gan_mlp gs;
+    ck_assert_int_eq(tg_gan_mlp_preset("reference", &gs, NULL), TG_OK);
     tg_seq_spec sg, sd;
     tg_error e;
     ck_assert_int_eq(tg_seq_from_mlp(&gs.G, &sg, &e), TG_OK);
@@ -118,6 +119,134 @@ START_TEST(test_mlp_equivalence)
     tg_graph_free(gb);
     tg_params_free(pa);
     tg_params_free(pb);
+}
+END_TEST
+
+/* ---- GAN specs: the presets as layer lists, and their text form ---- */
+static const char *const REF_SPEC =
+    "G: in 100, dense 128, leaky_relu 0.2, dense 256, leaky_relu 0.2, dense 512, leaky_relu 0.2, dense 784, tanh\n"
+    "D: in 784, dense 512, leaky_relu 0.2, dropout 0.3, dense 256, leaky_relu 0.2, dropout 0.3, dense 128, "
+    "leaky_relu 0.2, dropout 0.3, dense 1\n"
+    "init: xavier\n"
+    "sigma: 0.02";
+
+START_TEST(test_gan_spec_text)
+{
+    tg_gan_spec s, t;
+    tg_error e;
+    char buf[2048], again[2048];
+    ck_assert_int_eq(tg_gan_preset("reference", &s, &e), TG_OK);
+    ck_assert_int_eq(tg_gan_spec_format(&s, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, REF_SPEC);
+    ck_assert_int_eq(tg_gan_spec_format(&s, buf, 40), TG_ERR_ARG); /* too small a buffer */
+    /* every preset reads back as itself, and spells itself the same way */
+    for (const char *const *n = tg_gan_preset_names(); *n; n++) {
+        ck_assert_int_eq(tg_gan_preset(*n, &s, &e), TG_OK);
+        ck_assert_int_eq(tg_gan_spec_format(&s, buf, sizeof buf), TG_OK);
+        ck_assert_msg(tg_gan_spec_parse(buf, &t, &e) == TG_OK, "%s: %s", *n, e.msg);
+        ck_assert_int_eq(tg_gan_spec_format(&t, again, sizeof again), TG_OK);
+        ck_assert_str_eq(again, buf);
+        ck_assert_int_eq(s.G.n, t.G.n);
+        ck_assert_int_eq(s.D.n, t.D.n);
+        ck_assert_str_eq(t.G.group, "G");
+        ck_assert_str_eq(t.D.group, "D");
+        ck_assert_str_eq(t.G.prefix, "");
+        ck_assert(t.init == s.init && t.sigma == s.sigma);
+    }
+    /* any order, comments and blank lines; the layer lists in any of their forms */
+    ck_assert_msg(tg_gan_spec_parse("# a small GAN\nsigma: 0.5\n\ninit:normal\n"
+                                    "D: in 12,dense 1   # one logit\nG: in 3, dense 12, tanh\n",
+                                    &t, &e) == TG_OK,
+                  "%s", e.msg);
+    ck_assert_int_eq(tg_gan_spec_format(&t, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, "G: in 3, dense 12, tanh\nD: in 12, dense 1\ninit: normal\nsigma: 0.5");
+    int zd, xd;
+    ck_assert_int_eq(tg_gan_check(&t, &zd, &xd, &e), TG_OK);
+    ck_assert_int_eq(zd, 3);
+    ck_assert_int_eq(xd, 12);
+    /* init names */
+    tg_init i;
+    ck_assert(tg_init_parse("pytorch", &i) && i == TG_INIT_PYTORCH);
+    ck_assert(!tg_init_parse("he", &i));
+    ck_assert_str_eq(tg_init_name(TG_INIT_XAVIER), "xavier");
+    ck_assert_str_eq(tg_init_name((tg_init)99), "?");
+}
+END_TEST
+
+static const struct {
+    const char *text, *msg;
+} bad_spec[] = {
+    {"", "no 'G:' line"},
+    {"G: in 3, dense 12\nD: in 12, dense 1\ninit: xavier", "no 'sigma:' line"},
+    {"G: in 3, dense 12\nG: in 3, dense 12", "line 2: a second 'G'"},
+    {"G: in 3, dense 12\nE: in 12, dense 1", "line 2: unknown key 'E'"},
+    {"G in 3", "line 1: want 'KEY: VALUE'"},
+    {"G: in 3, dense 12, conv9 3\nD: in 12, dense 1\ninit: xavier\nsigma: 0", "model G: layer 2: unknown layer 'conv9'"},
+    {"G: in 3, dense 12\nD: in 12, dense 0\ninit: xavier\nsigma: 0", "model D: layer 1 'dense 0' on 12: 0 units"},
+    {"G: in 3, dense 11\nD: in 12, dense 1\ninit: xavier\nsigma: 0", "G makes 11 values but D takes 12"},
+    {"G: in 3, dense 12\nD: in 12, dense 2\ninit: xavier\nsigma: 0", "must give 1, not 2"},
+    {"G: in 3, dense 12\nD: in 12, dense 1\ninit: he\nsigma: 0", "line 3: unknown initializer 'he'"},
+    {"G: in 3, dense 12\nD: in 12, dense 1\ninit: xavier\nsigma: -1", "line 4: sigma '-1' is not a number >= 0"},
+};
+
+START_TEST(test_gan_spec_errors)
+{
+    tg_gan_spec s;
+    memset(&s, 0x5a, sizeof s);
+    const tg_gan_spec before = s;
+    tg_error e = {0};
+    ck_assert_int_eq(tg_gan_spec_parse(bad_spec[_i].text, &s, &e), TG_ERR_ARG);
+    ck_assert_msg(strstr(e.msg, bad_spec[_i].msg), "'%s': got '%s'", bad_spec[_i].text, e.msg);
+    ck_assert(!memcmp(&s, &before, sizeof s)); /* untouched */
+}
+END_TEST
+
+/* A preset as layer lists builds the GAN the MLP builder built: the same
+ * parameters with the same initial values, and the training graph op for op. */
+START_TEST(test_gan_preset_equivalence)
+{
+    for (const char *const *n = tg_gan_preset_names(); *n; n++) {
+        tg_gan_mlp m;
+        tg_gan_spec s;
+        tg_error e;
+        ck_assert_int_eq(tg_gan_mlp_preset(*n, &m, &e), TG_OK);
+        ck_assert_int_eq(tg_gan_preset(*n, &s, &e), TG_OK);
+        tg_params *pa = tg_params_new(), *pb = tg_params_new();
+        tg_rng ra, rb;
+        tg_rng_seed(&ra, 5, 0);
+        tg_rng_seed(&rb, 5, 0);
+        ck_assert_int_eq(tg_mlp_params(pa, &m.G, m.init, m.sigma, &ra), TG_OK);
+        ck_assert_int_eq(tg_mlp_params(pa, &m.D, m.init, m.sigma, &ra), TG_OK);
+        ck_assert_int_eq(tg_gan_params(pb, &s, &rb, &e), TG_OK);
+        ck_assert_int_eq(tg_params_count(pa), tg_params_count(pb));
+        for (int i = 0; i < tg_params_count(pa); i++) {
+            tg_param *a = tg_params_at(pa, i), *b = tg_params_at(pb, i);
+            ck_assert_str_eq(tg_param_group(a), tg_param_group(b));
+            ck_assert_str_eq(tg_param_name(a), tg_param_name(b));
+            ck_assert_int_eq(memcmp(tg_param_data(a), tg_param_data(b), tg_param_numel(a) * sizeof(float)), 0);
+        }
+        /* the training graph, built by hand from the MLPs as tg_gan_build once did */
+        tg_graph *ga = tg_graph_new(pa), *gb = tg_graph_new(pb);
+        const int B = 3;
+        tg_node z = tg_input(ga, "z", 2, (int[]){B, m.G.widths[0]});
+        tg_node x = tg_input(ga, "x", 2, (int[]){B, m.D.widths[0]});
+        tg_node fake = tg_keep(ga, tg_mlp(ga, &m.G, z));
+        tg_node dreal = tg_mlp(ga, &m.D, x);
+        tg_node dfake_det = tg_mlp(ga, &m.D, tg_detach(ga, fake));
+        tg_node lossd = tg_add(ga, tg_bce_logits_const(ga, dreal, 0.9f), tg_bce_logits_const(ga, dfake_det, 0.0f));
+        tg_node lossg = tg_gen_loss(ga, tg_mlp(ga, &m.D, fake));
+        tg_gan_graph gg;
+        ck_assert_int_eq(tg_gan_build(gb, &s, B, 0.9f, 0, &gg), TG_OK);
+        ck_assert_int_eq(gg.loss_d.id, lossd.id);
+        ck_assert_int_eq(gg.loss_g.id, lossg.id);
+        ck_assert_int_eq(tg_graph_nodes(ga), tg_graph_nodes(gb));
+        for (int i = 0; i < tg_graph_nodes(ga); i++)
+            ck_assert_str_eq(tg_node_op(ga, (tg_node){i}), tg_node_op(gb, (tg_node){i}));
+        tg_graph_free(ga);
+        tg_graph_free(gb);
+        tg_params_free(pa);
+        tg_params_free(pb);
+    }
 }
 END_TEST
 
@@ -251,9 +380,12 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_parse_format_roundtrip);
     tcase_add_test(tc, test_mlp_equivalence);
     tcase_add_test(tc, test_conv_layers);
+    tcase_add_test(tc, test_gan_spec_text);
+    tcase_add_test(tc, test_gan_preset_equivalence);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_loop_test(tc, test_parse_errors_name_the_layer, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_loop_test(tc, test_gan_spec_errors, 0, (int)(sizeof bad_spec / sizeof bad_spec[0]));
     tcase_add_test(tc, test_seq_graph_errors);
     tcase_add_test(tc, test_constructor_errors);
     suite_add_tcase(s, tc);

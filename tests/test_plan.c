@@ -114,8 +114,8 @@ END_TEST
 START_TEST(test_reuse_needs_keep)
 {
     /* reusing a node that is not kept is refused with a message */
-    tg_node h = tg_mlp(T.g, &T.spec.G, T.z); /* a second, unkept copy of G */
-    tg_node l = tg_gen_loss(T.g, tg_mlp(T.g, &T.spec.D, h));
+    tg_node h = tg_seq(T.g, &T.spec.G, T.z); /* a second, unkept copy of G */
+    tg_node l = tg_gen_loss(T.g, tg_seq(T.g, &T.spec.D, h));
     tg_plan *p = tg_plan_new(T.g, l, &(tg_plan_opts){.groups = "G", .reuse = &h, .n_reuse = 1});
     ck_assert_ptr_null(p);
     ck_assert_int_eq(tg_graph_status(T.g), TG_ERR_ARG);

@@ -1,4 +1,4 @@
-/* test_safetensors.c - the safetensors module (tools/safetensors.c).
+/* test_safetensors.c - the safetensors module (tools/formats/safetensors_*.c).
  *
  * core:   write -> read round trips (every writable kind of tensor: several
  *         dtypes, a 0-d scalar, empty tensors; metadata that needs escaping),
@@ -26,7 +26,7 @@
 /* ---- helpers ---- */
 
 static char dir[64];
-static char err[512];
+static tg_error err;
 
 static void mkdir_tmp(void)
 {
@@ -85,9 +85,9 @@ static st_file *open_hdr(const char *hdr, size_t ndata)
     size_t len;
     unsigned char *b = mkbuf(hdr, strlen(hdr), ndata, &len);
     st_file *f = NULL;
-    int rc = st_open_mem(b, len, &f, err, sizeof err);
+    int rc = st_open_mem(b, len, &f, &err);
     free(b);
-    ck_assert_msg(rc == ST_OK, "rejected: %s\nheader: %s", err, hdr);
+    ck_assert_msg(rc == TG_OK, "rejected: %s\nheader: %s", err.msg, hdr);
     return f;
 }
 
@@ -141,10 +141,10 @@ START_TEST(round_trip)
     mkdir_tmp();
     char path[128];
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
-    ck_assert_msg(st_write(path, t, nt, meta, 4, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_write(path, t, nt, meta, 4, &err) == TG_OK, "%s", err.msg);
 
     st_file *f;
-    ck_assert_msg(st_open(path, &f, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_open(path, &f, &err) == TG_OK, "%s", err.msg);
     ck_assert_uint_eq(st_count(f), nt);
     for (size_t i = 0; i < nt; i++) {
         const st_entry *e = st_find(f, t[i].name);
@@ -178,11 +178,11 @@ START_TEST(round_trip)
     ck_assert_str_eq(st_meta_at(f, 0)->key, "");
     /* st_get_f32: a matrix, a scalar, an empty tensor. */
     float got[6] = {0}, s = 0;
-    ck_assert_msg(st_get_f32(f, "G/l0.w", 2, (const int[]){2, 3}, got, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_get_f32(f, "G/l0.w", 2, (const int[]){2, 3}, got, &err) == TG_OK, "%s", err.msg);
     ck_assert(!memcmp(got, w, sizeof w));
-    ck_assert_int_eq(st_get_f32(f, "scalar", 0, NULL, &s, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_get_f32(f, "scalar", 0, NULL, &s, &err), TG_OK);
     ck_assert(s == -7.25f);
-    ck_assert_int_eq(st_get_f32(f, "empty", 2, (const int[]){0, 5}, NULL, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_get_f32(f, "empty", 2, (const int[]){0, 5}, NULL, &err), TG_OK);
     st_close(f);
     ck_assert_int_eq(rm_dir(dir), 1); /* the file, and no temporary file */
 }
@@ -204,14 +204,14 @@ START_TEST(write_mem)
     char path[128];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     for (size_t nt = 0; nt <= 3; nt++) {
-        ck_assert_msg(st_write(path, t, nt, meta, nt % 3, err, sizeof err) == ST_OK, "%s", err);
+        ck_assert_msg(st_write(path, t, nt, meta, nt % 3, &err) == TG_OK, "%s", err.msg);
         size_t nf, nm;
         unsigned char *file = slurp(path, &nf), *mem = NULL;
-        ck_assert_msg(st_write_mem(t, nt, meta, nt % 3, &mem, &nm, err, sizeof err) == ST_OK, "%s", err);
+        ck_assert_msg(st_write_mem(t, nt, meta, nt % 3, &mem, &nm, &err) == TG_OK, "%s", err.msg);
         ck_assert_uint_eq(nm, nf);
         ck_assert(!memcmp(mem, file, nf));
         st_file *f = NULL;
-        ck_assert_int_eq(st_open_mem(mem, nm, &f, err, sizeof err), ST_OK);
+        ck_assert_int_eq(st_open_mem(mem, nm, &f, &err), TG_OK);
         ck_assert_uint_eq(st_count(f), nt);
         st_close(f);
         free(file);
@@ -220,11 +220,11 @@ START_TEST(write_mem)
     unsigned char *mem = (unsigned char *)1;
     size_t nm = 1;
     const st_tensor twice[] = {t[0], t[0]};
-    ck_assert_int_eq(st_write_mem(twice, 2, NULL, 0, &mem, &nm, err, sizeof err), ST_ERR_ARG);
+    ck_assert_int_eq(st_write_mem(twice, 2, NULL, 0, &mem, &nm, &err), TG_ERR_ARG);
     ck_assert_ptr_null(mem);
     ck_assert_uint_eq(nm, 0);
-    ck_assert_ptr_nonnull(strstr(err, "two tensors are called 'w'"));
-    ck_assert_int_eq(st_write_mem(t, 1, NULL, 0, NULL, &nm, err, sizeof err), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "two tensors are called 'w'"));
+    ck_assert_int_eq(st_write_mem(t, 1, NULL, 0, NULL, &nm, &err), TG_ERR_ARG);
     ck_assert_int_eq(rm_dir(dir), 1);
 }
 END_TEST
@@ -236,22 +236,22 @@ START_TEST(meta_uint)
                           "\"18446744073709551616\",\"exp\":\"1e3\",\"neg\":\"-1\",\"sp\":\" 4\","
                           "\"plus\":\"+4\",\"frac\":\"4.0\",\"hex\":\"0x4\",\"empty\":\"\"}}", 0);
     uint64_t v = 0;
-    ck_assert_int_eq(st_meta_uint(f, "a", 0, 100, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 100, &v, "t:", &err), TG_OK);
     ck_assert_uint_eq(v, 42);
-    ck_assert_int_eq(st_meta_uint(f, "max", 0, UINT64_MAX, &v, "t:", err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_meta_uint(f, "max", 0, UINT64_MAX, &v, "t:", &err), TG_OK);
     ck_assert(v == UINT64_MAX);
-    ck_assert_int_eq(st_meta_uint(f, "a", 43, 100, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "t: metadata 'a' = '42' is not an integer in [43, 100]");
-    ck_assert_int_eq(st_meta_uint(f, "a", 0, 41, &v, "t:", err, sizeof err), ST_ERR_MISMATCH);
+    ck_assert_int_eq(st_meta_uint(f, "a", 43, 100, &v, "t:", &err), TG_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "t: metadata 'a' = '42' is not an integer in [43, 100]");
+    ck_assert_int_eq(st_meta_uint(f, "a", 0, 41, &v, "t:", &err), TG_ERR_FORMAT);
     static const char *const bad[] = {"over", "exp", "neg", "sp", "plus", "frac", "hex", "empty"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         v = 7;
-        ck_assert_msg(st_meta_uint(f, bad[i], 0, UINT64_MAX, &v, "t:", err, sizeof err) == ST_ERR_MISMATCH, "%s",
+        ck_assert_msg(st_meta_uint(f, bad[i], 0, UINT64_MAX, &v, "t:", &err) == TG_ERR_FORMAT, "%s",
                       bad[i]);
         ck_assert_uint_eq(v, 7);
     }
-    ck_assert_int_eq(st_meta_uint(f, "missing", 0, 1, &v, "t:", err, sizeof err), ST_ERR_NOTFOUND);
-    ck_assert_str_eq(err, "t: metadata has no 'missing'");
+    ck_assert_int_eq(st_meta_uint(f, "missing", 0, 1, &v, "t:", &err), TG_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "t: metadata has no 'missing'");
     st_close(f);
 }
 END_TEST
@@ -266,13 +266,13 @@ START_TEST(reference_bytes)
     size_t n;
     unsigned char *b;
     /* No tensors: "{}" padded to 8 bytes. */
-    ck_assert_int_eq(st_write(path, NULL, 0, NULL, 0, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, NULL, 0, NULL, 0, &err), TG_OK);
     b = slurp(path, &n);
     ck_assert_uint_eq(n, 16);
     ck_assert(!memcmp(b, "\x08\0\0\0\0\0\0\0{}      ", 16));
     free(b);
     /* Metadata only: 35 bytes padded to 40. */
-    ck_assert_int_eq(st_write(path, NULL, 0, (const st_kv[]){{"framework", "pt"}}, 1, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, NULL, 0, (const st_kv[]){{"framework", "pt"}}, 1, &err), TG_OK);
     b = slurp(path, &n);
     ck_assert_uint_eq(n, 48);
     ck_assert(!memcmp(b, "\x28\0\0\0\0\0\0\0{\"__metadata__\":{\"framework\":\"pt\"}}     ", 48));
@@ -280,7 +280,7 @@ START_TEST(reference_bytes)
     /* One F32 tensor: a 65-byte header padded with 7 spaces to 72. */
     float v[6] = {0, 1, 2, 3, 4, 5};
     st_tensor t = {"attn0", ST_F32, 4, (const int[]){1, 1, 2, 3}, v};
-    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, &err), TG_OK);
     b = slurp(path, &n);
     static const char hdr[] = "{\"attn0\":{\"dtype\":\"F32\",\"shape\":[1,1,2,3],\"data_offsets\":[0,24]}}       ";
     ck_assert_uint_eq(sizeof hdr - 1, 72);
@@ -312,9 +312,9 @@ START_TEST(layout_aligned)
     mkdir_tmp();
     char path[128];
     snprintf(path, sizeof path, "%s/al.safetensors", dir);
-    ck_assert_int_eq(st_write(path, t, 5, NULL, 0, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, t, 5, NULL, 0, &err), TG_OK);
     st_file *f;
-    ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_open(path, &f, &err), TG_OK);
     uint64_t hlen = st_find(f, "c")->begin; /* F64 "c" comes first */
     ck_assert_uint_eq(hlen, 0);
     ck_assert_uint_eq(st_find(f, "e")->begin, 16);
@@ -344,23 +344,23 @@ START_TEST(get_f32_checks)
     float two[2] = {1.5f, -3.0f};
     memcpy(b + 8 + strlen(hdr) + 1, two, 8);
     st_file *f;
-    ck_assert_msg(st_open_mem(b, len, &f, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_open_mem(b, len, &f, &err) == TG_OK, "%s", err.msg);
     free(b);
     float got[2] = {0, 0};
-    ck_assert_int_eq(st_get_f32(f, "w", 1, (const int[]){2}, got, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_get_f32(f, "w", 1, (const int[]){2}, got, &err), TG_OK);
     ck_assert(got[0] == 1.5f && got[1] == -3.0f);
-    ck_assert_int_eq(st_get_f32(f, "G/l0.w", 2, (const int[]){100, 128}, NULL, err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "checkpoint tensor 'G/l0.w' is F32 [100, 64], model expects [100, 128]");
-    ck_assert_int_eq(st_get_f32(f, "w", 2, (const int[]){1, 2}, got, err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "checkpoint tensor 'w' is F32 [2], model expects [1, 2]");
-    ck_assert_int_eq(st_get_f32(f, "w", 0, NULL, got, err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "checkpoint tensor 'w' is F32 [2], model expects []");
-    ck_assert_int_eq(st_get_f32(f, "d", 1, (const int[]){3}, got, err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "checkpoint tensor 'd' is F64 [3], model expects F32 [3]");
-    ck_assert_int_eq(st_get_f32(f, "u", 1, (const int[]){-1}, got, err, sizeof err), ST_ERR_MISMATCH);
-    ck_assert_str_eq(err, "checkpoint tensor 'u' is U8 [1], model expects F32 [-1]");
-    ck_assert_int_eq(st_get_f32(f, "G/l1.w", 1, (const int[]){2}, got, err, sizeof err), ST_ERR_NOTFOUND);
-    ck_assert_str_eq(err, "checkpoint has no tensor 'G/l1.w'");
+    ck_assert_int_eq(st_get_f32(f, "G/l0.w", 2, (const int[]){100, 128}, NULL, &err), TG_ERR_SHAPE);
+    ck_assert_str_eq(err.msg, "checkpoint tensor 'G/l0.w' is F32 [100, 64], model expects [100, 128]");
+    ck_assert_int_eq(st_get_f32(f, "w", 2, (const int[]){1, 2}, got, &err), TG_ERR_SHAPE);
+    ck_assert_str_eq(err.msg, "checkpoint tensor 'w' is F32 [2], model expects [1, 2]");
+    ck_assert_int_eq(st_get_f32(f, "w", 0, NULL, got, &err), TG_ERR_SHAPE);
+    ck_assert_str_eq(err.msg, "checkpoint tensor 'w' is F32 [2], model expects []");
+    ck_assert_int_eq(st_get_f32(f, "d", 1, (const int[]){3}, got, &err), TG_ERR_SHAPE);
+    ck_assert_str_eq(err.msg, "checkpoint tensor 'd' is F64 [3], model expects F32 [3]");
+    ck_assert_int_eq(st_get_f32(f, "u", 1, (const int[]){-1}, got, &err), TG_ERR_SHAPE);
+    ck_assert_str_eq(err.msg, "checkpoint tensor 'u' is U8 [1], model expects F32 [-1]");
+    ck_assert_int_eq(st_get_f32(f, "G/l1.w", 1, (const int[]){2}, got, &err), TG_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "checkpoint has no tensor 'G/l1.w'");
     ck_assert(got[0] == 1.5f && got[1] == -3.0f); /* untouched by the failures */
     st_close(f);
 }
@@ -425,9 +425,9 @@ START_TEST(overwrite)
     write_file(path, "old contents", 12);
     uint8_t v = 42;
     st_tensor t = {"v", ST_U8, 0, NULL, &v};
-    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, &err), TG_OK);
     st_file *f;
-    ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_open(path, &f, &err), TG_OK);
     ck_assert_uint_eq(st_find(f, "v")->data[0], 42);
     st_close(f);
     ck_assert_int_eq(rm_dir(dir), 1);
@@ -443,22 +443,22 @@ static void expect_bad_len(uint64_t hlen, size_t total, int code, const char *ms
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(hlen >> (8 * i)); /* past total when total < 8 */
     if (total > 8) b[8] = '{';
     st_file *f = (st_file *)1;
-    int rc = st_open_mem(b, total, &f, err, sizeof err);
+    int rc = st_open_mem(b, total, &f, &err);
     free(b);
-    ck_assert_msg(rc == code && strstr(err, msg), "rc %d, message: %s", rc, err);
+    ck_assert_msg(rc == code && strstr(err.msg, msg), "rc %d, message: %s", rc, err.msg);
     ck_assert_ptr_null(f);
 }
 
 START_TEST(header_limits)
 {
-    expect_bad_len(100000001, 64, ST_ERR_LIMIT, "header length 100000001 exceeds the limit of 100000000 bytes");
-    expect_bad_len(UINT64_MAX, 64, ST_ERR_LIMIT, "exceeds the limit");
-    expect_bad_len(100000000, 64, ST_ERR_FORMAT, "header length 100000000 but only 56 bytes follow it");
-    expect_bad_len(57, 64, ST_ERR_FORMAT, "header length 57 but only 56 bytes follow it");
-    expect_bad_len(0, 64, ST_ERR_FORMAT, "header length is 0");
-    expect_bad_len(0, 8, ST_ERR_FORMAT, "header length is 0");
-    expect_bad_len(0, 7, ST_ERR_FORMAT, "file is 7 bytes, too short");
-    expect_bad_len(0, 0, ST_ERR_FORMAT, "file is 0 bytes, too short");
+    expect_bad_len(100000001, 64, TG_ERR_FORMAT, "header length 100000001 exceeds the limit of 100000000 bytes");
+    expect_bad_len(UINT64_MAX, 64, TG_ERR_FORMAT, "exceeds the limit");
+    expect_bad_len(100000000, 64, TG_ERR_FORMAT, "header length 100000000 but only 56 bytes follow it");
+    expect_bad_len(57, 64, TG_ERR_FORMAT, "header length 57 but only 56 bytes follow it");
+    expect_bad_len(0, 64, TG_ERR_FORMAT, "header length is 0");
+    expect_bad_len(0, 8, TG_ERR_FORMAT, "header length is 0");
+    expect_bad_len(0, 7, TG_ERR_FORMAT, "file is 7 bytes, too short");
+    expect_bad_len(0, 0, TG_ERR_FORMAT, "file is 0 bytes, too short");
 }
 END_TEST
 
@@ -475,8 +475,8 @@ START_TEST(file_limit)
     close(fd);
     if (ok) {
         st_file *f;
-        ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_ERR_LIMIT);
-        ck_assert_msg(strstr(err, "is 4294967297 bytes, over the 4 GiB limit"), "%s", err);
+        ck_assert_int_eq(st_open(path, &f, &err), TG_ERR_FORMAT);
+        ck_assert_msg(strstr(err.msg, "is 4294967297 bytes, over the 4 GiB limit"), "%s", err.msg);
     }
     rm_dir(dir);
 }
@@ -487,12 +487,12 @@ static void expect_bad(const char *hdr, size_t ndata, const char *msg)
     size_t len;
     unsigned char *b = mkbuf(hdr, strlen(hdr), ndata, &len);
     st_file *f = (st_file *)1;
-    err[0] = 0;
-    int rc = st_open_mem(b, len, &f, err, sizeof err);
+    err.msg[0] = 0;
+    int rc = st_open_mem(b, len, &f, &err);
     free(b);
-    ck_assert_msg(rc != ST_OK, "accepted: %s", hdr);
+    ck_assert_msg(rc != TG_OK, "accepted: %s", hdr);
     ck_assert_ptr_null(f);
-    ck_assert_msg(strstr(err, msg), "message '%s' lacks '%s'\nheader: %.200s", err, msg, hdr);
+    ck_assert_msg(strstr(err.msg, msg), "message '%s' lacks '%s'\nheader: %.200s", err.msg, msg, hdr);
 }
 
 /* The parser's depth limit: 64 levels parse (then fail validation), 65 do not. */
@@ -559,9 +559,9 @@ START_TEST(many_tensors)
     mkdir_tmp();
     char path[128];
     snprintf(path, sizeof path, "%s/many.safetensors", dir);
-    ck_assert_msg(st_write(path, t, N, kv, 40, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_write(path, t, N, kv, 40, &err) == TG_OK, "%s", err.msg);
     st_file *f;
-    ck_assert_msg(st_open(path, &f, err, sizeof err) == ST_OK, "%s", err);
+    ck_assert_msg(st_open(path, &f, &err) == TG_OK, "%s", err.msg);
     ck_assert_uint_eq(st_count(f), N);
     for (int i = 0; i < N; i++) {
         const st_entry *e = st_find(f, names[i]);
@@ -590,17 +590,17 @@ START_TEST(truncations_and_flips)
     float w[6] = {1, 2, 3, 4, 5, 6};
     double d = 2.5;
     const st_tensor t[] = {{"w", ST_F32, 2, (const int[]){2, 3}, w}, {"d", ST_F64, 0, NULL, &d}};
-    ck_assert_int_eq(st_write(path, t, 2, (const st_kv[]){{"k", "v\xc3\xbc"}}, 1, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_write(path, t, 2, (const st_kv[]){{"k", "v\xc3\xbc"}}, 1, &err), TG_OK);
     size_t n;
     unsigned char *b = slurp(path, &n);
     st_file *f;
     for (size_t len = 0; len < n; len++) {
-        err[0] = 0;
-        ck_assert_int_ne(st_open_mem(b, len, &f, err, sizeof err), ST_OK);
+        err.msg[0] = 0;
+        ck_assert_int_ne(st_open_mem(b, len, &f, &err), TG_OK);
         ck_assert_ptr_null(f);
-        ck_assert(strlen(err) > 10);
+        ck_assert(strlen(err.msg) > 10);
     }
-    ck_assert_int_eq(st_open_mem(b, n, &f, err, sizeof err), ST_OK);
+    ck_assert_int_eq(st_open_mem(b, n, &f, &err), TG_OK);
     st_close(f);
     static const unsigned char vals[] = {0, 1, ' ', '"', '\\', '[', ']', '{', '}', ',', ':', '0', '9', 'u', 0x7f, 0x80,
                                          0xc3, 0xff};
@@ -610,11 +610,11 @@ START_TEST(truncations_and_flips)
             unsigned char *c = malloc(n);
             memcpy(c, b, n);
             c[i] = vals[k];
-            err[0] = 0;
-            if (st_open_mem(c, n, &f, err, sizeof err) == ST_OK) {
+            err.msg[0] = 0;
+            if (st_open_mem(c, n, &f, &err) == TG_OK) {
                 accepted++;
                 st_close(f);
-            } else ck_assert_msg(!strncmp(err, "safetensors: ", 13), "%s", err);
+            } else ck_assert_msg(!strncmp(err.msg, "safetensors: ", 13), "%s", err.msg);
             free(c);
         }
     ck_assert_int_gt(accepted, 0); /* data bytes, padding spaces... */
@@ -724,17 +724,17 @@ START_TEST(corrupt_file)
     size_t len;
     unsigned char *buf = mkbuf(b->hdr, strlen(b->hdr), b->ndata, &len);
     st_file *f = (st_file *)1;
-    err[0] = 0;
-    int rc = st_open_mem(buf, len, &f, err, sizeof err);
+    err.msg[0] = 0;
+    int rc = st_open_mem(buf, len, &f, &err);
     free(buf);
     if (!b->msg) {
-        ck_assert_msg(rc == ST_OK, "rejected: %s", err);
+        ck_assert_msg(rc == TG_OK, "rejected: %s", err.msg);
         st_close(f);
         return;
     }
-    ck_assert_msg(rc == ST_ERR_FORMAT, "case %d: rc %d (%s)", _i, rc, err);
+    ck_assert_msg(rc == TG_ERR_FORMAT, "case %d: rc %d (%s)", _i, rc, err.msg);
     ck_assert_ptr_null(f);
-    ck_assert_msg(strstr(err, b->msg), "case %d: message '%s' lacks '%s'", _i, err, b->msg);
+    ck_assert_msg(strstr(err.msg, b->msg), "case %d: message '%s' lacks '%s'", _i, err.msg, b->msg);
 }
 END_TEST
 
@@ -744,30 +744,26 @@ START_TEST(io_errors)
     char path[128];
     st_file *f = (st_file *)1;
     snprintf(path, sizeof path, "%s/missing.safetensors", dir);
-    ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_ERR_IO);
+    ck_assert_int_eq(st_open(path, &f, &err), TG_ERR_IO);
     ck_assert_ptr_null(f);
-    ck_assert_msg(strstr(err, "cannot open '") && strstr(err, "No such file"), "%s", err);
-    ck_assert_int_eq(st_open(dir, &f, err, sizeof err), ST_ERR_IO);
-    ck_assert_msg(strstr(err, "is not a regular file"), "%s", err);
+    ck_assert_msg(strstr(err.msg, "cannot open '") && strstr(err.msg, "No such file"), "%s", err.msg);
+    ck_assert_int_eq(st_open(dir, &f, &err), TG_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "is not a regular file"), "%s", err.msg);
     snprintf(path, sizeof path, "%s/short.safetensors", dir);
     write_file(path, "\x08\0\0\0\0", 5);
-    ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_ERR_FORMAT);
-    ck_assert_msg(strstr(err, "is 5 bytes, too short for the 8-byte header length"), "%s", err);
+    ck_assert_int_eq(st_open(path, &f, &err), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "is 5 bytes, too short for the 8-byte header length"), "%s", err.msg);
     write_file(path, "\x08\0\0\0\0\0\0\0{}   ", 13);
-    ck_assert_int_eq(st_open(path, &f, err, sizeof err), ST_ERR_FORMAT);
-    ck_assert_msg(strstr(err, "header length 8 but only 5 bytes follow it"), "%s", err);
-    /* Tiny error buffers are still terminated; NULL is allowed. */
-    char tiny[8];
-    memset(tiny, 'x', sizeof tiny);
-    ck_assert_int_eq(st_open(path, &f, tiny, sizeof tiny), ST_ERR_FORMAT);
-    ck_assert_str_eq(tiny, "safeten");
-    ck_assert_int_eq(st_open(path, &f, NULL, 0), ST_ERR_FORMAT);
-    ck_assert_int_eq(st_open_mem(NULL, 0, &f, err, sizeof err), ST_ERR_FORMAT);
+    ck_assert_int_eq(st_open(path, &f, &err), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "header length 8 but only 5 bytes follow it"), "%s", err.msg);
+    /* NULL is allowed */
+    ck_assert_int_eq(st_open(path, &f, NULL), TG_ERR_FORMAT);
+    ck_assert_int_eq(st_open_mem(NULL, 0, &f, &err), TG_ERR_FORMAT);
     /* Padding must be spaces (JSON whitespace), not NULs. */
     size_t len;
     unsigned char *b = mkbuf("{}\0\0\0\0\0\0", 8, 0, &len);
-    ck_assert_int_eq(st_open_mem(b, len, &f, err, sizeof err), ST_ERR_FORMAT);
-    ck_assert_msg(strstr(err, "unexpected data after the object at header byte 2"), "%s", err);
+    ck_assert_int_eq(st_open_mem(b, len, &f, &err), TG_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "unexpected data after the object at header byte 2"), "%s", err.msg);
     free(b);
     rm_dir(dir);
 }
@@ -781,16 +777,16 @@ START_TEST(write_failures)
     float v = 1;
     st_tensor t = {"v", ST_F32, 0, NULL, &v};
     snprintf(path, sizeof path, "%s/no/such/dir/ck.safetensors", dir);
-    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, err, sizeof err), ST_ERR_IO);
-    ck_assert_msg(!strncmp(err, "safetensors: ", 13) && strstr(err, "/no/such/dir/ck.safetensors'") &&
-                      strstr(err, "No such file or directory"),
-                  "%s", err);
+    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, &err), TG_ERR_IO);
+    ck_assert_msg(!strncmp(err.msg, "safetensors: ", 13) && strstr(err.msg, "/no/such/dir/ck.safetensors'") &&
+                      strstr(err.msg, "No such file or directory"),
+                  "%s", err.msg);
     ck_assert_int_eq(count_tmp(dir), 0);
     /* The target is a directory: the rename fails after the data was written. */
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
-    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, err, sizeof err), ST_ERR_IO);
-    ck_assert_msg(strstr(err, "safetensors: cannot write '") && strstr(err, "Is a directory"), "%s", err);
+    ck_assert_int_eq(st_write(path, &t, 1, NULL, 0, &err), TG_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "safetensors: cannot write '") && strstr(err.msg, "Is a directory"), "%s", err.msg);
     ck_assert_int_eq(count_tmp(dir), 0);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
@@ -803,9 +799,9 @@ static void expect_write_arg(const st_tensor *t, size_t n, const st_kv *kv, size
 {
     char path[128];
     snprintf(path, sizeof path, "%s/arg.safetensors", dir);
-    err[0] = 0;
-    ck_assert_int_eq(st_write(path, t, n, kv, nkv, err, sizeof err), ST_ERR_ARG);
-    ck_assert_msg(strstr(err, msg), "message '%s' lacks '%s'", err, msg);
+    err.msg[0] = 0;
+    ck_assert_int_eq(st_write(path, t, n, kv, nkv, &err), TG_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, msg), "message '%s' lacks '%s'", err.msg, msg);
     ck_assert_int_eq(access(path, F_OK), -1);
 }
 
@@ -834,15 +830,15 @@ START_TEST(writer_arguments)
     expect_write_arg(NULL, 0, (const st_kv[]){{"k", NULL}}, 1, "has a NULL string");
     expect_write_arg(NULL, 0, (const st_kv[]){{"k", "\xc3("}}, 1, "metadata 'k' is not valid UTF-8");
     expect_write_arg(NULL, 1, NULL, 0, "bad arguments");
-    err[0] = 0;
-    ck_assert_int_eq(st_write("", NULL, 0, NULL, 0, err, sizeof err), ST_ERR_ARG);
-    ck_assert_str_eq(err, "safetensors: no output file name");
+    err.msg[0] = 0;
+    ck_assert_int_eq(st_write("", NULL, 0, NULL, 0, &err), TG_ERR_ARG);
+    ck_assert_str_eq(err.msg, "safetensors: no output file name");
     /* Too large for the 4 GiB limit: refused before anything is written. */
     char path[128];
     snprintf(path, sizeof path, "%s/big.safetensors", dir);
     st_tensor big = {"a", ST_F64, 2, (const int[]){65536, 65536}, v};
-    ck_assert_int_eq(st_write(path, &big, 1, NULL, 0, err, sizeof err), ST_ERR_LIMIT);
-    ck_assert_msg(strstr(err, "4 GiB"), "%s", err);
+    ck_assert_int_eq(st_write(path, &big, 1, NULL, 0, &err), TG_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "4 GiB"), "%s", err.msg);
     ck_assert_int_eq(rm_dir(dir), 0);
 }
 END_TEST

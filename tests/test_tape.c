@@ -405,10 +405,10 @@ END_TEST
 
 START_TEST(test_dot)
 {
-    tg_gan_spec gs;
+    tg_gan_mlp gs;
     tg_rng r;
     tg_rng_seed(&r, 1, 0);
-    ck_assert_int_eq(tg_gan_preset("tiny", &gs, NULL), TG_OK);
+    ck_assert_int_eq(tg_gan_mlp_preset("tiny", &gs, NULL), TG_OK);
     ck_assert_int_eq(tg_mlp_params(ps, &gs.D, gs.init, 0, &r), TG_OK);
     tg_node x = in2("x", 3, 12);
     tg_node l = tg_bce_logits_const(g, tg_mlp(g, &gs.D, x), 0.9f);
@@ -432,9 +432,9 @@ END_TEST
 
 START_TEST(test_models_errors)
 {
-    tg_gan_spec gs;
-    ck_assert_int_eq(tg_gan_preset("nope", &gs, NULL), TG_ERR_ARG);
-    ck_assert_int_eq(tg_gan_preset("reference", &gs, NULL), TG_OK);
+    tg_gan_mlp gs;
+    ck_assert_int_eq(tg_gan_mlp_preset("nope", &gs, NULL), TG_ERR_ARG);
+    ck_assert_int_eq(tg_gan_mlp_preset("reference", &gs, NULL), TG_OK);
     /* building before the parameters exist names the missing one */
     tg_node x = in2("x", 2, 784);
     ck_assert_int_lt(tg_mlp(g, &gs.D, x).id, 0);
@@ -444,7 +444,7 @@ START_TEST(test_models_errors)
     ck_assert_int_eq(tg_mlp_check(&gs.D, &e), TG_ERR_ARG);
     ck_assert_int_eq(e.code, TG_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(e.msg, "0 layers"));
-    ck_assert_int_eq(tg_gan_preset("nope", &gs, &e), TG_ERR_ARG);
+    ck_assert_int_eq(tg_gan_mlp_preset("nope", &gs, &e), TG_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(e.msg, "unknown preset 'nope'"));
 }
 END_TEST

@@ -1,9 +1,12 @@
 /* test_train.c - `tapegrad train-gan` and `tapegrad sample` end to end on the
  * 10-image IDX fixture (tests/fixtures/idx, $TG_FIXTURES): the run folder's
  * files, bit-exact --resume, checkpoints that are corrupt or truncated, and
- * bad flags. The reference model at batch 4: 2 iterations per epoch. */
+ * bad flags; checkpoints of the previous format (tests/fixtures/legacy) and
+ * models given as layer lists (--g-arch, --d-arch). The reference model at
+ * batch 4: 2 iterations per epoch. */
 #include "check_main.h"
 #include "run_bin.h"
+#include "safetensors.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -334,6 +337,122 @@ START_TEST(test_resume_edge_settings)
 }
 END_TEST
 
+/* tests/fixtures/legacy/NAME */
+static const char *legacy(const char *name)
+{
+    static char p[600];
+    snprintf(p, sizeof p, "%s/../legacy/%s", fixtures(), name);
+    return p;
+}
+
+/* every tensor of two checkpoints: the same names, dtypes, shapes and bytes */
+static void same_tensors(const char *a, const char *b)
+{
+    st_file *fa = NULL, *fb = NULL;
+    tg_error e;
+    ck_assert_msg(st_open(a, &fa, &e) == TG_OK && st_open(b, &fb, &e) == TG_OK, "%s", e.msg);
+    ck_assert_uint_eq(st_count(fa), st_count(fb));
+    ck_assert_uint_gt(st_count(fa), 0);
+    for (size_t i = 0; i < st_count(fa); i++) {
+        const st_entry *x = st_entry_at(fa, i), *y = st_find(fb, x->name);
+        ck_assert_msg(y && x->dtype == y->dtype && x->ndim == y->ndim && x->nbytes == y->nbytes &&
+                          !memcmp(x->dims, y->dims, (size_t)x->ndim * sizeof *x->dims) &&
+                          !memcmp(x->data, y->data, x->nbytes),
+                      "tensor %s differs", x->name);
+    }
+    st_close(fa);
+    st_close(fb);
+}
+
+START_TEST(test_legacy_checkpoint)
+{
+    /* A checkpoint of format tapegrad-gan/1, written by the binary of commit
+     * 2533b69 (the model as MLP keys: g_widths, g_act, ...;
+     * tests/fixtures/legacy/make_legacy_fixtures.sh): `sample` draws the same
+     * bytes that binary drew, and `--resume` continues it to the same
+     * tensors as that binary's 2 epochs straight, writing today's format. */
+    result r = RUN("sample", "--checkpoint", legacy("gan-v1-epoch1.safetensors"), "--n", "3", "--seed", "5", "--out",
+                   path("s.idx"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t n;
+    unsigned char *want = slurp_file(legacy("gan-v1-epoch1-sample.idx"), &n);
+    ck_assert_msg(same_file(path("s.idx"), want, n), "sample differs from the old binary's");
+    free(want);
+    ck_assert_int_eq(mkdir(path("old"), 0777), 0);
+    ck_assert_int_eq(mkdir(path("old/samples"), 0777), 0);
+    copy_file(legacy("gan-v1-epoch1.safetensors"), path("old/checkpoint.safetensors"));
+    r = RUN("train-gan", "--resume", path("old"), "--data", fixtures(), "--epochs", "2", "--threads", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    same_tensors(path("old/checkpoint.safetensors"), legacy("gan-v1-epoch2.safetensors"));
+    st_file *f = NULL;
+    ck_assert_int_eq(st_open(path("old/checkpoint.safetensors"), &f, NULL), TG_OK);
+    ck_assert_str_eq(st_meta(f, "format"), "tapegrad-gan/2");
+    ck_assert_str_eq(st_meta(f, "model_spec"), "G: in 2, dense 1, leaky_relu 0.2, dense 784, tanh\n"
+                                               "D: in 784, dense 1, leaky_relu 0.2, dropout 0.3, dense 1\n"
+                                               "init: xavier\nsigma: 0.02");
+    ck_assert_ptr_null(st_meta(f, "g_widths"));
+    st_close(f);
+}
+END_TEST
+
+START_TEST(test_arch)
+{
+    /* --g-arch / --d-arch: layer lists instead of the preset's MLPs, inline
+     * or from a file; stored in the checkpoint, which sample and --resume
+     * build the model from */
+    put_str(path("d.arch"), "# a small D\nin 784\ndense 8\nleaky_relu 0.1\ndropout 0.2\ndense 1\n");
+    char at[600];
+    snprintf(at, sizeof at, "@%s", path("d.arch"));
+    result r = TRAIN("--out", path("a"), "--epochs", "1", "--g-arch", "in 5, dense 16, relu, dense 784, tanh", "--d-arch",
+                     at);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    st_file *f = NULL;
+    ck_assert_int_eq(st_open(path("a/checkpoint.safetensors"), &f, NULL), TG_OK);
+    ck_assert_str_eq(st_meta(f, "model_spec"), "G: in 5, dense 16, relu, dense 784, tanh\n"
+                                               "D: in 784, dense 8, leaky_relu 0.1, dropout 0.2, dense 1\n"
+                                               "init: xavier\nsigma: 0.02");
+    ck_assert_msg(st_find(f, "G/l1.w") && st_find(f, "D/l0.b") && !st_find(f, "G/l2.w"), "parameters");
+    st_close(f);
+    r = RUN("sample", "--checkpoint", path("a/checkpoint.safetensors"), "--n", "2", "--out", path("a.idx"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    size_t na;
+    free(slurp_file(path("a.idx"), &na));
+    ck_assert_uint_eq(na, 16 + 2 * 784);
+    r = RUN("train-gan", "--resume", path("a"), "--data", fixtures(), "--epochs", "2", "--threads", "1", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    /* an arch with an MLP flag for the same network; errors that name the layer */
+    static const char *const bad[][3] = {
+        {"--g-arch", "--g-hidden", "--g-arch and --g-hidden cannot be given together"},
+        {"--g-arch", "--z-dim", "--g-arch and --z-dim cannot be given together"},
+        {"--g-arch", "--slope", "--g-arch and --slope cannot be given together"},
+        {"--d-arch", "--dropout", "--d-arch and --dropout cannot be given together"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        const char *arch = bad[k][0][2] == 'g' ? "in 100, dense 784, tanh" : "in 784, dense 1";
+        const char *val = !strcmp(bad[k][1], "--g-hidden") ? "64" : !strcmp(bad[k][1], "--z-dim") ? "10" : "0.1";
+        r = TRAIN("--out", path("bad"), bad[k][0], arch, bad[k][1], val);
+        ck_assert_msg(r.status == 2 && strstr(r.err, bad[k][2]), "%s %s: %d '%s'", bad[k][0], bad[k][1], r.status,
+                      r.err);
+        result_free(&r);
+    }
+    r = TRAIN("--out", path("bad"), "--g-arch", "in 5, dense 16, conv9 3, dense 784");
+    ck_assert_msg(r.status == 2 && strstr(r.err, "--g-arch: model G: layer 2: unknown layer 'conv9'"), "%s", r.err);
+    result_free(&r);
+    r = TRAIN("--out", path("bad"), "--g-arch", "in 5, dense 100, tanh");
+    ck_assert_msg(r.status == 2 && strstr(r.err, "G makes 100 values but D takes 784"), "%s", r.err);
+    result_free(&r);
+    r = TRAIN("--out", path("bad"), "--d-arch", "@/nonexistent/d.arch");
+    ck_assert_msg(r.status == 2 && strstr(r.err, "--d-arch: cannot open '/nonexistent/d.arch'"), "%s", r.err);
+    result_free(&r);
+    ck_assert(!exists(path("bad")));
+}
+END_TEST
+
 START_TEST(test_bad_flags)
 {
     const char *bad[][3] = {
@@ -342,7 +461,7 @@ START_TEST(test_bad_flags)
         {"--lr-g", "-1", "--lr-g"},
         {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
         {"--init", "he", "not pytorch, xavier or normal"},
-        {"--model", "huge", "unknown --model"},
+        {"--model", "huge", "--model: 'huge' is not reference, documents or tiny"},
         {"--dropout", "1", "0 <= x < 1"},
         {"--dropout", "0.99999999", "as a float"},
         {"--beta1", "0.99999999", "as a float"},
@@ -384,6 +503,8 @@ static Suite *suite(void)
     tcase_add_test(core, test_resume_remembers_data);
     tcase_add_test(core, test_sample);
     tcase_add_test(core, test_resume_edge_settings);
+    tcase_add_test(core, test_legacy_checkpoint);
+    tcase_add_test(core, test_arch);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_set_timeout(err, 120);

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 
 typedef struct tiny_gan {
-    tg_gan_spec spec;
+    tg_gan_mlp mlp;   /* the preset, as MLPs */
+    tg_gan_spec spec; /* the same as layer lists */
     tg_params *ps;
     tg_graph *g;
     tg_node z, x, fake, dreal, dfake, loss_d, loss_g;
@@ -24,13 +25,13 @@ static inline int tiny_gan_init(tiny_gan *t, const char *preset, int B, uint64_t
 {
     tg_rng r;
     tg_gan_graph gg;
-    if (tg_gan_preset(preset, &t->spec, NULL) != TG_OK) return 1;
-    if (no_dropout) t->spec.D.dropout = 0;
-    t->spec.sigma = 0.02f;
+    if (tg_gan_mlp_preset(preset, &t->mlp, NULL) != TG_OK) return 1;
+    if (no_dropout) t->mlp.D.dropout = 0;
+    if (tg_gan_from_mlp(&t->mlp, &t->spec, NULL) != TG_OK) return 1;
     t->B = B;
     t->ps = tg_params_new();
     tg_rng_seed(&r, seed, 0);
-    if (tg_gan_params(t->ps, &t->spec, &r) != TG_OK) return 2;
+    if (tg_gan_params(t->ps, &t->spec, &r, NULL) != TG_OK) return 2;
     t->g = tg_graph_new(t->ps);
     tg_graph_set_seed(t->g, seed);
     if (tg_gan_build(t->g, &t->spec, B, 0.9f, 0, &gg) != TG_OK) return 4;
@@ -41,7 +42,7 @@ static inline int tiny_gan_init(tiny_gan *t, const char *preset, int B, uint64_t
     t->dfake = gg.d_fake;
     t->loss_d = gg.loss_d;
     t->loss_g = gg.loss_g;
-    int zd = t->spec.G.widths[0], xd = t->spec.D.widths[0];
+    int zd = t->spec.G.in_features, xd = t->spec.D.in_features;
     t->zb = malloc(sizeof(float) * (size_t)B * (size_t)zd);
     t->xb = malloc(sizeof(float) * (size_t)B * (size_t)xd);
     if (!t->zb || !t->xb) return 5;

@@ -19,7 +19,7 @@
 # files that do not match are removed (with a message) and fetched again.
 # Installs npm with apt-get if it is missing (as root). Files are copied
 # under a temporary name and renamed, so an interrupted run never leaves a
-# partial file. tapegrad reads DIR with mnist_load (tools/idx.h); .gz copies
+# partial file. tapegrad reads DIR with mnist_load (tools/formats/idx.h); .gz copies
 # work too. Exit status 0 when DIR holds the verified files, 1 otherwise,
 # 2 for bad usage.
 set -euo pipefail

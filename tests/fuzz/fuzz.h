@@ -80,8 +80,8 @@ static inline const char *fuzz_scratch(int k, const void *data, size_t size)
     return fuzz_scratch_names[k];
 }
 
-/* An error message: non-empty and NUL-terminated within its buffer. */
+/* A tg_error's message: non-empty and NUL-terminated within its buffer. */
 #define FUZZ_CHECK_MSG(err)                                                                        \
-    FUZZ_CHECK((err)[0] != 0 && memchr((err), 0, sizeof(err)) != NULL, "error without a message")
+    FUZZ_CHECK((err).msg[0] != 0 && memchr((err).msg, 0, sizeof((err).msg)) != NULL, "error without a message")
 
 #endif

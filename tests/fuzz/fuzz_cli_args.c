@@ -1,12 +1,14 @@
 /* fuzz_cli_args.c - every command's option parser (cmd_<name>_parse,
- * tools/commands.h) on a fuzzed command line, without running the command.
+ * tools/cli/commands.h: each command's table of settings through
+ * tools/cli/opts.c) on a fuzzed command line, without running the command.
  *
  * Input: one byte choosing the command (modulo the number of commands), then
  * its arguments separated by NUL bytes (each copied into a buffer of its own
  * size, so a read past an argument's end is caught). Invariants: a parser
  * returns 0, CLI_USAGE or -1; what it accepts is what its help promises
  * (every number within its stated range once stored, names from their
- * lists, required options present); and a train-gan configuration it
+ * lists, required options present, --resume and --g-arch/--d-arch only
+ * with the flags that may go with them); and a train-gan configuration it
  * accepts, with the run's inputs train-gan would store for it (data folder,
  * classifier, --eval-every, --limit, --log-every), is one `train-gan
  * --resume` accepts and restores exactly (fuzz_gan_cfg.h). */
@@ -30,22 +32,55 @@ static void check_mlp(const tg_mlp_spec *s, int in, int out)
         FUZZ_CHECK(s->widths[k] >= 1 && s->widths[k] <= 65536, "hidden width %d", s->widths[k]);
 }
 
+/* the hidden activations the commands offer */
 static int is_act(tg_act a)
 {
     return a == TG_ACT_RELU || a == TG_ACT_LEAKY_RELU || a == TG_ACT_SIGMOID || a == TG_ACT_TANH;
 }
 
+/* every activation layer of a layer list: a known one, with a slope in [-100, 100] */
+static void check_seq(const tg_seq_spec *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->l[i].kind == TG_LAYER_ACT)
+            FUZZ_CHECK(s->l[i].act >= TG_ACT_NONE && s->l[i].act < TG_ACT_COUNT && isfinite(s->l[i].slope),
+                       "layer %d: activation %d, slope %g", i, (int)s->l[i].act, (double)s->l[i].slope);
+}
+
+static int given(const set_table *t, const unsigned char *g, const char *flag)
+{
+    int i = set_find(t, flag, NULL);
+    FUZZ_CHECK(i >= 0, "no row %s", flag);
+    return g[i];
+}
+
 static void train_gan(int argc, char **argv)
 {
-    gan_cfg c;
-    train_gan_opts o;
+    static gan_cfg c;
+    static train_gan_opts o; /* 10 KB of layer lists: off the stack */
     int rc = cmd_train_gan_parse(argc, argv, &c, &o);
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
-    check_mlp(&c.spec.G, c.spec.G.widths[0], c.spec.D.widths[0]);
-    check_mlp(&c.spec.D, c.spec.D.widths[0], 1);
-    FUZZ_CHECK(c.spec.G.widths[0] >= 1 && c.spec.G.widths[0] <= 65536, "z-dim %d", c.spec.G.widths[0]);
-    FUZZ_CHECK(is_act(c.spec.G.hidden) && is_act(c.spec.D.hidden), "activations");
+    const set_table *t = &gan_opts_table;
+    tg_error e = {0};
+    int zd, xd;
+    FUZZ_CHECK(tg_gan_check(&c.spec, &zd, &xd, &e) == TG_OK, "accepted spec fails tg_gan_check: %s", e.msg);
+    FUZZ_CHECK(zd >= 1 && zd <= 65536 && xd == 784, "z-dim %d, x-dim %d", zd, xd);
+    check_seq(&c.spec.G);
+    check_seq(&c.spec.D);
+    /* the MLP flags become the preset's layers; an arch replaces them */
+    if (!given(t, o.given, "--g-arch") && !given(t, o.given, "--d-arch")) {
+        tg_gan_mlp m;
+        FUZZ_CHECK(tg_gan_mlp_preset(c.model, &m, NULL) == TG_OK, "unknown model '%s' accepted", c.model);
+        FUZZ_CHECK(c.spec.G.in_features == (given(t, o.given, "--z-dim") ? o.k.z_dim : m.G.widths[0]), "z-dim");
+        if (given(t, o.given, "--g-act")) FUZZ_CHECK(is_act(o.k.g_act), "g-act %d", (int)o.k.g_act);
+        if (given(t, o.given, "--d-act")) FUZZ_CHECK(is_act(o.k.d_act), "d-act %d", (int)o.k.d_act);
+    }
+    for (int i = 0; i < t->n; i++) /* an arch and an MLP flag for the same network are never both accepted */
+        if (o.given[i] && (t->rows[i].flags & SET_EXCLUSIVE))
+            for (int j = 0; j < t->n; j++)
+                FUZZ_CHECK(j == i || !o.given[j] || !(t->rows[i].conflicts & t->rows[j].conflicts), "%s with %s",
+                           t->rows[i].flag, t->rows[j].flag);
     FUZZ_CHECK(c.epochs >= 1 && c.epochs <= 100000 && c.batch >= 1 && c.batch <= 65536 && c.threads >= 1 &&
                    c.threads <= 64 && c.log_every >= 1 && c.seed <= 2147483647u,
                "epochs %d, batch %d, threads %d, log-every %d", c.epochs, c.batch, c.threads, c.log_every);
@@ -56,27 +91,27 @@ static void train_gan(int argc, char **argv)
     /* --beta1, --beta2, --dropout: 0 <= x < 1; --slope, --real-label: |x| <= 100 */
     FUZZ_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, "beta1 %.9g, beta2 %.9g", (double)c.beta1,
                (double)c.beta2);
-    FUZZ_CHECK(c.spec.D.dropout >= 0 && c.spec.D.dropout < 1, "dropout %.9g", (double)c.spec.D.dropout);
-    FUZZ_CHECK(fabsf(c.spec.G.slope) <= 100 && fabsf(c.spec.D.slope) <= 100 && fabsf(c.real_label) <= 100,
-               "slope %g, real label %g", (double)c.spec.G.slope, (double)c.real_label);
-    /* --limit 1..100000000 (0: not given), --eval-every 0..100000 (-1: not given) */
-    FUZZ_CHECK(o.limit >= 0 && o.limit <= 100000000 && o.eval_every >= -1 && o.eval_every <= 100000,
+    FUZZ_CHECK(o.k.dropout >= 0 && o.k.dropout < 1, "dropout %.9g", (double)o.k.dropout);
+    FUZZ_CHECK(fabsf(o.k.slope) <= 100 && fabsf(c.real_label) <= 100, "slope %g, real label %g", (double)o.k.slope,
+               (double)c.real_label);
+    /* --limit 1..100000000 (0: not given), --eval-every 0..100000 */
+    FUZZ_CHECK(o.limit >= 0 && o.limit <= 100000000 && o.eval_every >= 0 && o.eval_every <= 100000,
                "limit %d, eval-every %d", o.limit, o.eval_every);
-    FUZZ_CHECK(!o.resume || (!o.out && !o.changed), "--resume with settings");
+    if (o.resume) /* with --resume, only the rows that may change on resume */
+        for (int i = 0; i < t->n; i++)
+            FUZZ_CHECK(!o.given[i] || (t->rows[i].flags & SET_RESUME), "--resume with %s", t->rows[i].flag);
     /* the run's inputs as train-gan stores them (from a checkpoint that
      * remembers none, on --resume): the flags, paths made absolute */
     static ckpt_run none, run; /* 8 KB each: off the stack */
-    char err[2 * CKPT_PATH_MAX + 512] = "";
-    if (cmd_train_gan_inputs(&o, &none, "checkpoint.safetensors", &run, err, sizeof err) != 0) {
-        FUZZ_CHECK_MSG(err); /* a path too long once made absolute */
+    if (cmd_train_gan_inputs(&o, &none, "checkpoint.safetensors", &run, &e) != TG_OK) {
+        FUZZ_CHECK_MSG(e); /* a path too long once made absolute */
         fuzz_gan_cfg_round_trip(&c, NULL, "train-gan command line");
         return;
     }
     FUZZ_CHECK(run.data[0] == '/' && (!run.classifier[0] || run.classifier[0] == '/'), "data '%s', classifier '%s'",
                run.data, run.classifier);
-    FUZZ_CHECK(run.eval_every == (o.eval_every < 0 ? 0 : o.eval_every) && run.limit == o.limit,
-               "eval_every %d, limit %d from --eval-every %d, --limit %d", run.eval_every, run.limit, o.eval_every,
-               o.limit);
+    FUZZ_CHECK(run.eval_every == o.eval_every && run.limit == o.limit, "eval_every %d, limit %d from --eval-every %d, "
+               "--limit %d", run.eval_every, run.limit, o.eval_every, o.limit);
     FUZZ_CHECK(!run.eval_every || run.classifier[0], "--eval-every %d without a classifier", run.eval_every);
     fuzz_gan_cfg_round_trip(&c, &run, "train-gan command line");
 }
@@ -137,13 +172,13 @@ static void gradcheck(int argc, char **argv)
 
 static void graph(int argc, char **argv)
 {
-    graph_opts o;
+    static graph_opts o;
     int rc = cmd_graph_parse(argc, argv, &o);
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
-    tg_gan_spec s;
+    static tg_gan_spec s;
     FUZZ_CHECK(tg_gan_preset(o.model, &s, NULL) == TG_OK, "unknown model accepted");
-    FUZZ_CHECK(!strcmp(o.net, "G") || !strcmp(o.net, "D") || !strcmp(o.net, "gan"), "net '%s'", o.net);
+    FUZZ_CHECK(o.net >= 0 && o.net < 3, "net %d", o.net);
     FUZZ_CHECK(o.batch >= 1 && o.batch <= 1000000, "batch %d", o.batch);
 }
 
@@ -163,11 +198,8 @@ static void bench(int argc, char **argv)
     int rc = cmd_bench_parse(argc, argv, &o);
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
-    static const char *const whats[] = {"gan-step", "mlp-step", "gemm", "ops", "peak"};
-    int known = 0;
-    for (int k = 0; k < 5; k++) known |= !strcmp(o.what, whats[k]);
-    FUZZ_CHECK(known, "benchmark '%s'", o.what);
-    FUZZ_CHECK(!strcmp(o.model, "reference") || !strcmp(o.model, "documents"), "model '%s'", o.model);
+    FUZZ_CHECK(o.what >= 0 && o.what < 6, "benchmark %d", o.what);
+    FUZZ_CHECK(o.model == 0 || o.model == 1, "model %d", o.model);
     FUZZ_CHECK(o.batch >= 1 && o.batch <= 65536 && o.threads >= 1 && o.threads <= 64 && o.repeats >= 1 &&
                    o.repeats <= 10000 && o.steps >= 0 && o.steps <= 100000000 && (!o.steps_set || o.steps >= 1),
                "batch %d, threads %d, repeats %d, steps %d", o.batch, o.threads, o.repeats, o.steps);

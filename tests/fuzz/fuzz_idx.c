@@ -1,4 +1,4 @@
-/* fuzz_idx.c - the IDX reader (tools/idx.c) on arbitrary files.
+/* fuzz_idx.c - the IDX reader (tools/formats/idx.c) on arbitrary files.
  *
  * The input is the file. Invariants: a failure leaves the array zeroed and a
  * message naming the file; a success is an unsigned-byte array of 1..4
@@ -35,13 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_scratch(0, data, size);
     idx_array a;
-    char err[512] = "";
-    int rc = idx_read(path, &a, err, sizeof err);
-    FUZZ_CHECK(rc >= IDX_OK && rc <= IDX_ERR_ARG, "status %d", rc);
-    if (rc != IDX_OK) {
+    tg_error err = {0};
+    int rc = idx_read(path, &a, &err);
+    FUZZ_CHECK(rc >= TG_OK && rc <= TG_ERR_FORMAT, "status %d", rc);
+    if (rc != TG_OK) {
         FUZZ_CHECK(a.data == NULL && a.count == 0 && a.ndim == 0, "a failed read left an array");
         FUZZ_CHECK_MSG(err);
-        FUZZ_CHECK(strstr(err, path) != NULL, "message does not name the file: %s", err);
+        FUZZ_CHECK(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
         return 0;
     }
     check_array(&a);
@@ -59,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* write it back and read it again */
     const char *path2 = fuzz_scratch(1, "", 0);
-    FUZZ_CHECK(idx_write_ubyte(path2, a.ndim, a.dims, a.data, err, sizeof err) == IDX_OK, "write back: %s", err);
+    FUZZ_CHECK(idx_write_ubyte(path2, a.ndim, a.dims, a.data, &err) == TG_OK, "write back: %s", err.msg);
     idx_array b;
-    FUZZ_CHECK(idx_read(path2, &b, err, sizeof err) == IDX_OK, "read back: %s", err);
+    FUZZ_CHECK(idx_read(path2, &b, &err) == TG_OK, "read back: %s", err.msg);
     FUZZ_CHECK(b.ndim == a.ndim && !memcmp(b.dims, a.dims, sizeof a.dims) && b.count == a.count &&
                    !memcmp(b.data, a.data, a.count),
                "the written file reads back differently");

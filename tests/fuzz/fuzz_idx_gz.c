@@ -1,4 +1,4 @@
-/* fuzz_idx_gz.c - the IDX reader (tools/idx.c) on gzip files.
+/* fuzz_idx_gz.c - the IDX reader (tools/formats/idx.c) on gzip files.
  *
  * The first input byte chooses what the rest becomes:
  *   bit 0 = 0  an IDX file, gzip-compressed here (level: bits 1-4) and then
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned mode = data[0];
     const uint8_t *body = data + 1;
     const size_t n = size - 1;
-    char err[512] = "", err2[512] = "";
+    tg_error err = {0}, err2 = {0};
     idx_array a, b;
     if (mode & 1) {
         unsigned char *file = malloc(n + 2);
@@ -68,9 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n) memcpy(file + 2, body, n);
         const char *path = fuzz_scratch(0, file, n + 2);
         free(file);
-        int rc = idx_read(path, &a, err, sizeof err);
-        FUZZ_CHECK(rc >= IDX_OK && rc <= IDX_ERR_ARG, "status %d", rc);
-        if (rc == IDX_OK) check_array(&a);
+        int rc = idx_read(path, &a, &err);
+        FUZZ_CHECK(rc >= TG_OK && rc <= TG_ERR_FORMAT, "status %d", rc);
+        if (rc == TG_OK) check_array(&a);
         else {
             FUZZ_CHECK_MSG(err);
             FUZZ_CHECK(a.data == NULL && a.count == 0, "a failed read left an array");
@@ -86,17 +86,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(glen > 18, "a gzip stream has a 10-byte header and an 8-byte trailer");
     const char *gzpath = fuzz_scratch(0, gz, glen - cut);
     free(gz);
-    int rc = idx_read(gzpath, &a, err, sizeof err);
-    FUZZ_CHECK(rc >= IDX_OK && rc <= IDX_ERR_ARG, "status %d", rc);
+    int rc = idx_read(gzpath, &a, &err);
+    FUZZ_CHECK(rc >= TG_OK && rc <= TG_ERR_FORMAT, "status %d", rc);
     if (cut) {
-        FUZZ_CHECK(rc != IDX_OK, "a gzip stream missing its last %zu bytes was accepted", cut);
+        FUZZ_CHECK(rc != TG_OK, "a gzip stream missing its last %zu bytes was accepted", cut);
         FUZZ_CHECK_MSG(err);
         return 0;
     }
     const char *rawpath = fuzz_scratch(1, body, n);
-    int rc2 = idx_read(rawpath, &b, err2, sizeof err2);
-    FUZZ_CHECK(rc == rc2, "gzip read: %d (%s), the same bytes uncompressed: %d (%s)", rc, err, rc2, err2);
-    if (rc == IDX_OK) {
+    int rc2 = idx_read(rawpath, &b, &err2);
+    FUZZ_CHECK(rc == rc2, "gzip read: %d (%s), the same bytes uncompressed: %d (%s)", rc, err.msg, rc2, err2.msg);
+    if (rc == TG_OK) {
         check_array(&a);
         FUZZ_CHECK(a.ndim == b.ndim && !memcmp(a.dims, b.dims, sizeof a.dims) && a.count == b.count &&
                        !memcmp(a.data, b.data, a.count),

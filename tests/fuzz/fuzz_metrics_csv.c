@@ -1,5 +1,5 @@
 /* fuzz_metrics_csv.c - metrics.csv as `train-gan --resume` reads it back
- * (run_metrics_read, tools/run_files.c).
+ * (run_metrics_read, tools/formats/runlog.c).
  *
  * The input is the file. It is checked against a reference reading of the
  * format run_metrics_row writes: the header line, then rows of exactly nine
@@ -8,7 +8,7 @@
  * the reader accepts exactly the files the reference accepts, with one row
  * per line, holding the numbers of the line's columns 1, 3-6 and 9. */
 #include "fuzz.h"
-#include "run_files.h"
+#include "runlog.h"
 
 #include <math.h>
 
@@ -64,14 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f = size ? fmemopen((void *)(uintptr_t)data, size, "r") : fopen("/dev/null", "r");
     FUZZ_CHECK(f != NULL, "fmemopen");
     run_metrics m = {0};
-    char err[512] = "";
-    int rc = run_metrics_read(f, "metrics.csv", &m, err, sizeof err);
+    tg_error err = {0};
+    int rc = run_metrics_read(f, "metrics.csv", &m, &err);
     fclose(f);
     if (want < 0) {
         FUZZ_CHECK(rc != 0, "accepted a file that is not valid (%d rows read)", m.n);
         FUZZ_CHECK_MSG(err);
     } else {
-        FUZZ_CHECK(rc == 0, "refused a valid file of %ld rows: %s", want, err);
+        FUZZ_CHECK(rc == 0, "refused a valid file of %ld rows: %s", want, err.msg);
         FUZZ_CHECK(m.n == want, "%d rows read from %ld lines", m.n, want);
         static const int col[6] = {0, 2, 3, 4, 5, 8};
         for (long r = 0; r < want && r < 4096; r++) {

@@ -1,5 +1,5 @@
 /* fuzz_safetensors.c - the safetensors reader and its JSON header parser
- * (tools/safetensors.c) on arbitrary files, and the writer on what it reads.
+ * (tools/formats/safetensors_*.c) on arbitrary files, and the writer on what it reads.
  *
  * The input is the file, read with st_open_mem. Invariants of a success:
  * tensors sorted by unique name, st_find finds each; every tensor's bytes are
@@ -83,9 +83,9 @@ static int write_all(const st_file *f, unsigned char **out, size_t *len)
         dp += e->ndim;
     }
     for (size_t i = 0; i < nm; i++) kv[i] = *st_meta_at(f, i);
-    char err[512] = "";
-    int rc = st_write_mem(t, n, kv, nm, out, len, err, sizeof err);
-    FUZZ_CHECK(rc == ST_OK, "what was read does not write: %s", err);
+    tg_error err = {0};
+    int rc = st_write_mem(t, n, kv, nm, out, len, &err);
+    FUZZ_CHECK(rc == TG_OK, "what was read does not write: %s", err.msg);
     free(t);
     free(dims);
     free(kv);
@@ -120,10 +120,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     st_file *f = (st_file *)1;
-    char err[512] = "";
-    int rc = st_open_mem(data, size, &f, err, sizeof err);
-    FUZZ_CHECK(rc >= ST_OK && rc <= ST_ERR_MISMATCH, "status %d", rc);
-    if (rc != ST_OK) {
+    tg_error err = {0};
+    int rc = st_open_mem(data, size, &f, &err);
+    FUZZ_CHECK(rc >= TG_OK && rc <= TG_ERR_FORMAT, "status %d", rc);
+    if (rc != TG_OK) {
         FUZZ_CHECK(f == NULL, "a failed open returned a file");
         FUZZ_CHECK_MSG(err);
         return 0;
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n1 = 0, n2 = 0;
     if (write_all(f, &w1, &n1)) {
         st_file *g = NULL;
-        FUZZ_CHECK(st_open_mem(w1, n1, &g, err, sizeof err) == ST_OK, "what was written does not read: %s", err);
+        FUZZ_CHECK(st_open_mem(w1, n1, &g, &err) == TG_OK, "what was written does not read: %s", err.msg);
         check_file(g, w1, n1);
         check_same(f, g);
         FUZZ_CHECK(write_all(g, &w2, &n2) && n1 == n2 && !memcmp(w1, w2, n1), "writing is not repeatable");

@@ -184,6 +184,15 @@ rng_noise=207c2621348027f2,bf0475aeed156a9b,db771824f5db56c6,0390ab6dac83c998
 rng_shuffle=e9ea3b7fb5354100,15c22e8e7ef4a1b0,fadfd0cd5b02fa1d,cca9774411cec13b
 """
 
+GAN_V2 = "\n".join(
+    ["format=tapegrad-gan/2", "model=reference",
+     "model_spec=G: in 100, dense 128, leaky_relu 0.2, dense 256, leaky_relu 0.2, dense 512, leaky_relu 0.2, "
+     "dense 784, tanh\\nD: in 784, dense 512, leaky_relu 0.2, dropout 0.3, dense 256, leaky_relu 0.2, dropout 0.3, "
+     "dense 128, leaky_relu 0.2, dropout 0.3, dense 1\\ninit: xavier\\nsigma: 0.02"]
+    + [l for l in GAN_REFERENCE.splitlines() if l.split("=")[0] in
+       ("batch", "epochs", "seed", "lr_g", "lr_d", "beta1", "beta2", "eps", "real_label", "g_loss", "fresh_z")]
+    + ["log_every=50", "data=/home/u/data/mnist", "eval_every=0", "limit=0"]) + "\n"
+
 CLASSIFIER = """act=tanh
 batch=5
 dataset=data/mnist
@@ -223,6 +232,15 @@ def checkpoint_seeds():
     put(t, "gan-run-bad-limit", b"\x00" + run.replace("limit=1000", "limit=1e3").encode())
     put(t, "gan-run-bad-log-every", b"\x00" + run.replace("log_every=50", "log_every=0").encode())
     put(t, "gan-run-empty-data", b"\x00" + run.replace("data=/home/u/data/mnist", "data=").encode())
+    # format 2: the model as its text form (newlines in a value are written \n)
+    put(t, "gan-v2-reference", b"\x00" + GAN_V2.encode())
+    put(t, "gan-v2-arch", b"\x00" + GAN_V2.replace(
+        "G: in 100, dense 128, leaky_relu 0.2, dense 256, leaky_relu 0.2, dense 512, leaky_relu 0.2, dense 784, tanh",
+        "G: in 64, dense 1024, relu, dense 784 nobias, tanh").encode())
+    put(t, "gan-v2-not-canonical", b"\x00" + GAN_V2.replace("dense 128,", "dense  128,").encode())
+    put(t, "gan-v2-bad-layer", b"\x00" + GAN_V2.replace("dense 128,", "conv9 3,").encode())
+    put(t, "gan-v2-old-keys", b"\x00" + GAN_V2.replace("model_spec=", "g_widths=100,784\nmodel_spec=").encode())
+    put(t, "gan-v1-with-spec", b"\x00" + (ref + GAN_V2.split("\n")[2] + "\n").encode())
     put(t, "clf", b"\x01" + CLASSIFIER.encode())
     put(t, "clf-relu-no-batch", b"\x01" + CLASSIFIER.replace("act=tanh", "act=relu").replace("batch=5\n", "").encode())
     put(t, "clf-bad-widths", b"\x01" + CLASSIFIER.replace("widths=784,32,16,10", "widths=784,10").encode())
@@ -278,6 +296,12 @@ def cli_seeds():
                             "--profile", "--json", "--model", "documents"]),
         "evaluate": ("evaluate", ["samples.idx", "--classifier", "c.safetensors", "--data", "d", "--json",
                                   "--threads", "1"]),
+        "train-gan-arch": ("train-gan", ["--g-arch", "in 64, dense 256, relu, dense 784, tanh",
+                                         "--d-arch=in 784, dense 32, leaky_relu 0.2, dropout 0.5, dense 1",
+                                         "--init", "normal", "--sigma", "0.05"]),
+        "train-gan-arch-and-knob": ("train-gan", ["--g-arch", "in 100, dense 784, tanh", "--g-hidden", "64"]),
+        "train-gan-arch-bad-layer": ("train-gan", ["--d-arch", "in 784, dense 8, conv9 3, dense 1"]),
+        "train-gan-arch-file": ("train-gan", ["--g-arch", "@/nonexistent/g.layers"]),
         "bad-missing-value": ("train-gan", ["--model", "tiny", "--seed"]),
         "bad-number": ("sample", ["--checkpoint", "c", "--out", "o", "--n", "1.5"]),
     }
