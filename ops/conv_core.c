@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CONV_SCRATCH_BUDGET (1u << 22) /* floats of colT + gathered column side per group (16 MiB) */
+/* floats of colT + gathered column side per group (4 MiB): a group's colT
+ * is still in cache when its GEMM reads it (D's second layer: 3 groups of
+ * 22, 22 and 20 images at batch 64, not one of 64 and 11 MB) */
+#define CONV_SCRATCH_BUDGET (1u << 20)
 #define CONV_ROW_CHUNKS 8              /* at most this many row blocks of a product with few columns */
 #define CONV_ROW_MIN 16                /* rows per row block, at least */
 #define CONV_DIRECT_P 128              /* forward: per-image GEMMs in place from this many pixels */
@@ -139,6 +142,35 @@ typedef struct cjob {
     const tg_kern *k;
 } cjob;
 
+/* Runs of KW floats (KW a constant after inlining): copied, or added, as
+ * 4-float vectors and a scalar tail (element-wise, so the same bits as a
+ * scalar loop; the compiler's own vectorization of these short loops was
+ * one float at a time). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline __attribute__((always_inline)) void run_copy(float *restrict d, const float *restrict s, const int KW)
+{
+    memcpy(d, s, (size_t)KW * sizeof(float));
+}
+
+static inline __attribute__((always_inline)) void run_zero(float *restrict d, const int KW)
+{
+    memset(d, 0, (size_t)KW * sizeof(float));
+}
+
+static inline __attribute__((always_inline)) void run_add(float *restrict d, const float *restrict s, const int KW)
+{
+    int v = 0;
+    for (; v + 4 <= KW; v += 4) {
+        v4f a, b;
+        memcpy(&a, d + v, sizeof a);
+        memcpy(&b, s + v, sizeof b);
+        a += b;
+        memcpy(d + v, &a, sizeof a);
+    }
+    for (; v < KW; v++) d[v] += s[v];
+}
+
 /* The rows u of a kernel that land inside the image for output row i:
  * iy = i sh + u dh - pt in [0, H) for u in [*u0, *u1). */
 static void rows_in(const tg_cgeom *g, int i, int *u0, int *u1)
@@ -171,13 +203,9 @@ static inline __attribute__((always_inline)) void im2col_impl(const cjob *jb, si
             for (int c = 0; c < g->C; c++) {
                 const float *restrict plane = img + (size_t)c * hw;
                 int u = 0;
-                for (; u < u0; u++, dst += KW)
-                    for (int v = 0; v < KW; v++) dst[v] = 0.0f;
+                for (; u < u0; u++, dst += KW) run_zero(dst, KW);
                 if (full) {
-                    for (; u < u1; u++, dst += KW) {
-                        const float *restrict src = plane + (size_t)(iy0 + u * dh) * W + ix0;
-                        for (int v = 0; v < KW; v++) dst[v] = src[v];
-                    }
+                    for (; u < u1; u++, dst += KW) run_copy(dst, plane + (size_t)(iy0 + u * dh) * W + ix0, KW);
                 } else {
                     for (; u < u1; u++, dst += KW) {
                         const float *restrict src = plane + (size_t)(iy0 + u * dh) * W;
@@ -187,8 +215,7 @@ static inline __attribute__((always_inline)) void im2col_impl(const cjob *jb, si
                         }
                     }
                 }
-                for (; u < kh; u++, dst += KW)
-                    for (int v = 0; v < KW; v++) dst[v] = 0.0f;
+                for (; u < kh; u++, dst += KW) run_zero(dst, KW);
             }
         }
     }
@@ -245,11 +272,8 @@ static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, si
                 for (int c = 0; c < g->C; c++, s += (size_t)kh * KW) {
                     float *restrict plane = img + (size_t)c * hw;
                     if (full) {
-                        for (int u = u0; u < u1; u++) {
-                            float *restrict d = plane + (size_t)(iy0 + u * dh) * W + ix0;
-                            const float *restrict t = s + (size_t)u * KW;
-                            for (int v = 0; v < KW; v++) d[v] += t[v];
-                        }
+                        for (int u = u0; u < u1; u++)
+                            run_add(plane + (size_t)(iy0 + u * dh) * W + ix0, s + (size_t)u * KW, KW);
                     } else {
                         for (int u = u0; u < u1; u++) {
                             float *restrict d = plane + (size_t)(iy0 + u * dh) * W;

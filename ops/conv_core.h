@@ -19,7 +19,8 @@
  *   conv2d dx, conv_transpose2d forward:  img (+)= col2im(colside^T Wm)  (nP, K)
  *   both weight gradients:                dWm (+)= colside colT          (R, K)
  * The images of a group make ONE GEMM per product (D's second layer:
- * 1600 x 128 x 1600 for 64 images of 5x5 pixels, not 64 of 128 x 25 x 1600).
+ * 550 x 128 x 1600 for a group of 22 images of 5x5 pixels, not 22 of 128 x 25
+ * x 1600; groups are as large as 4 MiB of scratch holds, CONV_SCRATCH_BUDGET).
  * The first product is computed pixel-major, its rows the n P pixels (the
  * micro-kernel's row tiles stay full, R = 64 or 128 rows would not), with a
  * conv2d's fused bias per column, then transposed into (N, R, P); when an
