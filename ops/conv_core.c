@@ -1,8 +1,8 @@
 /* conv_core.c - geometry, im2col / col2im and the f32 GEMM passes that
  * conv2d and conv_transpose2d share (conv_core.h). Legend as there: image
  * side (N, C, H, W), column side (N, R, OH, OW), Wm (R, K), K = C kh kw,
- * P = OH OW, groups of G images; colT (G P, K) pixel-major, the gathered
- * column side (R, G P) (ld = G P).
+ * P = OH OW, groups of G images; colT (G P, K) pixel-major (row stride KS),
+ * the gathered column side (R, G P) (ld = G P).
  *
  * Every piece of work is split so that each output element is computed by
  * one task with a fixed sequence of operations: im2col pixel rows, col2im
@@ -37,8 +37,9 @@ tg_cgeom tg_cgeom_of(const tg_nrec *n, const tg_nrec *img, const tg_nrec *col)
                   .dh = a->dilation[0], .dw = a->dilation[1], .pt = a->pad[0], .pl = a->pad[2]};
     g.K = g.C * g.kh * g.kw;
     g.P = g.OH * g.OW;
+    g.KS = g.K % 128 == 0 ? g.K + 16 : g.K;
     /* as many images per group as the budget holds, then groups of even size */
-    const size_t per = (size_t)(g.K + g.R) * (size_t)g.P;
+    const size_t per = (size_t)(g.KS + g.R) * (size_t)g.P;
     int G = per > 0 && (size_t)g.N * per > CONV_SCRATCH_BUDGET ? (int)(CONV_SCRATCH_BUDGET / per) : g.N;
     if (G < 1) G = 1;
     const int ng = G > 0 ? (g.N + G - 1) / G : 1;
@@ -51,14 +52,14 @@ static size_t a16(size_t n) { return (n + 15) & ~(size_t)15; } /* 64-byte multip
 size_t tg_conv_scratch_floats(const tg_cgeom *g)
 {
     const size_t gp = (size_t)g->G * (size_t)g->P;
-    return a16((size_t)g->K * gp) + a16((size_t)g->R * gp) + a16((size_t)g->K * (size_t)g->R);
+    return a16((size_t)g->KS * gp) + a16((size_t)g->R * gp) + a16((size_t)g->K * (size_t)g->R);
 }
 
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch)
 {
     tg_cscr s;
     s.col = scratch;
-    s.gath = s.col + a16((size_t)g->K * (size_t)g->G * (size_t)g->P);
+    s.gath = s.col + a16((size_t)g->KS * (size_t)g->G * (size_t)g->P);
     s.wt = s.gath + a16((size_t)g->R * (size_t)g->G * (size_t)g->P);
     return s;
 }
@@ -69,18 +70,18 @@ tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch)
  * (B read in place: no packing per call) */
 static tg_gemm_desc gemm_cols(const tg_cgeom *g, int gc, const float *wt, const float *colT, float *cT, int beta)
 {
-    return TG_GEMM(gc * g->P, g->R, g->K, colT, g->K, 0, wt, g->R, 0, cT, g->R, beta);
+    return TG_GEMM(gc * g->P, g->R, g->K, colT, g->KS, 0, wt, g->R, 0, cT, g->R, beta);
 }
 /* colT (gc P, K) = src^T Wm, src (R, gc P) with row stride ld */
 static tg_gemm_desc gemm_data(const tg_cgeom *g, int gc, const float *wm, const float *src, int ld, float *colT)
 {
-    return TG_GEMM(gc * g->P, g->K, g->R, src, ld, 1, wm, g->K, 0, colT, g->K, 0);
+    return TG_GEMM(gc * g->P, g->K, g->R, src, ld, 1, wm, g->K, 0, colT, g->KS, 0);
 }
 /* dWm (R, K) (+)= a colT, a (R, gc P) with row stride lda */
 static tg_gemm_desc gemm_dw(const tg_cgeom *g, int gc, const float *a, int lda, const float *colT, float *dw,
                             int beta)
 {
-    return TG_GEMM(g->R, g->K, gc * g->P, a, lda, 0, colT, g->K, 0, dw, g->K, beta);
+    return TG_GEMM(g->R, g->K, gc * g->P, a, lda, 0, colT, g->KS, 0, dw, g->K, beta);
 }
 
 size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
@@ -93,7 +94,7 @@ size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k)
         const int ld = gc * g->P;
         tg_gemm_desc d[4] = {gemm_cols(g, gc, NULL, NULL, NULL, 0), gemm_data(g, gc, NULL, NULL, ld, NULL),
                              gemm_dw(g, gc, NULL, ld, NULL, NULL, 0),
-                             TG_GEMM(g->R, gc * g->P, g->K, NULL, g->K, 0, NULL, g->K, 1, NULL, ld, 0)};
+                             TG_GEMM(g->R, gc * g->P, g->K, NULL, g->K, 0, NULL, g->KS, 1, NULL, ld, 0)};
         for (int i = 0; i < 4; i++) {
             const size_t x = tg_exec_gemm_ws(k, &d[i]);
             if (x > w) w = x;
@@ -193,7 +194,7 @@ static inline __attribute__((always_inline)) void im2col_impl(const cjob *jb, si
     for (size_t r = r0; r < r1; r++) {
         const int gi = (int)(r / (size_t)g->OH), i = (int)(r % (size_t)g->OH);
         const float *img = jb->src + (size_t)(jb->n0 + gi) * (size_t)g->C * hw;
-        float *restrict dst = jb->dst + ((size_t)gi * g->P + (size_t)i * g->OW) * (size_t)g->K;
+        float *restrict dst = jb->dst + ((size_t)gi * g->P + (size_t)i * g->OW) * (size_t)g->KS;
         int u0, u1;
         rows_in(g, i, &u0, &u1);
         const int iy0 = i * g->sh - g->pt, dh = g->dh;
@@ -217,6 +218,7 @@ static inline __attribute__((always_inline)) void im2col_impl(const cjob *jb, si
                 }
                 for (; u < kh; u++, dst += KW) run_zero(dst, KW);
             }
+            dst += g->KS - g->K; /* the row's padding, never read */
         }
     }
 }
@@ -235,7 +237,7 @@ static void im2col_rows(void *ctx, size_t r0, size_t r1)
 static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int gc, float *colT)
 {
     cjob jb = {g, img, colT, n0, 0, 0, NULL, ex->k};
-    tg_exec_range(ex, (size_t)gc * (size_t)g->OH, 1, (size_t)g->OW * (size_t)g->K, im2col_rows, &jb);
+    tg_exec_range(ex, (size_t)gc * (size_t)g->OH, 1, (size_t)g->OW * (size_t)g->KS, im2col_rows, &jb);
 }
 
 /* The fused backward of a mask and a y-only activation (op.h's tg_bwd_epi)
@@ -261,7 +263,7 @@ static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, si
     for (size_t gi = i0; gi < i1; gi++) {
         float *img = jb->dst + ((size_t)jb->n0 + gi) * (size_t)g->C * hw;
         if (!jb->acc) memset(img, 0, (size_t)g->C * hw * sizeof *img);
-        const float *restrict s = jb->src + gi * (size_t)g->P * (size_t)g->K;
+        const float *restrict s = jb->src + gi * (size_t)g->P * (size_t)g->KS;
         for (int i = 0; i < g->OH; i++) {
             int u0, u1;
             rows_in(g, i, &u0, &u1);
@@ -285,6 +287,7 @@ static inline __attribute__((always_inline)) void col2im_impl(const cjob *jb, si
                         }
                     }
                 }
+                s += g->KS - g->K;
             }
         }
         if (jb->bepi)
@@ -448,7 +451,7 @@ static void cols_gemms(tg_exec *ex, const tg_cgeom *g, float *colside, int n0, i
     float *out = one ? colside + (size_t)n0 * g->R * g->P : s.gath;
     int ld = gc * g->P;
     if (beta && !one) gather(ex, g, colside, n0, gc, s.gath, &ld);
-    tg_gemm_desc d = TG_GEMM(g->R, gc * g->P, g->K, wm, g->K, 0, s.col, g->K, 1, out, ld, beta);
+    tg_gemm_desc d = TG_GEMM(g->R, gc * g->P, g->K, wm, g->K, 0, s.col, g->KS, 1, out, ld, beta);
     if (bias) {
         d.bias_row = bias;
         d.act = act;

@@ -37,7 +37,12 @@
  * bit-identical across thread counts, and every element of col2im adds its
  * contributions in a fixed order (pixel, u, v).
  *
- * Scratch (floats, in the plan's arena, for one step): colT (G P, K), the
+ * colT's rows are KS >= K floats apart: K when that is not a multiple of
+ * 128 floats, else K + 16 (the rows of a tile 4 KiB apart, as G's K = 1024
+ * makes them, all fall in one set of the L1 cache: the micro-kernel reading
+ * 14 of them in place ran at 2/3 of the speed of the other products).
+ *
+ * Scratch (floats, in the plan's arena, for one step): colT (G P, KS), the
  * column side of a group, gathered or pixel-major (R G P), and Wm^T (K, R)
  * (the pixel-major product reads it in place: no packing). */
 #ifndef TG_CONV_CORE_H
@@ -51,6 +56,7 @@ typedef struct tg_cgeom {
     int R, OH, OW;   /* column side */
     int kh, kw, sh, sw, dh, dw, pt, pl;
     int K, P;        /* C kh kw;  OH OW */
+    int KS;          /* colT's row stride: K, or K + 16 when K is a multiple of 128 */
     int G;           /* images per group (one GEMM per product per group) */
 } tg_cgeom;
 
