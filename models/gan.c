@@ -2,6 +2,7 @@
  * parameters and the standard training graph. */
 #include "tg_models.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void layers(tg_mlp_spec *s, const int *w, int n)
@@ -10,13 +11,73 @@ static void layers(tg_mlp_spec *s, const int *w, int n)
     for (int k = 0; k < n; k++) s->widths[k] = w[k];
 }
 
-static const char *const names[] = {"reference", "documents", "tiny", NULL};
+/* The presets whose networks are layer lists: an MLP preset they start
+ * from (for the networks they leave MLPs), the layer lists replacing G and D
+ * (NULL: the MLP's), and how their weights start. */
+#define DCGAN_G "in 100, dense 6272 nobias, batch_norm, relu, reshape 128x7x7, conv_t 64 4 s2 p1 nobias, batch_norm, " \
+                "relu, conv_t 1 4 s2 p1, tanh"
+#define KERAS_D "in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, conv 128 5 s2, leaky_relu 0.2, flatten, dense 256, " \
+                "leaky_relu 0.2, dropout 0.5, dense 1"
+static const struct layered {
+    const char *name, *mlp, *g, *d;
+    tg_init init;
+} layered[] = {
+    /* DCGAN's generator (Radford et al.; PyTorch's example at 28x28) and the
+     * Keras discriminator; DCGAN init: N(0, 0.02), batch_norm gamma N(1, 0.02) */
+    {"dcgan", "reference", DCGAN_G, KERAS_D, TG_INIT_NORMAL},
+    /* the reference generator against the Keras discriminator (Glorot uniform, Keras' default) */
+    {"keras-d", "reference", NULL, KERAS_D, TG_INIT_XAVIER},
+    /* the dcgan design in miniature, for tests and gradient checks: every kind
+     * of layer dcgan has (dense without bias, batch_norm, reshape, conv_t
+     * stride 2, conv 'same' and 'valid' stride 2, flatten, dropout) */
+    {"tiny-conv", "tiny",
+     "in 4, dense 8 nobias, batch_norm, relu, reshape 2x2x2, conv_t 2 4 s2 p1 nobias, batch_norm, relu, "
+     "conv_t 1 4 s2 p1, tanh",
+     "in 1x8x8, conv 2 5 s2 same, leaky_relu 0.2, conv 3 2 s2, leaky_relu 0.2, flatten, dense 4, leaky_relu 0.2, "
+     "dropout 0.5, dense 1",
+     TG_INIT_XAVIER},
+};
+#define N_LAYERED ((int)(sizeof layered / sizeof layered[0]))
+
+static const char *const names[] = {"reference", "documents", "tiny", "dcgan", "keras-d", "tiny-conv", NULL};
 
 const char *const *tg_gan_preset_names(void) { return names; }
+
+static const struct layered *find_layered(const char *name)
+{
+    for (int i = 0; name && i < N_LAYERED; i++)
+        if (!strcmp(name, layered[i].name)) return &layered[i];
+    return NULL;
+}
+
+int tg_gan_preset_mlp_nets(const char *name)
+{
+    const struct layered *p = find_layered(name);
+    if (p) return (p->g ? 0 : TG_GAN_NET_G) | (p->d ? 0 : TG_GAN_NET_D);
+    for (int i = 0; names[i]; i++)
+        if (name && !strcmp(name, names[i])) return TG_GAN_NET_G | TG_GAN_NET_D;
+    return -1;
+}
+
+static tg_status unknown(const char *name, tg_error *err)
+{
+    char list[160] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return tg_error_set(err, TG_ERR_ARG, "gan: unknown preset '%s' (known: %s)", name, list);
+}
 
 tg_status tg_gan_mlp_preset(const char *name, tg_gan_mlp *o, tg_error *err)
 {
     if (!name || !o) return tg_error_set(err, TG_ERR_ARG, "gan: no preset name");
+    const struct layered *p = find_layered(name);
+    if (p) {
+        if (!tg_gan_preset_mlp_nets(name))
+            return tg_error_set(err, TG_ERR_ARG, "gan: preset '%s' is layer lists, not an MLP", name);
+        tg_status st = tg_gan_mlp_preset(p->mlp, o, err);
+        if (st == TG_OK) o->init = p->init;
+        return st;
+    }
     memset(o, 0, sizeof *o);
     strcpy(o->G.group, "G");
     strcpy(o->D.group, "D");
@@ -44,7 +105,7 @@ tg_status tg_gan_mlp_preset(const char *name, tg_gan_mlp *o, tg_error *err)
         o->init = TG_INIT_XAVIER;
         return TG_OK;
     }
-    return tg_error_set(err, TG_ERR_ARG, "gan: unknown preset '%s' (known: reference, documents, tiny)", name);
+    return unknown(name, err);
 }
 
 tg_status tg_gan_from_mlp(const tg_gan_mlp *m, tg_gan_spec *o, tg_error *err)
@@ -63,9 +124,30 @@ tg_status tg_gan_from_mlp(const tg_gan_mlp *m, tg_gan_spec *o, tg_error *err)
 
 tg_status tg_gan_preset(const char *name, tg_gan_spec *out, tg_error *err)
 {
+    const struct layered *p = find_layered(name);
     tg_gan_mlp m;
-    tg_status st = tg_gan_mlp_preset(name, &m, err);
-    return st != TG_OK ? st : tg_gan_from_mlp(&m, out, err);
+    tg_gan_spec s;
+    tg_status st = tg_gan_mlp_preset(p ? p->mlp : name, &m, err);
+    if (st == TG_OK) st = tg_gan_from_mlp(&m, &s, err);
+    if (st != TG_OK || !p) {
+        if (st == TG_OK) *out = s;
+        return st;
+    }
+    s.init = p->init;
+    if (p->g) st = tg_seq_parse(p->g, "G", &s.G, err);
+    if (st == TG_OK && p->d) st = tg_seq_parse(p->d, "D", &s.D, err);
+    if (st == TG_OK) st = tg_gan_check(&s, NULL, NULL, err);
+    if (st == TG_OK) *out = s;
+    return st;
+}
+
+/* "1x28x28 (784 values)" or "784 values" */
+static void shape_words(const tg_seq_spec *s, int i, char *buf, size_t len)
+{
+    int nd, d[3];
+    if (tg_seq_shape(s, i, &nd, d, NULL) != TG_OK) snprintf(buf, len, "?");
+    else if (nd == 3) snprintf(buf, len, "%dx%dx%d (%d values)", d[0], d[1], d[2], d[0] * d[1] * d[2]);
+    else snprintf(buf, len, "%d values", d[0]);
 }
 
 tg_status tg_gan_check(const tg_gan_spec *s, int *z_dim, int *x_dim, tg_error *err)
@@ -78,9 +160,14 @@ tg_status tg_gan_check(const tg_gan_spec *s, int *z_dim, int *x_dim, tg_error *e
     tg_status st = tg_seq_check(&s->G, &g_out, err);
     if (st == TG_OK) st = tg_seq_check(&s->D, &d_out, err);
     if (st != TG_OK) return st;
-    if (g_out != s->D.in_features || d_out != 1)
-        return tg_error_set(err, TG_ERR_ARG, "gan: G makes %d values but D takes %d and must give 1, not %d", g_out,
-                            s->D.in_features, d_out);
+    if (g_out != s->D.in_features) {
+        char gs[64], ds[64];
+        shape_words(&s->G, TG_SEQ_MAX_LAYERS, gs, sizeof gs);
+        shape_words(&s->D, -1, ds, sizeof ds);
+        return tg_error_set(err, TG_ERR_ARG, "gan: G makes %d values but D takes %d: G's output is %s, D's input %s",
+                            g_out, s->D.in_features, gs, ds);
+    }
+    if (d_out != 1) return tg_error_set(err, TG_ERR_ARG, "gan: D must give 1, not %d (one logit)", d_out);
     if (s->init < TG_INIT_ZEROS || s->init > TG_INIT_ONES || !(s->sigma >= 0 && s->sigma <= 3e38f))
         return tg_error_set(err, TG_ERR_ARG, "gan: unknown initializer %d or sigma %g", (int)s->init,
                             (double)s->sigma);
@@ -97,7 +184,20 @@ tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r, tg_error
 }
 
 tg_node tg_generator(tg_graph *g, const tg_gan_spec *s, tg_node z) { return tg_seq(g, &s->G, z); }
-tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x) { return tg_seq(g, &s->D, x); }
+/* x as D's input shape: the data (B, 784) or G's (B, 1, 28, 28) output
+ * into D's "in 1x28x28" (or back), a view, no copy */
+tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x)
+{
+    const tg_seq_spec *d = &s->D;
+    const int want = d->in_ndim == 3 ? 4 : 2;
+    if (tg_node_ndim(g, x) >= 2 && tg_node_ndim(g, x) != want &&
+        tg_node_numel(g, x) == (size_t)tg_node_dim(g, x, 0) * (size_t)d->in_features) {
+        const int B = tg_node_dim(g, x, 0);
+        x = want == 4 ? tg_reshape(g, x, 4, (int[]){B, d->in_shape[0], d->in_shape[1], d->in_shape[2]})
+                      : tg_flatten(g, x);
+    }
+    return tg_seq(g, d, x);
+}
 
 tg_status tg_gan_build(tg_graph *g, const tg_gan_spec *s, int batch, float real_label, int saturating,
                        tg_gan_graph *o)

@@ -136,18 +136,39 @@ typedef struct tg_gan_spec {
  * LeakyReLU(0.2) + Dropout(0.3), Xavier init.  "documents": G with ReLU,
  * D LeakyReLU(0.2) without dropout, PyTorch's default init.  "tiny": a small
  * G 4-6-8-12 / D 12-8-6-1 for tests and gradient checks. sigma is 0.02 in
- * every preset. Returns TG_ERR_ARG for an unknown name, with the known ones
- * in *err. */
+ * every preset. Presets of layer lists:
+ *   "dcgan": G = in 100, dense 6272 nobias, batch_norm, relu, reshape 128x7x7,
+ *            conv_t 64 4 s2 p1 nobias, batch_norm, relu, conv_t 1 4 s2 p1, tanh
+ *            D = in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, conv 128 5 s2,
+ *            leaky_relu 0.2, flatten, dense 256, leaky_relu 0.2, dropout 0.5,
+ *            dense 1 (the Keras discriminator); init normal (DCGAN: weights
+ *            N(0, 0.02), biases 0, batch_norm gamma N(1, 0.02), beta 0).
+ *   "keras-d": reference's G (an MLP) and the Keras discriminator, Xavier.
+ *   "tiny-conv": dcgan's kinds of layers in miniature (G 4 -> 2x2x2 -> 2x4x4
+ *            -> 1x8x8, D 1x8x8 -> 2x4x4 ('same', 1 before, 2 after) -> 3x2x2
+ *            -> 4 -> 1), Xavier, for tests and gradient checks.
+ * tg_gan_mlp_preset fills the MLP form of a preset with at least one MLP
+ * network (keras-d: reference's, with keras-d's init); TG_ERR_ARG for an
+ * unknown name (the known ones in *err) or a preset of layer lists only. */
 tg_status tg_gan_mlp_preset(const char *name, tg_gan_mlp *out, tg_error *err);
 const char *const *tg_gan_preset_names(void); /* NULL-terminated */
+/* Which networks of preset `name` are the MLPs of its tg_gan_mlp_preset (so
+ * that MLP settings may edit them): TG_GAN_NET_G | TG_GAN_NET_D for the MLP
+ * presets, TG_GAN_NET_G for keras-d, 0 for dcgan; -1 for an unknown name. */
+#define TG_GAN_NET_G 1
+#define TG_GAN_NET_D 2
+int tg_gan_preset_mlp_nets(const char *name);
 /* The layer lists an MLP-shaped GAN stands for (tg_seq_from_mlp on each
  * network: the same parameters, initial values and graph). */
 tg_status tg_gan_from_mlp(const tg_gan_mlp *m, tg_gan_spec *out, tg_error *err);
-/* A preset as layer lists: tg_gan_mlp_preset, then tg_gan_from_mlp. */
+/* A preset as layer lists: tg_gan_mlp_preset, then tg_gan_from_mlp, then
+ * the preset's layer lists in place of its networks that are not MLPs. */
 tg_status tg_gan_preset(const char *name, tg_gan_spec *out, tg_error *err);
 /* Check both networks (tg_seq_check), that G makes as many values as D
- * takes, that D gives one logit, and the initializer; errors name the
- * network and layer. The widths in *z_dim and *x_dim (either may be NULL). */
+ * takes (G's (B, 1, 28, 28) output feeds D's "in 784", and the (B, 784)
+ * data D's "in 1x28x28": tg_discriminator reshapes, a view), that D gives one
+ * logit, and the initializer; errors name the network and layer, and both
+ * shapes when they do not match. The widths in *z_dim and *x_dim (either may be NULL). */
 tg_status tg_gan_check(const tg_gan_spec *s, int *z_dim, int *x_dim, tg_error *err);
 
 /* The text form of a GAN spec, what checkpoints store: four lines,
@@ -165,7 +186,9 @@ tg_status tg_gan_spec_parse(const char *text, tg_gan_spec *out, tg_error *err);
 
 /* Create and initialize G's and D's parameters (spec->init, spec->sigma). */
 tg_status tg_gan_params(tg_params *ps, const tg_gan_spec *s, tg_rng *r, tg_error *err);
-/* fake = G(z), z:(B, zdim) -> (B, xdim);  logit = D(x), x:(B, xdim) -> (B, 1) */
+/* fake = G(z), z:(B, zdim) -> G's output shape, (B, xdim) or (B, C, H, W);
+ * logit = D(x), x:(B, xdim) or any (B, ...) of D's width, reshaped (a view)
+ * to D's input shape -> (B, 1) */
 tg_node tg_generator(tg_graph *g, const tg_gan_spec *s, tg_node z);
 tg_node tg_discriminator(tg_graph *g, const tg_gan_spec *s, tg_node x);
 

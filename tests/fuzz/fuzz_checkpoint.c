@@ -63,6 +63,7 @@ static void check_gan(const kvs *in, const st_file *f, const gan_cfg *c, const c
                    isfinite(c->real_label),
                "eps %g, sigma %g, real_label %g", (double)c->eps, (double)c->spec.sigma, (double)c->real_label);
     FUZZ_CHECK((c->fresh_z == 0 || c->fresh_z == 1) && (c->saturating == 0 || c->saturating == 1), "flags");
+    FUZZ_CHECK(c->ema >= 0 && c->ema < 1, "ema %.9g", (double)c->ema);
     /* names as the writer spells them: the stored rows of train-gan's table
      * (model, model_spec, g_loss); a format-1 model's names as that format's
      * writer spelled them */

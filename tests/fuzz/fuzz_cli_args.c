@@ -70,9 +70,14 @@ static void train_gan(int argc, char **argv)
     check_seq(&c.spec.D);
     /* the MLP flags become the preset's layers; an arch replaces them */
     if (!given(t, o.given, "--g-arch") && !given(t, o.given, "--d-arch")) {
-        tg_gan_mlp m;
-        FUZZ_CHECK(tg_gan_mlp_preset(c.model, &m, NULL) == TG_OK, "unknown model '%s' accepted", c.model);
-        FUZZ_CHECK(c.spec.G.in_features == (given(t, o.given, "--z-dim") ? o.k.z_dim : m.G.widths[0]), "z-dim");
+        static tg_gan_spec p;
+        FUZZ_CHECK(tg_gan_preset(c.model, &p, NULL) == TG_OK, "unknown model '%s' accepted", c.model);
+        const int nets = tg_gan_preset_mlp_nets(c.model);
+        FUZZ_CHECK(c.spec.G.in_features == (given(t, o.given, "--z-dim") ? o.k.z_dim : p.G.in_features), "z-dim");
+        /* the MLP flags edit only a network that is an MLP */
+        FUZZ_CHECK((nets & TG_GAN_NET_G) || !given(t, o.given, "--g-hidden"), "--g-hidden on a layer list");
+        FUZZ_CHECK((nets & TG_GAN_NET_D) || !given(t, o.given, "--d-hidden"), "--d-hidden on a layer list");
+        FUZZ_CHECK(c.ema >= 0 && c.ema < 1, "ema %.9g", (double)c.ema);
         if (given(t, o.given, "--g-act")) FUZZ_CHECK(is_act(o.k.g_act), "g-act %d", (int)o.k.g_act);
         if (given(t, o.given, "--d-act")) FUZZ_CHECK(is_act(o.k.d_act), "d-act %d", (int)o.k.d_act);
     }
@@ -165,7 +170,10 @@ static void gradcheck(int argc, char **argv)
     int rc = cmd_gradcheck_parse(argc, argv, &o);
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
-    FUZZ_CHECK(o.all + o.list + (o.op != NULL) == 1, "not exactly one of --all, --list, --op");
+    FUZZ_CHECK(o.all + o.list + (o.op != NULL) + (o.model[0] != 0) == 1, "not exactly one of --all, --list, --op, "
+               "--model");
+    static tg_gan_spec s;
+    FUZZ_CHECK(!o.model[0] || tg_gan_preset(o.model, &s, NULL) == TG_OK, "unknown model accepted");
     FUZZ_CHECK(!o.op || tg_gc_case_find(o.op), "unknown op accepted");
     FUZZ_CHECK(o.gc.tol >= 0 && o.gc.tol <= 1 && o.gc.h >= 0 && o.gc.h <= 0.1, "tol %g, h %g", o.gc.tol, o.gc.h);
 }
@@ -199,7 +207,7 @@ static void bench(int argc, char **argv)
     FUZZ_CHECK(rc == 0 || rc == CLI_USAGE || rc == -1, "status %d", rc);
     if (rc) return;
     FUZZ_CHECK(o.what >= 0 && o.what < 6, "benchmark %d", o.what);
-    FUZZ_CHECK(o.model == 0 || o.model == 1, "model %d", o.model);
+    FUZZ_CHECK(o.model >= 0 && o.model < 4 && bench_models[o.model], "model %d", o.model);
     FUZZ_CHECK(o.batch >= 1 && o.batch <= 65536 && o.threads >= 1 && o.threads <= 64 && o.repeats >= 1 &&
                    o.repeats <= 10000 && o.steps >= 0 && o.steps <= 100000000 && (!o.steps_set || o.steps >= 1),
                "batch %d, threads %d, repeats %d, steps %d", o.batch, o.threads, o.repeats, o.steps);

@@ -32,6 +32,7 @@ static inline const char *fuzz_gan_cfg_diff(const gan_cfg *a, const gan_cfg *b)
     if (a->saturating != b->saturating) return "g_loss";
     if (a->fresh_z != b->fresh_z) return "fresh_z";
     if (a->log_every != b->log_every) return "log_every";
+    if (!fuzz_same_f32(a->ema, b->ema)) return "ema";
     return NULL;
 }
 

@@ -193,6 +193,11 @@ GAN_V2 = "\n".join(
        ("batch", "epochs", "seed", "lr_g", "lr_d", "beta1", "beta2", "eps", "real_label", "g_loss", "fresh_z")]
     + ["log_every=50", "data=/home/u/data/mnist", "eval_every=0", "limit=0"]) + "\n"
 
+DCGAN_SPEC = ("model_spec=G: in 100, dense 6272 nobias, batch_norm, relu, reshape 128x7x7, conv_t 64 4 s2 p1 nobias, "
+              "batch_norm, relu, conv_t 1 4 s2 p1, tanh\\nD: in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, "
+              "conv 128 5 s2, leaky_relu 0.2, flatten, dense 256, leaky_relu 0.2, dropout 0.5, dense 1"
+              "\\ninit: normal\\nsigma: 0.02")
+
 CLASSIFIER = """act=tanh
 batch=5
 dataset=data/mnist
@@ -241,6 +246,13 @@ def checkpoint_seeds():
     put(t, "gan-v2-bad-layer", b"\x00" + GAN_V2.replace("dense 128,", "conv9 3,").encode())
     put(t, "gan-v2-old-keys", b"\x00" + GAN_V2.replace("model_spec=", "g_widths=100,784\nmodel_spec=").encode())
     put(t, "gan-v1-with-spec", b"\x00" + (ref + GAN_V2.split("\n")[2] + "\n").encode())
+    # presets of layer lists and the moving average of G (key "ema")
+    dcgan = GAN_V2.replace("model=reference", "model=dcgan").replace(GAN_V2.split("\n")[2], DCGAN_SPEC)
+    put(t, "gan-v2-dcgan-ema", b"\x00" + (dcgan + "ema=0.999000013\n").encode())
+    put(t, "gan-v2-dcgan", b"\x00" + dcgan.encode())
+    put(t, "gan-v2-ema-one", b"\x00" + (dcgan + "ema=1\n").encode())
+    put(t, "gan-v2-ema-nan", b"\x00" + (dcgan + "ema=nan\n").encode())
+    put(t, "gan-v2-ema-negative", b"\x00" + (GAN_V2 + "ema=-0.5\n").encode())
     put(t, "clf", b"\x01" + CLASSIFIER.encode())
     put(t, "clf-relu-no-batch", b"\x01" + CLASSIFIER.replace("act=tanh", "act=relu").replace("batch=5\n", "").encode())
     put(t, "clf-bad-widths", b"\x01" + CLASSIFIER.replace("widths=784,32,16,10", "widths=784,10").encode())
@@ -302,6 +314,13 @@ def cli_seeds():
         "train-gan-arch-and-knob": ("train-gan", ["--g-arch", "in 100, dense 784, tanh", "--g-hidden", "64"]),
         "train-gan-arch-bad-layer": ("train-gan", ["--d-arch", "in 784, dense 8, conv9 3, dense 1"]),
         "train-gan-arch-file": ("train-gan", ["--g-arch", "@/nonexistent/g.layers"]),
+        "train-gan-dcgan-ema": ("train-gan", ["--model", "dcgan", "--ema", "0.999", "--batch", "32"]),
+        "train-gan-dcgan-knob": ("train-gan", ["--model", "dcgan", "--g-hidden", "64"]),
+        "train-gan-keras-d": ("train-gan", ["--model=keras-d", "--z-dim", "64", "--ema=0"]),
+        "train-gan-ema-bad": ("train-gan", ["--ema", "1"]),
+        "gradcheck-model": ("gradcheck", ["--model", "tiny-conv", "--tol", "1e-5"]),
+        "graph-dcgan": ("graph", ["--model", "dcgan", "--net", "gan", "--batch", "2"]),
+        "bench-dcgan": ("bench", ["gan-step", "--model", "dcgan", "--batch", "4", "--steps", "1"]),
         "bad-missing-value": ("train-gan", ["--model", "tiny", "--seed"]),
         "bad-number": ("sample", ["--checkpoint", "c", "--out", "o", "--n", "1.5"]),
     }

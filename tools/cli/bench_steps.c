@@ -29,16 +29,27 @@ long bench_peak_rss_kb(void)
     return getrusage(RUSAGE_SELF, &u) ? -1 : u.ru_maxrss; /* KiB on Linux */
 }
 
-/* multiply-accumulates per row of the dense layers k0, k0 + 1, ... of a
- * layer list (dense layers numbered from 0) */
+/* multiply-accumulates per sample of the layers with weights k0, k0 + 1,
+ * ... of a layer list (numbered from 0; batch_norm counts as a layer with
+ * weights but does no product): dense IN OUT; conv Cout OH OW Cin kh kw;
+ * conv_t Cin H W Cout kh kw (each input pixel scatters a window) */
 static double macs_from(const tg_seq_spec *s, int k0)
 {
     double m = 0;
-    for (int i = 0, k = 0, in = s->in_features; i < s->n; i++)
-        if (s->l[i].kind == TG_LAYER_DENSE) {
-            if (k++ >= k0) m += (double)in * s->l[i].units;
-            in = s->l[i].units;
-        }
+    for (int i = 0, k = 0; i < s->n; i++) {
+        const tg_layer *l = &s->l[i];
+        if (l->kind != TG_LAYER_DENSE && l->kind != TG_LAYER_CONV && l->kind != TG_LAYER_CONV_T &&
+            l->kind != TG_LAYER_BATCH_NORM)
+            continue;
+        int nd, in[3], out[3];
+        if (k++ < k0 || l->kind == TG_LAYER_BATCH_NORM || tg_seq_shape(s, i - 1, &nd, in, NULL) != TG_OK ||
+            tg_seq_shape(s, i, &nd, out, NULL) != TG_OK)
+            continue;
+        const double win = (double)l->kernel[0] * l->kernel[1];
+        if (l->kind == TG_LAYER_DENSE) m += (double)in[0] * l->units;
+        else if (l->kind == TG_LAYER_CONV) m += (double)out[0] * out[1] * out[2] * in[0] * win;
+        else m += (double)in[0] * in[1] * in[2] * out[0] * win;
+    }
     return m;
 }
 
@@ -65,10 +76,12 @@ static double mlp_macs_from(const tg_mlp_spec *s, int k0)
  *     G weight gradients                           F(G)
  *     G input gradients of layers 1.. (z needs none) F(G, from layer 1)
  *     (+ F(G) again with fresh_z: the G step recomputes G on new noise)
- * where F(net, from k) = 2 B sum_{j>=k} w_j w_{j+1}. Reference GAN, B = 64:
+ * where F(net, from k) = 2 B (the multiply-adds of layers k.. per sample,
+ * macs_from). Reference GAN, B = 64:
  * 0.697 GFLOP. PyTorch's standard idiom also computes D's weight gradients in
  * the G step (D's parameters require grad), +F(D): 0.769 GFLOP, the 0.77 that
- * REFERENCE.md quotes. */
+ * REFERENCE.md quotes. dcgan at B = 64: 9.027 GFLOP (its layer k of G's
+ * "from 1" is the first conv_t: batch_norm is numbered but does no product). */
 static double gan_flops(const gan_cfg *c)
 {
     const tg_seq_spec *G = &c->spec.G, *D = &c->spec.D;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 const char *const bench_names[] = {"gan-step", "mlp-step", "gemm", "ops", "peak", "conv", NULL};
-const char *const bench_models[] = {"reference", "documents", NULL};
+const char *const bench_models[] = {"reference", "documents", "dcgan", "keras-d", NULL};
 /* each benchmark's --steps when it is not given (ops and peak size their own) */
 static const int default_steps[] = {100, 200, 300, 0, 0, 50};
 

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "gc_cases.h"
+#include "model_settings.h"
 #include "opts.h"
 
 #include <stddef.h>
@@ -10,11 +11,18 @@
 #include <string.h>
 
 #define O(member) offsetof(gradcheck_opts, member)
+/* a finite-difference check runs the graph twice per value: beyond this,
+ * minutes to hours */
+#define GC_MAX_PARAMS 100000
+#define GC_MAX_TEXT "100000"
 
 static const set_row rows[] = {
     {.flag = "--all", .type = &set_switch, .off = O(all), .help = "run every case"},
     {.flag = "--op", .type = &set_text, .off = O(op), .arg = "NAME",
      .help = "run the cases of one op (e.g. matmul), or one case as op:label (e.g. model:tiny-D)"},
+    {.flag = "--model", .type = &set_preset, .off = O(model), .arg = "NAME",
+     .help = "check a GAN preset: loss_D, loss_G, and loss_G in eval mode (batch norm on running statistics), at "
+             "batch 3 (6 for the MLP presets); presets of more than " GC_MAX_TEXT " parameters are refused"},
     {.flag = "--list", .type = &set_switch, .off = O(list), .help = "list the cases without running them"},
     {.flag = "--tol", .type = &set_pos_double, .off = O(gc.tol), .hi = 1, .arg = "T",
      .help = "pass threshold on the max relative error (default 1e-5)"},
@@ -24,7 +32,7 @@ static const set_row rows[] = {
 
 static const set_table table = {
     .name = "gradcheck",
-    .usage = "tapegrad gradcheck (--all | --op NAME | --list) [--tol T] [--h H]",
+    .usage = "tapegrad gradcheck (--all | --op NAME | --model NAME | --list) [--tol T] [--h H]",
     .about = "Compare every op's analytic gradients with central finite differences, in double precision through "
              "the reference kernels, on small graphs.",
     .rows = rows,
@@ -85,8 +93,9 @@ int cmd_gradcheck_parse(int argc, char **argv, gradcheck_opts *o)
     memset(o, 0, sizeof *o);
     int rc = opts_parse(&table, argc, argv, o, o->given, NULL);
     if (rc) return rc;
-    if (o->all + o->list + (o->op != NULL) != 1) {
-        cli_err("gradcheck: give exactly one of --all, --op NAME, --list (see 'tapegrad gradcheck --help')");
+    if (o->all + o->list + (o->op != NULL) + (o->model[0] != 0) != 1) {
+        cli_err("gradcheck: give exactly one of --all, --op NAME, --model NAME, --list (see 'tapegrad gradcheck "
+                "--help')");
         return CLI_USAGE;
     }
     if (o->op && !tg_gc_case_find(o->op)) return unknown_op(o->op);
@@ -110,9 +119,22 @@ int cmd_gradcheck(int argc, char **argv)
         return CLI_OK;
     }
 
+    tg_gc_case mc[3];
+    int n = tg_gc_case_count();
+    if (o.model[0]) {
+        tg_error e;
+        size_t numel = 0;
+        if ((n = tg_gc_model_cases(o.model, mc, &numel, &e)) < 0) return cli_report("gradcheck", &e);
+        if (numel > GC_MAX_PARAMS) {
+            cli_err("gradcheck: preset %s has %zu parameters, more than the %d a finite-difference check here "
+                    "takes (it runs the graph twice per value); preset tiny-conv has dcgan's kinds of layers at a "
+                    "few hundred parameters (gradcheck --model tiny-conv, or --all)", o.model, numel, GC_MAX_PARAMS);
+            return CLI_USAGE;
+        }
+    }
     int passed = 0, failed = 0;
-    for (int i = 0; i < tg_gc_case_count(); i++) {
-        const tg_gc_case *c = tg_gc_case_at(i);
+    for (int i = 0; i < n; i++) {
+        const tg_gc_case *c = o.model[0] ? &mc[i] : tg_gc_case_at(i);
         if (op && !tg_gc_case_matches(c, op)) continue;
         tg_gc_report rep;
         tg_error err;

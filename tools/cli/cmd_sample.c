@@ -35,7 +35,8 @@ static const set_table table = {
     .name = CMD,
     .usage = "tapegrad sample --checkpoint FILE --n N --out FILE [--seed S] [--threads T]",
     .about = "Generate N images with the generator of a train-gan checkpoint (the model it describes, whatever its "
-             "layers), from z ~ N(0, I) drawn with seed S.",
+             "layers; batch normalization in eval mode, on its running statistics; the moving average of G's weights "
+             "when the run kept one, --ema), from z ~ N(0, I) drawn with seed S.",
     .rows = rows,
     .n = (int)(sizeof rows / sizeof rows[0]),
 };
@@ -101,7 +102,7 @@ int cmd_sample(int argc, char **argv)
         cli_err("%s: the generator makes %d values per sample, not a square image", CMD, xd);
         goto done;
     }
-    if (gan_sample(&cfg.spec, f, o.n, (uint64_t)o.seed, o.threads, &imgs, &e) != TG_OK) {
+    if (gan_sample(&cfg.spec, f, cfg.ema > 0, o.n, (uint64_t)o.seed, o.threads, &imgs, &e) != TG_OK) {
         cli_err("%s: %s: %s", CMD, o.checkpoint, e.msg);
         goto done;
     }

@@ -54,7 +54,8 @@ int cmd_sample_parse(int argc, char **argv, sample_opts *o);
 
 typedef struct gradcheck_opts {
     const char *op; /* --op NAME (a case exists), or NULL */
-    int all, list;  /* exactly one of all, list, op */
+    int all, list;  /* exactly one of all, list, op, model */
+    char model[32]; /* --model NAME: a GAN preset's cases; "" if not given */
     tg_gc_opts gc;  /* tol and h; 0: the defaults */
     unsigned char given[SET_MAX_ROWS];
 } gradcheck_opts;
@@ -84,7 +85,7 @@ void cmd_demo_help(FILE *out);
 int cmd_demo_parse(int argc, char **argv, demo_opts *o);
 
 extern const char *const bench_names[];  /* "gan-step", "mlp-step", "gemm", "ops", "peak", "conv" */
-extern const char *const bench_models[]; /* "reference", "documents" */
+extern const char *const bench_models[]; /* "reference", "documents", "dcgan", "keras-d" */
 typedef struct bench_opts {
     int what, model;  /* indexes into bench_names and bench_models */
     int batch, threads, steps, repeats, json, profile;

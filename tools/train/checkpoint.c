@@ -138,6 +138,13 @@ static void list_tensors(gan_run *r, tensors *ts)
                 ts->n++;
             }
         }
+    for (int i = 0; r->ema && i < tg_ema_count(r->ema) && ts->n < MAXT; i++) {
+        tg_param *p = tg_ema_param(r->ema, i);
+        snprintf(ts->names[ts->n], sizeof ts->names[0], "ema/%s/%s", tg_param_group(p), tg_param_name(p));
+        ts->t[ts->n] = (st_tensor){ts->names[ts->n], ST_F32, tg_param_ndim(p), tg_param_dims(p),
+                                   tg_ema_shadow(r->ema, i)};
+        ts->n++;
+    }
 }
 
 tg_status ckpt_save(const char *path, gan_run *r, const ckpt_run *run, tg_error *err)
@@ -267,13 +274,13 @@ tg_status ckpt_config(const st_file *f, gan_cfg *c, ckpt_run *run, tg_error *err
     return TG_OK;
 }
 
-tg_status ckpt_load_group(const st_file *f, tg_params *ps, const char *group, tg_error *err)
+static tg_status load_group(const st_file *f, tg_params *ps, const char *prefix, const char *group, tg_error *err)
 {
     char name[160];
     for (int i = 0; i < tg_params_count(ps); i++) {
         tg_param *p = tg_params_at(ps, i);
         if (group && strcmp(tg_param_group(p), group)) continue;
-        snprintf(name, sizeof name, "%s/%s", tg_param_group(p), tg_param_name(p));
+        snprintf(name, sizeof name, "%s%s/%s", prefix, tg_param_group(p), tg_param_name(p));
         tg_status st = st_get_f32(f, name, tg_param_ndim(p), tg_param_dims(p), tg_param_data(p), err);
         if (st != TG_OK) return st;
     }
@@ -293,6 +300,16 @@ static tg_status rng_parse(const st_file *f, const char *key, tg_rng *r, tg_erro
     return TG_OK;
 }
 
+tg_status ckpt_load_group(const st_file *f, tg_params *ps, const char *group, tg_error *err)
+{
+    return load_group(f, ps, "", group, err);
+}
+
+tg_status ckpt_load_ema(const st_file *f, tg_params *ps, const char *group, tg_error *err)
+{
+    return load_group(f, ps, "ema/", group, err);
+}
+
 tg_status ckpt_restore(const st_file *f, gan_run *r, int training, tg_error *err)
 {
     tg_status st = ckpt_load_group(f, r->ps, NULL, err);
@@ -309,6 +326,12 @@ tg_status ckpt_restore(const st_file *f, gan_run *r, int training, tg_error *err
                 if (st != TG_OK) return st;
             }
         }
+    for (int i = 0; r->ema && i < tg_ema_count(r->ema); i++) {
+        tg_param *p = tg_ema_param(r->ema, i);
+        snprintf(name, sizeof name, "ema/%s/%s", tg_param_group(p), tg_param_name(p));
+        if ((st = st_get_f32(f, name, tg_param_ndim(p), tg_param_dims(p), tg_ema_shadow(r->ema, i), err)) != TG_OK)
+            return st;
+    }
     uint64_t u[5];
     if ((st = st_meta_uint(f, "step", 0, INT64_MAX, &u[0], WHAT, err)) != TG_OK ||
         (st = st_meta_uint(f, "epoch", 0, 1000000000, &u[1], WHAT, err)) != TG_OK ||

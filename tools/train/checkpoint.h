@@ -2,7 +2,8 @@
  *
  * Tensors: every parameter as "<group>/<name>" (e.g. "G/l0.w", F32 with the
  * parameter's shape), and both Adam optimizers' moments as
- * "adam/<group>/m/<name>" and "adam/<group>/v/<name>".
+ * "adam/<group>/m/<name>" and "adam/<group>/v/<name>"; with --ema, G's
+ * moving average as "ema/G/<name>" (key "ema" = its decay; absent: 0).
  * "__metadata__" (strings): "format" = "tapegrad-gan/2"; the configuration,
  * one key per stored row of train-gan's table (gan_opts.c: "model",
  * "model_spec" = the model's text form (tg_gan_spec_format), "batch",
@@ -69,11 +70,13 @@ tg_status ckpt_config(const st_file *f, gan_cfg *c, ckpt_run *run, tg_error *err
  * format's writer wrote them, over the preset of key "model"), before
  * ckpt_config turns it into layer lists. */
 tg_status ckpt_model_v1(const st_file *f, tg_gan_mlp *m, tg_error *err);
-/* Load parameters (and, if `training`, optimizer moments, step, epoch and
- * random streams) into a run built from the same configuration; shapes are
+/* Load parameters (and, if `training`, optimizer moments, the moving
+ * average, step, epoch and random streams) into a run built from the same configuration; shapes are
  * checked against the model. */
 tg_status ckpt_restore(const st_file *f, gan_run *r, int training, tg_error *err);
 /* Load one group's parameters (NULL: all) into a store holding them. */
 tg_status ckpt_load_group(const st_file *f, tg_params *ps, const char *group, tg_error *err);
+/* The same from the moving average's tensors ("ema/<group>/<name>"). */
+tg_status ckpt_load_ema(const st_file *f, tg_params *ps, const char *group, tg_error *err);
 
 #endif

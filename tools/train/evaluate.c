@@ -171,6 +171,7 @@ struct gan_eval {
     tg_plan *p;
     tg_node out;
     float *z;
+    tg_ema *ema; /* the run's moving average of G, if any: swapped in to sample */
 };
 
 gan_eval *gan_eval_new(const gan_run *r, eval_ref *ref, tg_error *err)
@@ -189,6 +190,7 @@ gan_eval *gan_eval_new(const gan_run *r, eval_ref *ref, tg_error *err)
         return NULL;
     }
     ev->ref = ref;
+    ev->ema = r->ema;
     tg_node z = tg_input(ev->g, "z", 2, (int[]){GAN_EVAL_SAMPLES, zd});
     ev->out = tg_generator(ev->g, &r->cfg.spec, z);
     tg_bind(ev->g, z, ev->z);
@@ -206,7 +208,9 @@ gan_eval *gan_eval_new(const gan_run *r, eval_ref *ref, tg_error *err)
 
 tg_status gan_eval_run(gan_eval *ev, eval_result *res, tg_error *err)
 {
+    if (ev->ema) tg_ema_swap(ev->ema);
     tg_status st = tg_plan_forward(ev->p);
+    if (ev->ema) tg_ema_swap(ev->ema);
     if (st != TG_OK) return tg_error_set(err, st, "generator failed: %s", tg_graph_error(ev->g));
     return eval_images(ev->ref, tg_plan_value(ev->p, ev->out), GAN_EVAL_SAMPLES, res, err);
 }

@@ -15,6 +15,7 @@
 #define NETS_D 2u
 
 static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
+static char preset_epilog[1024]; /* the presets' training defaults, for --help (gan_opts_preset_help) */
 
 /* Rows in the order --help lists them. Keys are what checkpoints store
  * (checkpoint.h); a row without a key is not stored, but the model flags
@@ -30,7 +31,7 @@ static const set_row rows[] = {
              "given with it (a moved data folder: --data)",
      .flags = SET_RESUME | SET_IS_RESUME},
     {.flag = "--model", .key = "model", .type = &set_preset, .off = O(cfg.model), .def = "reference", .arg = "NAME",
-     .help = "the preset the model starts from"},
+     .help = "the preset the model starts from; a preset may bring training defaults (listed at the end)"},
     {.flag = "--epochs", .key = "epochs", .type = &set_int, .off = O(cfg.epochs), .lo = 1, .hi = 100000, .def = "30",
      .arg = "N", .help = "total epochs", .flags = SET_RESUME},
     {.flag = "--batch", .key = "batch", .type = &set_int, .off = O(cfg.batch), .lo = 1, .hi = 65536, .def = "64",
@@ -55,6 +56,11 @@ static const set_row rows[] = {
      .help = "nonsaturating: BCE(D(G(z)), 1); saturating, the minimax form: -BCE(D(G(z)), 0)"},
     {.flag = "--fresh-z", .key = "fresh_z", .type = &set_switch, .off = O(cfg.fresh_z), .def = "0",
      .help = "draw a new z for the G step (default: reuse the D step's)"},
+    {.flag = "--ema", .key = "ema", .type = &set_unit_float, .off = O(cfg.ema), .def = "0", .arg = "DECAY",
+     .help = "keep an exponential moving average of G's parameters and batch-norm statistics, updated after every "
+             "G step (shadow = DECAY shadow + (1 - DECAY) value; 0.999 is typical); samples, --eval-every and "
+             "`tapegrad sample` use it. 0: off",
+     .flags = SET_OPTIONAL_KEY},
     {.flag = "--init", .type = &set_init, .off = O(k.init), .arg = "I",
      .help = "weight initializer (normal: N(0, sigma), --sigma X)", .flags = SET_PRESET},
     {.flag = "--sigma", .type = &set_pos_float, .off = O(k.sigma), .hi = 100, .arg = "X",
@@ -114,6 +120,7 @@ const set_table gan_opts_table = {
              "the MLP flags edit, or layer lists (--g-arch, --d-arch).",
     .rows = rows,
     .n = (int)(sizeof rows / sizeof rows[0]),
+    .epilog = preset_epilog,
 };
 
 int gan_opts_given(const train_gan_opts *o, const char *flag)
@@ -140,6 +147,7 @@ static void knobs_of(const tg_gan_mlp *m, gan_knobs *k)
 
 void gan_opts_defaults(train_gan_opts *o)
 {
+    gan_opts_preset_help(); /* the epilog of --help */
     memset(o, 0, sizeof *o);
     set_defaults(&gan_opts_table, o);
     tg_gan_mlp m;
@@ -157,34 +165,109 @@ static void mlp_widths(tg_mlp_spec *s, int first, const set_width_list *hidden, 
     s->widths[hidden->n + 1] = last;
 }
 
+/* Training defaults a preset brings: a row the command line does not give
+ * takes its preset's value here, else the table's default. Data, not code:
+ * one line per (preset, flag). Only rows of gan_cfg. */
+static const struct preset_default {
+    const char *preset, *flag, *value;
+} preset_defaults[] = {
+    /* DCGAN's recipe: Adam 2e-4 (0.5, 0.999) for both nets, real label 0.9, batch 64 */
+    {"dcgan", "--lr-g", "2e-4"}, {"dcgan", "--lr-d", "2e-4"}, {"dcgan", "--beta1", "0.5"},
+    {"dcgan", "--beta2", "0.999"}, {"dcgan", "--real-label", "0.9"}, {"dcgan", "--batch", "64"},
+    /* a test preset: small batches, a larger step */
+    {"tiny-conv", "--batch", "4"}, {"tiny-conv", "--lr-g", "1e-3"}, {"tiny-conv", "--lr-d", "1e-3"},
+};
+#define N_PRESET_DEFAULTS ((int)(sizeof preset_defaults / sizeof preset_defaults[0]))
+
+const char *gan_opts_preset_default(const char *preset, const char *flag)
+{
+    for (int i = 0; i < N_PRESET_DEFAULTS; i++)
+        if (!strcmp(preset_defaults[i].preset, preset) && !strcmp(preset_defaults[i].flag, flag))
+            return preset_defaults[i].value;
+    return NULL;
+}
+
+const char *gan_opts_preset_help(void)
+{
+    size_t n = (size_t)snprintf(preset_epilog, sizeof preset_epilog, "Training defaults of presets (a flag given "
+                                "overrides them; the checkpoint stores the values used):");
+    for (int i = 0; i < N_PRESET_DEFAULTS && n < sizeof preset_epilog; i++) {
+        const int first = !i || strcmp(preset_defaults[i - 1].preset, preset_defaults[i].preset);
+        n += (size_t)snprintf(preset_epilog + n, sizeof preset_epilog - n, "%s%s%s%s %s", first && i ? ";" : "",
+                              first ? " " : ", ", first ? preset_defaults[i].preset : "", first ? ":" : "",
+                              preset_defaults[i].flag);
+        if (n < sizeof preset_epilog)
+            n += (size_t)snprintf(preset_epilog + n, sizeof preset_epilog - n, " %s", preset_defaults[i].value);
+    }
+    if (n < sizeof preset_epilog) snprintf(preset_epilog + n, sizeof preset_epilog - n, ".");
+    return preset_epilog;
+}
+
+_Static_assert(offsetof(train_gan_opts, cfg) == 0, "a row of cfg is at the same offset in gan_cfg");
+
+/* the preset's training defaults into c, for the rows not given */
+static void apply_preset_defaults(const train_gan_opts *o, gan_cfg *c)
+{
+    for (int i = 0; i < N_PRESET_DEFAULTS; i++) {
+        if (strcmp(preset_defaults[i].preset, c->model)) continue;
+        int k = set_find(&gan_opts_table, preset_defaults[i].flag, NULL);
+        const set_row *r = &gan_opts_table.rows[k];
+        if (o->given[k] || r->off + r->type->size > sizeof *c) continue; /* not a row of cfg */
+        r->type->parse(r, preset_defaults[i].value, (char *)c + r->off, 0, NULL);
+    }
+}
+
+/* the MLP flags that edit network `net` (TG_GAN_NET_*) */
+static const char *const g_flags[] = {"--z-dim", "--g-hidden", "--g-act", "--slope", NULL};
+static const char *const d_flags[] = {"--d-hidden", "--d-act", "--slope", "--dropout", NULL};
+
 tg_status gan_opts_build(const train_gan_opts *o, gan_cfg *c, tg_error *err)
 {
     *c = o->cfg;
+    apply_preset_defaults(o, c);
+    tg_gan_spec preset;
     tg_gan_mlp m;
-    tg_status st = tg_gan_mlp_preset(o->cfg.model, &m, err);
+    tg_status st = tg_gan_preset(o->cfg.model, &preset, err);
+    const int nets = tg_gan_preset_mlp_nets(o->cfg.model);
     if (st != TG_OK) return st;
-    /* the MLP flags edit the preset; a flag not given leaves the preset's */
-    const gan_knobs *g = &o->k;
 #define GIVEN(flag) gan_opts_given(o, flag)
-    const int xdim = m.D.widths[0];
-    if (GIVEN("--z-dim") || GIVEN("--g-hidden")) {
-        set_width_list h;
-        h.n = m.G.n_layers - 1;
-        for (int i = 0; i < h.n; i++) h.w[i] = m.G.widths[i + 1];
-        mlp_widths(&m.G, GIVEN("--z-dim") ? g->z_dim : m.G.widths[0], GIVEN("--g-hidden") ? &g->g_hidden : &h,
-                   xdim);
+    /* an MLP flag needs the network it edits to be an MLP */
+    for (int net = 0; net < 2; net++) {
+        const int bit = net ? TG_GAN_NET_D : TG_GAN_NET_G;
+        if (nets & bit || GIVEN(net ? "--d-arch" : "--g-arch")) continue;
+        for (const char *const *f = net ? d_flags : g_flags; *f; f++)
+            if (GIVEN(*f))
+                return tg_error_set(err, TG_ERR_ARG, "%s edits an MLP, but preset %s's %c is a layer list (give it "
+                                    "as %s instead)", *f, o->cfg.model, net ? 'D' : 'G', net ? "--d-arch" : "--g-arch");
     }
-    if (GIVEN("--d-hidden")) mlp_widths(&m.D, xdim, &g->d_hidden, 1);
-    if (GIVEN("--g-act")) m.G.hidden = g->g_act;
-    if (GIVEN("--d-act")) m.D.hidden = g->d_act;
-    if (GIVEN("--slope")) m.G.slope = m.D.slope = g->slope;
-    if (GIVEN("--dropout")) m.D.dropout = g->dropout;
-    if (GIVEN("--init")) m.init = g->init;
-    if (GIVEN("--sigma")) m.sigma = g->sigma;
-    if ((st = tg_gan_from_mlp(&m, &c->spec, err)) != TG_OK) return st;
+    c->spec = preset;
+    if (nets > 0) {
+        if ((st = tg_gan_mlp_preset(o->cfg.model, &m, err)) != TG_OK) return st;
+        /* the MLP flags edit the preset; a flag not given leaves the preset's */
+        const gan_knobs *g = &o->k;
+        const int xdim = m.D.widths[0];
+        if (GIVEN("--z-dim") || GIVEN("--g-hidden")) {
+            set_width_list h;
+            h.n = m.G.n_layers - 1;
+            for (int i = 0; i < h.n; i++) h.w[i] = m.G.widths[i + 1];
+            mlp_widths(&m.G, GIVEN("--z-dim") ? g->z_dim : m.G.widths[0], GIVEN("--g-hidden") ? &g->g_hidden : &h,
+                       xdim);
+        }
+        if (GIVEN("--d-hidden")) mlp_widths(&m.D, xdim, &g->d_hidden, 1);
+        if (GIVEN("--g-act")) m.G.hidden = g->g_act;
+        if (GIVEN("--d-act")) m.D.hidden = g->d_act;
+        if (GIVEN("--slope")) m.G.slope = m.D.slope = g->slope;
+        if (GIVEN("--dropout")) m.D.dropout = g->dropout;
+        tg_gan_spec edited;
+        if ((st = tg_gan_from_mlp(&m, &edited, err)) != TG_OK) return st;
+        if (nets & TG_GAN_NET_G) c->spec.G = edited.G;
+        if (nets & TG_GAN_NET_D) c->spec.D = edited.D;
+    }
+    if (GIVEN("--init")) c->spec.init = o->k.init;
+    if (GIVEN("--sigma")) c->spec.sigma = o->k.sigma;
     /* layer lists replace a network */
-    if (GIVEN("--g-arch")) c->spec.G = g->g_arch;
-    if (GIVEN("--d-arch")) c->spec.D = g->d_arch;
+    if (GIVEN("--g-arch")) c->spec.G = o->k.g_arch;
+    if (GIVEN("--d-arch")) c->spec.D = o->k.d_arch;
 #undef GIVEN
     return gan_cfg_check(c, err);
 }

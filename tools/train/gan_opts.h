@@ -38,10 +38,17 @@ extern const set_table gan_opts_table;
 /* The table's defaults, the knobs from the "reference" preset (what
  * --help shows), and cfg.spec that preset. */
 void gan_opts_defaults(train_gan_opts *o);
-/* c = o->cfg with its spec built: the preset o->cfg.model, edited by the
- * knobs the command line gave, then --g-arch / --d-arch; checked
+/* c = o->cfg with the preset's training defaults (gan_opts_preset_default)
+ * in the rows the command line did not give, and its spec built: the preset
+ * o->cfg.model, its MLP networks edited by the knobs the command line gave
+ * (an MLP flag for a network that is a layer list is an error), then
+ * --g-arch / --d-arch; checked
  * (gan_cfg_check). TG_ERR_ARG says why a combination is not valid. */
 tg_status gan_opts_build(const train_gan_opts *o, gan_cfg *c, tg_error *err);
+/* The training default preset brings for row `flag` ("2e-4"), or NULL. */
+const char *gan_opts_preset_default(const char *preset, const char *flag);
+/* Every preset's training defaults in words, for --help. */
+const char *gan_opts_preset_help(void);
 /* whether row `flag` was given */
 int gan_opts_given(const train_gan_opts *o, const char *flag);
 

@@ -26,6 +26,7 @@ tg_status gan_cfg_check(const gan_cfg *c, tg_error *err)
         {"beta2", c->beta2, c->beta2 >= 0 && c->beta2 < 1},
         {"sigma", c->spec.sigma, c->spec.sigma >= 0 && isfinite(c->spec.sigma)},
         {"real_label", c->real_label, isfinite(c->real_label)},
+        {"ema", c->ema, c->ema >= 0 && c->ema < 1},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (!f[i].ok) return tg_error_set(err, TG_ERR_ARG, "%s %.9g is out of range", f[i].name, (double)f[i].v);
@@ -83,6 +84,8 @@ tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err)
     if (tg_adam_set_pool(r->ad, r->pool) != TG_OK || tg_adam_set_pool(r->ag, r->pool) != TG_OK)
         return fail(err, TG_ERR_NOMEM, "adam", "out of memory");
 
+    if (c->ema > 0 && !(r->ema = tg_ema_new(r->ps, "G", c->ema, &e))) return tg_error_set(err, e.code, "ema: %s", e.msg);
+
     /* the sampler: G alone, eval mode, on fixed noise */
     tg_rng fixed;
     tg_rng_seed(&fixed, c->seed, STREAM_FIXED);
@@ -104,6 +107,7 @@ void gan_free(gan_run *r)
     tg_plan_free(r->sp);
     tg_adam_free(r->ad);
     tg_adam_free(r->ag);
+    tg_ema_free(r->ema);
     tg_graph_free(r->g);
     tg_graph_free(r->sg);
     tg_pool_free(r->pool);
@@ -172,6 +176,7 @@ static tg_status step(gan_run *r, void (*noise)(gan_run *, const void *, int), c
     if (r->want_norms && (!isfinite(st->gnorm_g) || !isfinite(st->gnorm_d)))
         return tg_error_set(err, TG_ERR_NONFINITE, "gradient norm is not finite: training diverged");
     tg_adam_step(r->ag);
+    if (r->ema) tg_ema_update(r->ema);
     r->step++;
     return TG_OK;
 }
@@ -199,9 +204,14 @@ tg_status gan_step_z(gan_run *r, const float *z, const float *z2, gan_stats *st,
     return step(r, noise_given, zz, st, err);
 }
 
+tg_status gan_ema_swap(gan_run *r) { return r->ema ? tg_ema_swap(r->ema) : TG_OK; }
+
 const float *gan_fixed_samples(gan_run *r)
 {
-    return tg_plan_forward(r->sp) == TG_OK ? tg_plan_value(r->sp, r->sout) : NULL;
+    gan_ema_swap(r);
+    tg_status st = tg_plan_forward(r->sp);
+    gan_ema_swap(r);
+    return st == TG_OK ? tg_plan_value(r->sp, r->sout) : NULL;
 }
 
 double gan_sample_diversity(const float *x, int n, int dim)

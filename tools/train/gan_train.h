@@ -19,6 +19,7 @@ typedef struct gan_cfg {
     uint64_t seed;
     float lr_g, lr_d, beta1, beta2, eps, real_label;
     int saturating, fresh_z;
+    float ema;             /* decay of G's moving average; 0: none */
 } gan_cfg;
 
 /* train-gan's defaults (gan_opts.c's table) with a preset's model; TG_ERR_ARG
@@ -26,8 +27,8 @@ typedef struct gan_cfg {
 tg_status gan_cfg_defaults(gan_cfg *c, const char *preset, tg_error *err);
 /* Is c a configuration gan_init can build and train: a valid GAN spec
  * (tg_gan_check: G's output as wide as D's input, D's output 1), learning
- * rates and eps positive normal floats, betas in [0, 1), sigma >= 0, real
- * label finite, batch >= 1, epochs >= 0? TG_OK, or TG_ERR_ARG saying why. */
+ * rates and eps positive normal floats, betas and ema in [0, 1), sigma >= 0,
+ * real label finite, batch >= 1, epochs >= 0? TG_OK, or TG_ERR_ARG saying why. */
 tg_status gan_cfg_check(const gan_cfg *c, tg_error *err);
 
 typedef struct gan_stats {
@@ -53,6 +54,7 @@ typedef struct gan_run {
     int want_norms;            /* compute gradient norms in the next steps (a
                                   pass over every gradient: ~15% of a step) */
     int epoch;                 /* epochs done */
+    tg_ema *ema;               /* cfg.ema > 0: G's moving average, updated after every G step */
     /* sampling: G alone on fixed noise, eval mode */
     tg_graph *sg;
     tg_plan *sp;
@@ -70,7 +72,12 @@ tg_status gan_step(gan_run *r, gan_stats *st, tg_error *err);
  * for the G step when fresh_z, which then needs z2). For tests that replay
  * another implementation's trajectory. */
 tg_status gan_step_z(gan_run *r, const float *z, const float *z2, gan_stats *st, tg_error *err);
-/* G(fixed noise), GAN_FIXED x xdim in [-1, 1]; NULL on failure */
+/* Exchange G's values with its moving average's (nothing without
+ * cfg.ema): run G between two calls to sample with the average. */
+tg_status gan_ema_swap(gan_run *r);
+/* G(fixed noise), GAN_FIXED x xdim in [-1, 1], in eval mode (batch_norm on
+ * its running statistics) with the moving average's values if there is one;
+ * NULL on failure */
 const float *gan_fixed_samples(gan_run *r);
 /* per-pixel standard deviation across the fixed samples, averaged: ~0 when
  * the generator has collapsed to one output */

@@ -318,15 +318,29 @@ static void bind_fill(tg_gc_ctx *c, tg_node x, int kind)
     tg_bind(c->g, x, d);
 }
 
-static tg_node gan(tg_gc_ctx *c, int which)
+/* a GAN preset's loss_d or loss_g at a small batch (6 for tiny's MLPs; 3
+ * for the conv presets, whose images are larger; batch_norm needs 2) */
+static tg_node gan(tg_gc_ctx *c, int which, const char *preset)
 {
     tg_graph *g = c->g;
     tg_gan_spec s;
     tg_gan_graph gg;
-    const int B = 6;
-    if (tg_gan_preset("tiny", &s, NULL) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, "no tiny GAN preset");
     tg_error e;
+    if (tg_gan_preset(preset, &s, &e) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, e.msg);
+    const int B = tg_gan_preset_mlp_nets(preset) == (TG_GAN_NET_G | TG_GAN_NET_D) ? 6 : 3;
     if (tg_gan_params(c->ps, &s, &c->rng, &e) != TG_OK) return tg_graph_fail(g, TG_ERR_ARG, e.msg);
+    /* batch_norm's beta and running variance as training leaves them, not
+     * as they start: with beta 0 (and mean 0), an eval-mode output whose
+     * inputs were all zeros (ReLU) sits exactly on the next ReLU's kink,
+     * where finite differences see half a slope */
+    for (int i = 0; i < tg_params_count(c->ps); i++) {
+        tg_param *p = tg_params_at(c->ps, i);
+        const char *n = tg_param_name(p), *dot = strrchr(n, '.');
+        if (!dot || (strcmp(dot, ".beta") && strcmp(dot, ".var"))) continue;
+        gc_fill(c, tg_param_data(p), tg_param_numel(p), strcmp(dot, ".var") ? F_AWAY : F_U01);
+        if (!strcmp(dot, ".var"))
+            for (size_t k = 0; k < tg_param_numel(p); k++) tg_param_data(p)[k] += 0.5f;
+    }
     if (tg_gan_build(g, &s, B, 0.9f, which == M_TINY_G_SAT, &gg) != TG_OK) return (tg_node){-1};
     bind_fill(c, gg.z, F_U1);
     bind_fill(c, gg.x, F_U1);
@@ -382,12 +396,12 @@ static tg_node b_model(tg_gc_ctx *c, const tg_gc_case *s)
     switch (s->iarg[0]) {
     case M_MLP: return mlp_classifier(c);
     case M_REF_D_LAST: return ref_d_last(c);
-    default: return gan(c, s->iarg[0]);
+    default: return gan(c, s->iarg[0], s->model ? s->model : "tiny");
     }
 }
 
 /* ---------------------------------------------------------------- table */
-#define CASE(op, label, fn, i0, i1, i2, i3, f0) {op, label, fn, {i0, i1, i2, i3}, {f0, 0}, NULL, 0, {NULL, NULL}, 0}
+#define CASE(op, label, fn, i0, i1, i2, i3, f0) {op, label, fn, {i0, i1, i2, i3}, {f0, 0}, NULL, 0, {NULL, NULL}, 0, NULL}
 #define MM(label, M, K, N, t) CASE("matmul", label, b_matmul, M, K, N, t, 0)
 #define UN(op, label, r, k, act, fl, slope) CASE(op, label, b_unary, r, k, act, fl, slope)
 
@@ -486,14 +500,18 @@ static const tg_gc_case cases[] = {
     CASE("softmax_xent", "x=+-1000 3x4", b_softmax, 3, 4, F_BIG, 0, 0),
     CASE("softmax_xent", "dy!=1 4x3", b_softmax, 4, 3, F_U3, 4, 0),
 
-    {"detach", "y behind detach", b_detach, {0, 0, 0, 0}, {0, 0}, NULL, 0, {"input:y", NULL}, 0},
-    {"detach", "param behind detach", b_detach, {1, 0, 0, 0}, {0, 0}, NULL, 1, {"V/", NULL}, 0},
+    {"detach", "y behind detach", b_detach, {0, 0, 0, 0}, {0, 0}, NULL, 0, {"input:y", NULL}, 0, NULL},
+    {"detach", "param behind detach", b_detach, {1, 0, 0, 0}, {0, 0}, NULL, 1, {"V/", NULL}, 0, NULL},
 
-    {"model", "tiny-D", b_model, {M_TINY_D, 0, 0, 0}, {0, 0}, NULL, 0, {"G/", "input:z"}, 0},
-    {"model", "tiny-G", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
-    {"model", "tiny-G-saturating", b_model, {M_TINY_G_SAT, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
-    {"model", "mlp-classifier", b_model, {M_MLP, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0},
-    {"model", "reference-D-lastlayer", b_model, {M_REF_D_LAST, 0, 0, 0}, {0, 0}, "D", 1, {NULL, NULL}, 0},
+    {"model", "tiny-D", b_model, {M_TINY_D, 0, 0, 0}, {0, 0}, NULL, 0, {"G/", "input:z"}, 0, NULL},
+    {"model", "tiny-G", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0, NULL},
+    {"model", "tiny-G-saturating", b_model, {M_TINY_G_SAT, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0, NULL},
+    {"model", "mlp-classifier", b_model, {M_MLP, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0, NULL},
+    {"model", "reference-D-lastlayer", b_model, {M_REF_D_LAST, 0, 0, 0}, {0, 0}, "D", 1, {NULL, NULL}, 0, NULL},
+    /* conv, conv_t, batch_norm (training and eval), reshape, flatten inside a GAN */
+    {"model", "tiny-conv-D", b_model, {M_TINY_D, 0, 0, 0}, {0, 0}, NULL, 0, {"G/", "input:z"}, 0, "tiny-conv"},
+    {"model", "tiny-conv-G", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 0, "tiny-conv"},
+    {"model", "tiny-conv-G-eval", b_model, {M_TINY_G, 0, 0, 0}, {0, 0}, NULL, 0, {NULL, NULL}, 1, "tiny-conv"},
 };
 
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -556,6 +574,31 @@ static uint64_t case_seed(const tg_gc_case *c)
     h = (h ^ ':') * 0x100000001b3ull;
     for (const char *s = c->label; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
+}
+
+int tg_gc_model_cases(const char *preset, tg_gc_case out[3], size_t *numel, tg_error *err)
+{
+    tg_gan_spec s;
+    tg_status st = tg_gan_preset(preset, &s, err);
+    if (st != TG_OK) return -1;
+    tg_params *ps = tg_params_new();
+    tg_rng r;
+    tg_rng_seed(&r, 1, 0);
+    if (!ps || tg_gan_params(ps, &s, &r, err) != TG_OK) {
+        if (!ps) tg_error_set(err, TG_ERR_NOMEM, "out of memory");
+        tg_params_free(ps);
+        return -1;
+    }
+    *numel = tg_params_numel(ps, NULL);
+    tg_params_free(ps);
+    static const char *const suffix[3] = {"-D", "-G", "-G-eval"};
+    static char labels[3][64];
+    for (int k = 0; k < 3; k++) {
+        snprintf(labels[k], sizeof labels[k], "%.40s%s", preset, suffix[k]);
+        out[k] = (tg_gc_case){.op = "model", .label = labels[k], .build = b_model, .iarg = {k ? M_TINY_G : M_TINY_D},
+                              .nograd = {k ? NULL : "G/", k ? NULL : "input:z"}, .eval = k == 2, .model = preset};
+    }
+    return 3;
 }
 
 tg_status tg_gc_case_run(const tg_gc_case *c, const tg_gc_opts *opts, tg_gc_report *rep, tg_error *err)

@@ -51,6 +51,7 @@ struct tg_gc_case {
      * leaks gradient from a correct graph, so this is checked separately. */
     const char *nograd[2];
     int eval;            /* 1: check the eval-mode graph (tg_gc_opts.eval) */
+    const char *model;   /* GAN cases: the preset (NULL: "tiny") */
 };
 
 int tg_gc_case_count(void);
@@ -59,6 +60,14 @@ const tg_gc_case *tg_gc_case_at(int i);     /* NULL if out of range */
 const tg_gc_case *tg_gc_case_find(const char *name);
 /* 1 if `name` selects at least one case: an op name or "op:label". */
 int tg_gc_case_matches(const tg_gc_case *c, const char *name);
+
+/* The cases of a GAN preset (tg_models.h): loss_d (train mode), loss_g
+ * (train mode) and loss_g (eval mode) at a small batch, labelled
+ * "<preset>-D", "<preset>-G", "<preset>-G-eval" (the labels live until the
+ * next call). Its parameter count in *numel: a finite-difference check runs
+ * the graph twice per parameter and input value. Returns 3, or -1 with the
+ * reason in err (an unknown preset). */
+int tg_gc_model_cases(const char *preset, tg_gc_case out[3], size_t *numel, tg_error *err);
 
 /* Context lifecycle (used by tg_gc_case_run; exposed for tests that want to
  * build a case themselves). */

@@ -27,14 +27,14 @@ static void sampler_free(sampler *s)
 }
 
 /* G's parameters from f, one graph with two batch sizes */
-static tg_status sampler_init(sampler *s, const tg_gan_spec *spec, const st_file *f, int n, int threads, int zd,
-                              tg_error *err)
+static tg_status sampler_init(sampler *s, const tg_gan_spec *spec, const st_file *f, int ema, int n, int threads,
+                              int zd, tg_error *err)
 {
     tg_rng rng;
     tg_rng_seed(&rng, 0, 0);
     if (!(s->ps = tg_params_new())) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
     tg_status st = tg_seq_params(s->ps, &spec->G, TG_INIT_ZEROS, 0, &rng, err);
-    if (st == TG_OK) st = ckpt_load_group(f, s->ps, "G", err);
+    if (st == TG_OK) st = ema ? ckpt_load_ema(f, s->ps, "G", err) : ckpt_load_group(f, s->ps, "G", err);
     if (st != TG_OK) return st;
     const int chunk = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
     s->size[0] = chunk;
@@ -53,8 +53,8 @@ static tg_status sampler_init(sampler *s, const tg_gan_spec *spec, const st_file
     return TG_OK;
 }
 
-tg_status gan_sample(const tg_gan_spec *spec, const st_file *f, int n, uint64_t seed, int threads, float **images,
-                     tg_error *err)
+tg_status gan_sample(const tg_gan_spec *spec, const st_file *f, int ema, int n, uint64_t seed, int threads,
+                     float **images, tg_error *err)
 {
     *images = NULL;
     int zd, xd;
@@ -65,7 +65,7 @@ tg_status gan_sample(const tg_gan_spec *spec, const st_file *f, int n, uint64_t 
     memset(&s, 0, sizeof s);
     float *imgs = malloc((size_t)n * xd * sizeof *imgs);
     if (!imgs) st = tg_error_set(err, TG_ERR_NOMEM, "out of memory");
-    if (st == TG_OK) st = sampler_init(&s, spec, f, n, threads, zd, err);
+    if (st == TG_OK) st = sampler_init(&s, spec, f, ema, n, threads, zd, err);
     tg_rng rng;
     tg_rng_seed(&rng, seed, SAMPLE_STREAM);
     for (int done = 0; st == TG_OK && done < n;) {

@@ -13,9 +13,12 @@
 #define SAMPLE_STREAM 7     /* the noise's stream of the seed */
 
 /* n samples (n, x_dim) into *images (malloc'd, the caller frees it), from
- * the generator of spec with group "G" read from f, noise from seed. */
-tg_status gan_sample(const tg_gan_spec *spec, const st_file *f, int n, uint64_t seed, int threads, float **images,
-                     tg_error *err);
+ * the generator of spec with group "G" read from f (ema: its moving
+ * average, "ema/G/..."), in eval mode (batch_norm on its running
+ * statistics: a sample does not depend on the others of its chunk), noise
+ * from seed. */
+tg_status gan_sample(const tg_gan_spec *spec, const st_file *f, int ema, int n, uint64_t seed, int threads,
+                     float **images, tg_error *err);
 /* x in [-1, 1] as 0..255: floor((x + 1) 127.5 + 0.5), clamped */
 void images_to_u8(const float *x, size_t n, uint8_t *out);
 
