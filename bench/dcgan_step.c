@@ -1,6 +1,7 @@
 /* dcgan_step.c - one DCGAN training iteration on MNIST-shaped data, timed.
  *
- * The `dcgan` design (to become a preset of `tapegrad bench gan-step`):
+ * The `dcgan` design (the layers of the dcgan preset in models/, which `tapegrad
+ * bench gan-step --model dcgan` runs through the training code):
  *   G: in 100, dense 6272 nobias, batch_norm, relu, reshape 128x7x7,
  *      conv_t 64 4 s2 p1 nobias, batch_norm, relu, conv_t 1 4 s2 p1, tanh
  *   D: in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, conv 128 5 s2,
