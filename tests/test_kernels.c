@@ -599,17 +599,6 @@ static double ref_softmax_xent(const float *x, const int32_t *lab, double *p, in
     return loss;
 }
 
-/* Debian 12's AArch64 cross compiler, GCC 12.2.0 (gcc-aarch64-linux-gnu
- * 12.2.0-14), stops with an internal compiler error (in
- * vect_transform_reduction, tree-vect-loop.cc:7457) when its loop vectorizer
- * runs on this test at -O3; -O2 or -fno-tree-loop-vectorize compile it. The
- * loop vectorizer is off for this one test function there (the kernels it
- * checks are compiled as always). */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && defined(__aarch64__)
-#define TG_GCC12_AARCH64_ICE 1
-#pragma GCC push_options
-#pragma GCC optimize("no-tree-loop-vectorize")
-#endif
 START_TEST(test_softmax_xent)
 {
     const tg_kern *v[3];
@@ -676,9 +665,6 @@ START_TEST(test_softmax_xent)
     CHECK_ERRS(e);
 }
 END_TEST
-#ifdef TG_GCC12_AARCH64_ICE
-#pragma GCC pop_options
-#endif
 
 /* ---- Adam vs a double implementation fed the same float hyper-parameters ---- */
 
