@@ -55,9 +55,34 @@ typedef struct gan_run {
     int zd, xd;
 } gan_run;
 
-static void run_new(gan_run *r, const char *preset, int B, uint64_t seed)
+/* tiny_gan_init for a GAN spec in its text form (tg_gan_spec_parse) */
+static void spec_gan_init(tiny_gan *t, const char *text, int B, uint64_t seed)
 {
-    ck_assert_int_eq(tiny_gan_init(&r->t, preset, B, seed, 1), 0);
+    tg_error err;
+    tg_gan_graph gg;
+    tg_rng r;
+    memset(t, 0, sizeof *t);
+    ck_assert_msg(tg_gan_spec_parse(text, &t->spec, &err) == TG_OK, "%s", err.msg);
+    t->B = B;
+    t->ps = tg_params_new();
+    tg_rng_seed(&r, seed, 0);
+    ck_assert_int_eq(tg_gan_params(t->ps, &t->spec, &r, &err), TG_OK);
+    t->g = tg_graph_new(t->ps);
+    ck_assert_int_eq(tg_gan_build(t->g, &t->spec, B, 0.9f, 0, &gg), TG_OK);
+    t->z = gg.z, t->x = gg.x, t->fake = gg.fake, t->dreal = gg.d_real, t->dfake = gg.d_fake;
+    t->loss_d = gg.loss_d, t->loss_g = gg.loss_g;
+    t->zb = calloc((size_t)B * (size_t)t->spec.G.in_features, sizeof(float));
+    t->xb = calloc((size_t)B * (size_t)t->spec.D.in_features, sizeof(float));
+    ck_assert(t->zb && t->xb);
+    tg_bind(t->g, t->z, t->zb);
+    tg_bind(t->g, t->x, t->xb);
+}
+
+/* model: a preset's name (its dropout off), or a GAN spec's text */
+static void run_new(gan_run *r, const char *model, int B, uint64_t seed)
+{
+    if (strchr(model, ':')) spec_gan_init(&r->t, model, B, seed);
+    else ck_assert_int_eq(tiny_gan_init(&r->t, model, B, seed, 1), 0);
     ck_assert_int_eq(tiny_gan_plans(&r->t, NULL, NULL, &r->pd, &r->pg), TG_OK);
     r->ad = tg_adam_new(r->t.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     r->ag = tg_adam_new(r->t.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
@@ -342,33 +367,40 @@ START_TEST(test_overlap_same_bits)
 }
 END_TEST
 
-START_TEST(test_gan_data_parallel)
+/* The GAN `model` (no dropout), 20 iterations of a D step and a G step with
+ * Adam on a global batch of 8 rows per iteration: each rank on its 8/size
+ * rows with the gradients averaged (buckets of bucket_bytes, overlapped with
+ * backward), against
+ *   - this process alone on all 8 rows (the full-batch gradient: the same up
+ *     to float rounding, as the batch sums split differently; Adam's step
+ *     m / sqrt(v) magnifies the rounding of the smallest gradients, so the
+ *     weights agree less closely than the losses), and
+ *   - this process alone on the ranks' rows in turn, summing their gradients
+ *     in rank order (with two ranks: the same bits).
+ * The ranks start from different weights; the broadcast makes them rank
+ * 0's. Returns the largest relative differences from the full batch, of the
+ * losses and of the weights. */
+static void data_parallel(const char *name, const char *model, float lr, size_t bucket_bytes, double *worst_loss_out,
+                          double *worst_w_out)
 {
-    /* The documents GAN (no dropout), 20 iterations of a D step and a G step
-     * with Adam on a global batch of 8 rows per iteration: each rank on its
-     * 8/size rows with the gradients averaged (1 MiB buckets, overlapped
-     * with backward), against
-     *   - this process alone on all 8 rows (the full-batch gradient: the
-     *     same up to float rounding, as the batch sums split differently;
-     *     Adam's step m / sqrt(v) magnifies the rounding of the smallest
-     *     gradients, so the weights agree less closely than the losses), and
-     *   - this process alone on the ranks' rows in turn, summing their
-     *     gradients in rank order (with two ranks: the same bits).
-     * The ranks start from different weights; the broadcast makes them
-     * rank 0's. */
     enum { GB = 8, IT = 20 };
     ck_assert_int_eq(GB % SIZE, 0);
     const int B = GB / SIZE;
     gan_run ref, split, dp;
-    run_new(&ref, "documents", GB, 3);
-    run_new(&split, "documents", B, 3);
-    run_new(&dp, "documents", B, 3 + 1000 * (uint64_t)RANK);
+    run_new(&ref, model, GB, 3);
+    run_new(&split, model, B, 3);
+    run_new(&dp, model, B, 3 + 1000 * (uint64_t)RANK);
+    gan_run *all[3] = {&ref, &split, &dp};
+    for (int k = 0; k < 3; k++) {
+        tg_adam_set_lr(all[k]->ad, lr);
+        tg_adam_set_lr(all[k]->ag, lr);
+    }
     float *acc = malloc(2 * sizeof(float) * tg_params_numel(ref.t.ps, NULL));
     tg_error err;
     ck_assert_int_eq(tg_dist_broadcast(D, dp.t.ps, "*", &err), TG_OK);
     ck_assert_double_eq(max_rel_diff(dp.t.ps, ref.t.ps), 0);
     tg_dist_avg *avd, *avg;
-    const tg_dist_avg_opts o = {.bucket_bytes = 1 << 20};
+    const tg_dist_avg_opts o = {.bucket_bytes = bucket_bytes};
     ck_assert_int_eq(tg_dist_avg_new(&avd, D, dp.t.ps, "D", &o, &err), TG_OK);
     ck_assert_int_eq(tg_dist_avg_new(&avg, D, dp.t.ps, "G", &o, &err), TG_OK);
     ck_assert_int_eq(tg_dist_avg_attach(avd, dp.pd, &err), TG_OK);
@@ -415,13 +447,11 @@ START_TEST(test_gan_data_parallel)
     tg_dist_avg_stats(avd, &sd);
     tg_dist_avg_stats(avg, &sg);
     if (RANK == 0)
-        printf("dist: %d ranks vs 1 process, documents GAN, %d Adam iterations: max relative difference "
+        printf("dist: %d ranks vs 1 process, %s, %d Adam iterations: max relative difference "
                "losses %.3g, weights %.3g; per step D %d buckets %zu bytes, G %d buckets %zu bytes; "
                "wait %.3f s (D) %.3f s (G) in all\n",
-               SIZE, IT, worst_loss, worst_w, sd.buckets, sd.bytes_per_step, sg.buckets, sg.bytes_per_step,
+               SIZE, name, IT, worst_loss, worst_w, sd.buckets, sd.bytes_per_step, sg.buckets, sg.bytes_per_step,
                sd.wait_seconds, sg.wait_seconds);
-    ck_assert_msg(worst_loss < 1e-5, "losses differ by %g", worst_loss);
-    ck_assert_msg(worst_w < 5e-5, "weights differ by %g", worst_w);
     ck_assert_int_eq(sd.steps, IT);
     ck_assert_int_eq(sd.early_buckets, (long)IT * sd.buckets);
     tg_dist_avg_free(avd);
@@ -432,6 +462,37 @@ START_TEST(test_gan_data_parallel)
     run_free(&ref);
     run_free(&split);
     run_free(&dp);
+    *worst_loss_out = worst_loss;
+    *worst_w_out = worst_w;
+}
+
+START_TEST(test_gan_data_parallel)
+{
+    /* the documents GAN, 1,144,081 parameters in MLPs, Adam at 2e-4 */
+    double l, w;
+    data_parallel("documents GAN", "documents", 2e-4f, 1 << 20, &l, &w);
+    ck_assert_msg(l < 1e-5, "losses differ by %g", l);
+    ck_assert_msg(w < 5e-5, "weights differ by %g", w);
+}
+END_TEST
+
+/* tiny-conv without batch_norm and dropout (and with biases) */
+static const char conv_gan[] =
+    "G: in 4, dense 8, relu, reshape 2x2x2, conv_t 2 4 s2 p1, relu, conv_t 1 4 s2 p1, tanh\n"
+    "D: in 1x8x8, conv 2 5 s2 same, leaky_relu 0.2, conv 3 2 s2, leaky_relu 0.2, flatten, dense 4, "
+    "leaky_relu 0.2, dense 1\n"
+    "init: xavier\n"
+    "sigma: 0.02\n";
+
+START_TEST(test_conv_data_parallel)
+{
+    /* a tiny conv GAN (conv 'same' and 'valid', conv_t, reshape, flatten),
+     * Adam at 2e-3 so that the weights move, buckets of 64 bytes: most
+     * parameters all-reduce alone, in place */
+    double l, w;
+    data_parallel("tiny conv GAN", conv_gan, 2e-3f, 64, &l, &w);
+    ck_assert_msg(l < 1e-5, "losses differ by %g", l);
+    ck_assert_msg(w < 5e-5, "weights differ by %g", w);
 }
 END_TEST
 
@@ -481,6 +542,7 @@ static Suite *suite(void)
     tcase_add_test(core, test_buckets);
     tcase_add_test(core, test_overlap_same_bits);
     tcase_add_test(core, test_gan_data_parallel);
+    tcase_add_test(core, test_conv_data_parallel);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_add_test(err, test_errors);

@@ -85,6 +85,7 @@ static tg_status plan_buckets(tg_dist_avg *a, size_t cap, tg_error *err)
     a->b = calloc((size_t)a->np, sizeof *a->b);
     a->req = malloc((size_t)a->np * sizeof *a->req);
     if (!a->b || !a->req) return tg_error_set(err, TG_ERR_NOMEM, "dist: averager: out of memory");
+    for (int i = 0; i < a->np; i++) a->req[i] = MPI_REQUEST_NULL;
     for (int i = 0; i < a->np; i++) {
         const size_t n = tg_param_numel(a->order[i]);
         bucket *cur = a->nb ? &a->b[a->nb - 1] : NULL;
@@ -98,7 +99,6 @@ static tg_status plan_buckets(tg_dist_avg *a, size_t cap, tg_error *err)
     }
     for (int b = 0; b < a->nb; b++) {
         bucket *k = &a->b[b];
-        a->req[b] = MPI_REQUEST_NULL;
         if (k->len == 1) {
             k->buf = tg_param_grad(a->order[k->first]); /* in place: nothing to pack */
             continue;
