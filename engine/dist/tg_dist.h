@@ -39,19 +39,21 @@
  * persistent collectives are used where the build has them, so the
  * all-reduce schedule is built once too).
  *
- * Determinism. The result does not depend on the bucket size or on whether
- * the all-reduces overlap the backward: each element is the sum of the
- * ranks' values in MPI's order, scaled by 1/size; with two ranks a + b is
- * exact to commute. Run to run, the bits are the same for the same rank
- * count and MPI configuration.
+ * Determinism. Each element is the sum of the ranks' values in MPI's order,
+ * times 1/size, whether the all-reduces overlap the backward or not. With
+ * two ranks the sum is a + b, which commutes exactly, so the bucket size
+ * does not change the bits either; with more, MPI picks its reduction
+ * algorithm by message size and the bucket size may change the last bits.
+ * Run to run, the bits are the same for the same ranks, buckets and MPI
+ * configuration.
  *
  * Threads. Every call here, and every plan with an attached averager, must
  * run on the thread that initialized MPI (MPI_THREAD_FUNNELED): tapegrad's
  * pool workers never call MPI.
  *
  * Errors: every call returns a tg_status and, given a tg_error, a message
- * naming what failed (MPI's own message for MPI errors: the library's
- * communicator returns errors rather than aborting). The collective calls
+ * naming what failed (TG_ERR_IO and MPI's own message for MPI errors: the
+ * library's communicator returns errors rather than aborting). The collective calls
  * (tg_dist_new, _broadcast, _mean, _avg_new, _avg_wait) must be made by
  * every rank in the same order; shape mismatches between the ranks' stores
  * are reported on every rank. */
