@@ -35,6 +35,12 @@ Fair settings for the PyTorch child (see bench/README.md):
     anything but OpenBLAS (or an MKL build of torch) the script exits with
     status 1 and says what it found.
 
+The DCGAN row times bench/dcgan_step (built by meson as build/bench/dcgan_step;
+--dcgan PATH) against the same iteration in PyTorch (convolutions on oneDNN),
+and counts the PyTorch step's convolution and GEMM FLOPs with a dispatch mode
+(every aten convolution, convolution_backward by its output mask, mm and
+addmm) to check it does the work tapegrad's plans do.
+
 Needs Debian's python3-torch: run with /usr/bin/python3 (a pyenv python3 first
 on PATH has no torch).
 """
@@ -277,6 +283,112 @@ def torch_gan(a, torch, blas):
                                               "gemm_gflop_per_iter": gemm_gflop(torch, step)})
 
 
+def dcgan_nets(torch):
+    """The dcgan design (bench/dcgan_step.c) in PyTorch: Keras 'same' padding
+    of D's first layer (28 -> 14 with 5x5, stride 2: 1 before, 2 after) as an
+    explicit ZeroPad2d; DCGAN init (weights N(0, 0.02), zero biases,
+    batch-norm gamma N(1, 0.02), beta 0)"""
+    nn = torch.nn
+    G = nn.Sequential(nn.Linear(100, 6272, bias=False), nn.BatchNorm1d(6272), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)),
+                      nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(1, 64, 5, 2), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 5, 2), nn.LeakyReLU(0.2), nn.Flatten(),
+                      nn.Linear(3200, 256), nn.LeakyReLU(0.2), nn.Dropout(0.5), nn.Linear(256, 1))
+    for m in list(G) + list(D):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return G, D
+
+
+def conv_gemm_gflop(torch, step):
+    """GEMM-equivalent GFLOP of one call of step(): 2 per multiply-add of
+    every aten mm, addmm, convolution and convolution_backward (each gradient
+    its output mask asks for costs a forward's work), counted by a dispatch
+    mode that sees the backward's ops too"""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    aten = torch.ops.aten
+
+    def prod(v):
+        r = 1
+        for x in v:
+            r *= x
+        return r
+
+    def conv_macs(x, w, out, transposed):
+        # conv: every output pixel of every image meets all of w; transposed:
+        # every input pixel does
+        pix = x.shape[0] * prod(x.shape[2:]) if transposed else out.shape[0] * prod(out.shape[2:])
+        return pix * prod(w.shape)
+
+    class Count(TorchDispatchMode):
+        flop = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func is aten.mm.default:
+                Count.flop += 2 * args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+            elif func is aten.addmm.default:
+                Count.flop += 2 * args[1].shape[0] * args[1].shape[1] * args[2].shape[1]
+            elif func is aten.convolution.default:
+                Count.flop += 2 * conv_macs(args[0], args[1], out, args[6])
+            elif func is aten.convolution_backward.default:
+                go, x, w, transposed, mask = args[0], args[1], args[2], args[7], args[10]
+                Count.flop += 2 * conv_macs(x, w, go, transposed) * (int(mask[0]) + int(mask[1]))
+            return out
+
+    with Count():
+        step(0)
+    return Count.flop * 1e-9
+
+
+def torch_dcgan(a, torch, blas):
+    """The DCGAN iteration, as bench/dcgan_step.c does it."""
+    nn = torch.nn
+    B = a.batch
+    G, D = dcgan_nets(torch)
+    crit = nn.BCEWithLogitsLoss()
+    d_params = list(D.parameters())
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    data = torch.rand(NDATA, B, 1, 28, 28) * 2 - 1
+    real_t = torch.full((B, 1), 0.9)
+    fake_t = torch.zeros(B, 1)
+    ones = torch.ones(B, 1)
+    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def step(i):
+        real = data[i % NDATA].clone()
+        z = torch.randn(B, 100)
+        fake = G(z)  # G in training mode: batch statistics, as the D step's plan
+        for p in d_params:
+            p.requires_grad_(True)
+        opt_d.zero_grad(set_to_none=True)
+        out_r = D(real)
+        out_f = D(fake.detach())
+        loss_d = crit(out_r, real_t) + crit(out_f, fake_t)
+        loss_d.backward()
+        opt_d.step()
+        # G step through the updated D on the same fake; no D weight gradients
+        for p in d_params:
+            p.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = crit(D(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+        return (loss_d.item(), loss_g.item(), torch.sigmoid(out_r.detach()).mean().item(),
+                torch.sigmoid(out_f.detach()).mean().item())
+
+    times = timed_steps(step, a.steps, a.repeats)
+    report_steps("dcgan-step", a, times, blas, {"rss_after_setup_kb": rss_import,
+                                                "gemm_gflop_per_iter": conv_gemm_gflop(torch, step)})
+
+
 def torch_mlp(a, torch, blas):
     nn = torch.nn
     B = a.batch
@@ -379,6 +491,8 @@ def child_main(a):
         lib.openblas_set_num_threads(a.threads)
     if a.child == "gan":
         torch_gan(a, torch, blas)
+    elif a.child == "dcgan":
+        torch_dcgan(a, torch, blas)
     elif a.child == "mlp":
         torch_mlp(a, torch, blas)
     else:
@@ -402,8 +516,10 @@ class Runner:
         self.blas_lib = None  # set by check_blas
 
     def tapegrad(self, what, B, T, steps, repeats):
-        cmd = [self.a.tapegrad, "bench", what, "--batch", str(B), "--threads", str(T),
-               "--steps", str(steps), "--repeats", str(repeats), "--json"]
+        # the DCGAN iteration is bench/dcgan_step's (no `tapegrad bench` preset yet)
+        head = [self.a.dcgan] if what == "dcgan-step" else [self.a.tapegrad, "bench", what]
+        cmd = head + ["--batch", str(B), "--threads", str(T), "--steps", str(steps), "--repeats", str(repeats),
+                      "--json"]
         return run_json(cmd, fair_env(T, None))
 
     def torch(self, what, B, T, steps, repeats, policy):
@@ -452,6 +568,11 @@ def gan_steps(a, B):
     return max(10, a.steps * 64 // B)
 
 
+def dcgan_steps(a, B):
+    """a DCGAN iteration costs about 13x a GAN one: a fifth of the steps"""
+    return max(3, a.steps * 64 // (5 * B))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tapegrad", default=os.path.join(ROOT, "build", "tools", "tapegrad"),
@@ -460,10 +581,13 @@ def main():
     ap.add_argument("--steps", type=int, default=50, help="GAN/MLP steps per repeat at batch 64")
     ap.add_argument("--repeats", type=int, default=5, help="repeats per run (best-of)")
     ap.add_argument("--gemm-calls", type=int, default=200, help="calls per repeat per GEMM shape")
+    ap.add_argument("--dcgan", default=os.path.join(ROOT, "build", "bench", "dcgan_step"),
+                    help="the DCGAN benchmark program (default: build/bench/dcgan_step)")
+    ap.add_argument("--dcgan-256", action="store_true", help="also time the DCGAN at batch 256 (2 threads)")
     ap.add_argument("--openblas", help="directory with OpenBLAS's libblas.so.3 for PyTorch")
-    ap.add_argument("--only", help="comma list of: gan,mlp,gemm,rss,loaded (default all)")
+    ap.add_argument("--only", help="comma list of: gan,dcgan,mlp,gemm,rss,loaded (default all)")
     ap.add_argument("--out", help="write the results as JSON here")
-    ap.add_argument("--child", choices=("gan", "mlp", "gemm", "blas"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("gan", "dcgan", "mlp", "gemm", "blas"), help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--blas-lib", default="", help=argparse.SUPPRESS)
@@ -472,7 +596,9 @@ def main():
         return child_main(a)
     if not os.access(a.tapegrad, os.X_OK):
         sys.exit("compare_torch: no tapegrad binary at %s (build it, or pass --tapegrad)" % a.tapegrad)
-    only = set((a.only or "gan,mlp,gemm,rss,loaded").split(","))
+    only = set((a.only or "gan,dcgan,mlp,gemm,rss,loaded").split(","))
+    if "dcgan" in only and not os.access(a.dcgan, os.X_OK):
+        sys.exit("compare_torch: no DCGAN benchmark at %s (build it: ninja -C build, or pass --dcgan)" % a.dcgan)
     R = Runner(a)
     res = {"rounds": a.rounds, "repeats": a.repeats, "tapegrad": a.tapegrad, "openblas_dir": R.ob,
            "nproc": os.cpu_count(), "steps": [], "gemm": [], "omp_wait_policies": list(WAIT_POLICIES)}
@@ -491,6 +617,10 @@ def main():
     work = []
     if "gan" in only or "rss" in only:
         work += [("gan", "gan-step", 64, 1, 2.0), ("gan", "gan-step", 64, 2, 3.0), ("gan", "gan-step", 256, 2, 2.0)]
+    if "dcgan" in only:
+        work += [("dcgan", "dcgan-step", 64, 1, 4.0), ("dcgan", "dcgan-step", 64, 2, 4.0)]
+        if a.dcgan_256:
+            work += [("dcgan", "dcgan-step", 256, 2, None)]
     if "mlp" in only:
         work += [("mlp", "mlp-step", 64, 2, None)]
     best = {}
@@ -505,7 +635,7 @@ def main():
 
     for rnd in range(a.rounds):
         for kind, what, B, T, _ in work:
-            steps = gan_steps(a, B) if kind == "gan" else a.steps * 4
+            steps = gan_steps(a, B) if kind == "gan" else dcgan_steps(a, B) if kind == "dcgan" else a.steps * 4
             order = ("tapegrad", "torch") if rnd % 2 == 0 else ("torch", "tapegrad")
             for who in order:
                 if who == "tapegrad":
@@ -606,7 +736,7 @@ def print_table(res):
         print("%-24s %12s %12s %-8s %8s %8s %9s %7s" % ("workload (samples/s)", "tapegrad", "PyTorch", "OMP wait",
                                                          "ratio", "target", "GFLOP/s", "%peak"))
         for r in res["steps"]:
-            tgt = "%.1fx" % r["target_ratio"] if r["target_ratio"] else ">=60k/s"
+            tgt = "%.1fx" % r["target_ratio"] if r["target_ratio"] else ">=60k/s" if r["workload"] == "mlp-step" else "-"
             gf = r["tapegrad"].get("gflops", 0)
             pk = peak.get(r["threads"])
             print("%-24s %12.0f %12.0f %-8s %7.2fx %8s %9.1f %6s" % (
@@ -614,8 +744,9 @@ def print_table(res):
                 r["torch"]["samples_per_s"], r["torch"].get("omp_wait_policy", "?"), r["ratio"], tgt, gf,
                 "%.0f%%" % (100 * gf / pk) if pk else "-"))
         print("(PyTorch: the faster of its OMP_WAIT_POLICY runs, each in its own process; 'OMP wait' names it and\n"
-              " the JSON has both. Each PyTorch step was checked to run the GEMM FLOPs tapegrad's does. GFLOP/s: GEMM\n"
-              " FLOPs per iteration / tapegrad's time per iteration, against the measured peak)")
+              " the JSON has both. Each PyTorch step was checked to run the GEMM FLOPs tapegrad's does (DCGAN:\n"
+              " convolutions counted as their GEMMs). GFLOP/s: GEMM FLOPs per iteration / tapegrad's time per\n"
+              " iteration, against the measured peak)")
     if res["gemm"]:
         print()
         print("%-10s %-3s %-14s %3s %10s %10s %10s %-8s %7s %6s" % (

@@ -16,7 +16,7 @@
  * from forward, so a plan that reuses this node's kept value (it did not
  * run the forward) can still run its backward. Channels are independent:
  * the f32 path runs them as tasks on the pool, each in a fixed order, with
- * sums in double. */
+ * sums in double (below). */
 #include "ops.h"
 
 #include <math.h>
@@ -104,23 +104,94 @@ static void bwd64(tg_run *r, const bn *b)
     }
 }
 
-/* ---- f32: one task per range of channels ---- */
+/* ---- f32: one task per range of channels ----
+ * Sums run in double over fixed lanes: a channel's values (N runs of S
+ * contiguous floats) go to lane i mod BN_L of a run's position i, the
+ * lanes are added in order at the end; with S = 1 (BatchNorm1d) the lanes
+ * are BN_L neighbouring channels instead and each channel sums over n in
+ * order. Written so the compiler vectorizes both (independent lanes, no
+ * reduction inside the loop), with results that depend on the shapes only,
+ * never on how the pool splits the channels. Forward: one pass for the
+ * statistics (sum x and sum x^2), one for y. Backward: one pass for the
+ * statistics and the two sums of dy, one for dx. */
+#define BN_L 8
+
 typedef struct bjob { tg_run *r; bn b; } bjob;
 
-/* mean and biased variance of channel c in double, fixed order */
-static void stats32(const bn *b, const float *x, size_t c, double *mean, double *var)
+/* the sums of channels [c, c + nc) (nc <= BN_L; S = 1 only when nc > 1):
+ * q[0] sum x, q[1] sum x^2, and when dy: q[2] sum dy, q[3] sum dy x;
+ * q[k][l] is channel c + l's */
+static void sums32(const bn *b, const float *x, const float *dy, size_t c, size_t nc, double q[4][BN_L])
 {
-    double s = 0.0, v = 0.0;
-    for (size_t n = 0; n < b->N; n++)
-        for (size_t i = 0; i < b->S; i++) s += x[IDX(*b, n, c, i)];
-    *mean = s / (double)b->M;
-    for (size_t n = 0; n < b->N; n++)
-        for (size_t i = 0; i < b->S; i++) {
-            const double d = (double)x[IDX(*b, n, c, i)] - *mean;
-            v += d * d;
+    double a0[BN_L] = {0}, a1[BN_L] = {0}, a2[BN_L] = {0}, a3[BN_L] = {0};
+    if (b->S == 1) { /* lanes are channels */
+        for (size_t n = 0; n < b->N; n++) {
+            const float *xr = x + n * b->C + c, *dr = dy ? dy + n * b->C + c : NULL;
+            if (nc == BN_L) {
+                for (int l = 0; l < BN_L; l++) {
+                    const double v = xr[l];
+                    a0[l] += v;
+                    a1[l] += v * v;
+                }
+                if (dr)
+                    for (int l = 0; l < BN_L; l++) {
+                        const double g = dr[l];
+                        a2[l] += g;
+                        a3[l] += g * (double)xr[l];
+                    }
+            } else {
+                for (size_t l = 0; l < nc; l++) {
+                    const double v = xr[l], g = dr ? dr[l] : 0.0;
+                    a0[l] += v;
+                    a1[l] += v * v;
+                    a2[l] += g;
+                    a3[l] += g * v;
+                }
+            }
         }
-    *var = v / (double)b->M;
+        for (int l = 0; l < BN_L; l++) q[0][l] = a0[l], q[1][l] = a1[l], q[2][l] = a2[l], q[3][l] = a3[l];
+        return;
+    }
+    const size_t S = b->S, body = S / BN_L * BN_L;
+    for (size_t n = 0; n < b->N; n++) {
+        const float *xr = x + (n * b->C + c) * S, *dr = dy ? dy + (n * b->C + c) * S : NULL;
+        for (size_t i = 0; i < body; i += BN_L)
+            for (int l = 0; l < BN_L; l++) {
+                const double v = xr[i + (size_t)l];
+                a0[l] += v;
+                a1[l] += v * v;
+            }
+        if (dr)
+            for (size_t i = 0; i < body; i += BN_L)
+                for (int l = 0; l < BN_L; l++) {
+                    const double g = dr[i + (size_t)l];
+                    a2[l] += g;
+                    a3[l] += g * (double)xr[i + (size_t)l];
+                }
+        for (size_t i = body; i < S; i++) {
+            const double v = xr[i], g = dr ? dr[i] : 0.0;
+            a0[i - body] += v;
+            a1[i - body] += v * v;
+            a2[i - body] += g;
+            a3[i - body] += g * v;
+        }
+    }
+    double t[4] = {0, 0, 0, 0};
+    for (int l = 0; l < BN_L; l++) t[0] += a0[l], t[1] += a1[l], t[2] += a2[l], t[3] += a3[l];
+    for (int k = 0; k < 4; k++) q[k][0] = t[k];
 }
+
+/* batch mean and biased variance from the sums */
+static void moments(const bn *b, double s, double ss, double *mean, double *var)
+{
+    *mean = s / (double)b->M;
+    const double v = ss / (double)b->M - *mean * *mean;
+    *var = v > 0.0 ? v : 0.0;
+}
+
+/* channels [c0, c1): blocks of BN_L channels when S = 1, else one at a time */
+#define FOR_BLOCKS(b, c0, c1, c, nc) \
+    for (size_t c = (c0), nc; c < (c1) && (nc = (b)->S == 1 ? ((c1) - c < BN_L ? (c1) - c : BN_L) : 1, 1); c += nc)
 
 static void fwd32_channels(void *ctx, size_t c0, size_t c1)
 {
@@ -131,19 +202,27 @@ static void fwd32_channels(void *ctx, size_t c0, size_t c1)
     /* the store's running statistics (param leaves of an f32 plan) */
     float *rm = (float *)(uintptr_t)r->x[3], *rv = (float *)(uintptr_t)r->x[4];
     float *y = r->y;
-    for (size_t c = c0; c < c1; c++) {
-        double mean = rm[c], var = rv[c];
-        if (!r->eval) stats32(b, x, c, &mean, &var);
-        const double istd = 1.0 / sqrt(var + b->eps);
-        const float mf = (float)mean, a = (float)((double)gamma[c] * istd), bf = beta[c];
-        for (size_t n = 0; n < b->N; n++)
-            for (size_t i = 0; i < b->S; i++) {
-                const size_t e = IDX(*b, n, c, i);
-                y[e] = (x[e] - mf) * a + bf;
+    FOR_BLOCKS(b, c0, c1, c, nc) {
+        double q[4][BN_L];
+        if (!r->eval) sums32(b, x, NULL, c, nc, q);
+        float mf[BN_L], a[BN_L], bf[BN_L];
+        for (size_t l = 0; l < nc; l++) {
+            double mean = rm[c + l], var = rv[c + l];
+            if (!r->eval) moments(b, q[0][l], q[1][l], &mean, &var);
+            const double istd = 1.0 / sqrt(var + b->eps);
+            mf[l] = (float)mean, a[l] = (float)((double)gamma[c + l] * istd), bf[l] = beta[c + l];
+            if (!r->eval) { /* PyTorch's momentum update, unbiased variance */
+                rm[c + l] = (float)((1.0 - b->mom) * rm[c + l] + b->mom * mean);
+                rv[c + l] = (float)((1.0 - b->mom) * rv[c + l] + b->mom * var * (double)b->M / (double)(b->M - 1));
             }
-        if (!r->eval) { /* PyTorch's momentum update, unbiased variance */
-            rm[c] = (float)((1.0 - b->mom) * rm[c] + b->mom * mean);
-            rv[c] = (float)((1.0 - b->mom) * rv[c] + b->mom * var * (double)b->M / (double)(b->M - 1));
+        }
+        for (size_t n = 0; n < b->N; n++) {
+            const float *xr = x + (n * b->C + c) * b->S;
+            float *yr = y + (n * b->C + c) * b->S;
+            if (b->S == 1)
+                for (size_t l = 0; l < nc; l++) yr[l] = (xr[l] - mf[l]) * a[l] + bf[l];
+            else
+                for (size_t i = 0; i < b->S; i++) yr[i] = (xr[i] - mf[0]) * a[0] + bf[0];
         }
     }
 }
@@ -155,28 +234,41 @@ static void bwd32_channels(void *ctx, size_t c0, size_t c1)
     const bn *b = &j->b;
     const float *x = r->x[0], *gamma = r->x[1], *rm = r->x[3], *rv = r->x[4], *dy = r->dy;
     float *dx = r->dx[0], *dg = r->dx[1], *db = r->dx[2];
-    for (size_t c = c0; c < c1; c++) {
-        double mean = rm[c], var = rv[c];
-        if (!r->eval) stats32(b, x, c, &mean, &var);
-        const double istd = 1.0 / sqrt(var + b->eps);
-        double sdy = 0.0, sdyx = 0.0;
-        for (size_t n = 0; n < b->N; n++)
-            for (size_t i = 0; i < b->S; i++) {
-                const size_t e = IDX(*b, n, c, i);
-                sdy += dy[e];
-                sdyx += (double)dy[e] * (((double)x[e] - mean) * istd);
-            }
-        if (db) db[c] = r->fresh[2] ? (float)sdy : (float)((double)db[c] + sdy);
-        if (dg) dg[c] = r->fresh[1] ? (float)sdyx : (float)((double)dg[c] + sdyx);
+    FOR_BLOCKS(b, c0, c1, c, nc) {
+        double q[4][BN_L];
+        sums32(b, x, dy, c, nc, q);
+        float mf[BN_L], is[BN_L], c1f[BN_L], m1[BN_L], m2[BN_L];
+        for (size_t l = 0; l < nc; l++) {
+            const size_t ch = c + l;
+            double mean = rm[ch], var = rv[ch];
+            if (!r->eval) moments(b, q[0][l], q[1][l], &mean, &var);
+            const double istd = 1.0 / sqrt(var + b->eps), sdy = q[2][l];
+            const double sdyx = istd * (q[3][l] - mean * sdy); /* sum dy (x - mean) istd */
+            if (db) db[ch] = r->fresh[2] ? (float)sdy : (float)((double)db[ch] + sdy);
+            if (dg) dg[ch] = r->fresh[1] ? (float)sdyx : (float)((double)dg[ch] + sdyx);
+            mf[l] = (float)mean, is[l] = (float)istd, c1f[l] = (float)((double)gamma[ch] * istd);
+            m1[l] = r->eval ? 0.0f : (float)(sdy / (double)b->M);
+            m2[l] = r->eval ? 0.0f : (float)(sdyx / (double)b->M);
+        }
         if (!dx) continue;
-        const float mf = (float)mean, is = (float)istd, c1f = (float)((double)gamma[c] * istd);
-        const float m1 = r->eval ? 0.0f : (float)(sdy / (double)b->M), m2 = r->eval ? 0.0f : (float)(sdyx / (double)b->M);
-        for (size_t n = 0; n < b->N; n++)
-            for (size_t i = 0; i < b->S; i++) {
-                const size_t e = IDX(*b, n, c, i);
-                const float xhat = (x[e] - mf) * is, v = c1f * (dy[e] - m1 - xhat * m2);
-                dx[e] = r->fresh[0] ? v : dx[e] + v;
+        const int fresh = r->fresh[0];
+        for (size_t n = 0; n < b->N; n++) {
+            const size_t e0 = (n * b->C + c) * b->S;
+            const float *xr = x + e0, *dr = dy + e0;
+            float *o = dx + e0;
+            if (b->S == 1) {
+                for (size_t l = 0; l < nc; l++) {
+                    const float xhat = (xr[l] - mf[l]) * is[l], v = c1f[l] * (dr[l] - m1[l] - xhat * m2[l]);
+                    o[l] = fresh ? v : o[l] + v;
+                }
+            } else {
+                const float mf0 = mf[0], is0 = is[0], k0 = c1f[0], m10 = m1[0], m20 = m2[0];
+                if (fresh)
+                    for (size_t i = 0; i < b->S; i++) o[i] = k0 * (dr[i] - m10 - (xr[i] - mf0) * is0 * m20);
+                else
+                    for (size_t i = 0; i < b->S; i++) o[i] += k0 * (dr[i] - m10 - (xr[i] - mf0) * is0 * m20);
             }
+        }
     }
 }
 
@@ -196,14 +288,14 @@ static void bn_fwd(tg_run *r)
     bjob j = {r, geom_of(r)};
     if (!check_batch(r, &j.b)) return;
     if (r->f64) fwd64(r, &j.b); /* f64 plans never write the running statistics */
-    else tg_exec_range(r->ex, j.b.C, 1, 4 * j.b.M, fwd32_channels, &j);
+    else tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, 2 * j.b.M, fwd32_channels, &j);
 }
 
 static void bn_bwd(tg_run *r)
 {
     bjob j = {r, geom_of(r)};
     if (r->f64) bwd64(r, &j.b);
-    else tg_exec_range(r->ex, j.b.C, 1, 4 * j.b.M, bwd32_channels, &j);
+    else tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, 3 * j.b.M, bwd32_channels, &j);
 }
 
 static void bn_describe(const tg_nrec *n, char *buf, size_t len)

@@ -7,9 +7,10 @@
  *   dx[n,c,tap] += sum_{o,i,j,u,v} dy[n,o,i,j] w[o,c,u,v]
  *   dw[o,c,u,v] += sum_{n,i,j} dy[n,o,i,j] x[n,c,tap]
  * f64: these loops as written (the oracle gradient checks run). f32: im2col
- * and the packed GEMMs (conv_core.h): y_n = w col(x_n) with the fused bias
- * and activation in the GEMM's epilogue (a per-row bias: one per output
- * channel), dx_n = col2im(w^T dy_n), dw += dy_n col(x_n)^T. */
+ * and the packed GEMMs over groups of images (conv_core.h): y = w colT(x)^T
+ * computed pixel-major, (pixels, Cout), with the fused bias and activation
+ * in the GEMM's epilogue (a bias per column: one per output channel), then
+ * transposed into NCHW; dx = col2im(dy^T w); dw += dy colT(x). */
 #include "conv_core.h"
 
 #include <string.h>
@@ -87,15 +88,18 @@ static void conv_bwd(tg_run *r)
         return;
     }
     const tg_cgeom g = geom(r);
-    tg_conv_pass_bwd_cols(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->dx[1], !r->fresh[1],
-                          tg_conv_scratch(&g, r->scratch));
+    /* with a fused mask / activation backward (engine/fuse.c), dx[0] is the
+     * gradient below them, written fresh */
+    tg_conv_pass_bwd_cols(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->bepi.on ? &r->bepi : NULL,
+                          r->dx[1], !r->fresh[1], tg_conv_scratch(&g, r->scratch));
 }
 
 static size_t conv_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int pass)
 {
     if (f64) return 0; /* the direct loops need none */
     const tg_cgeom g = tg_cgeom_of(n, &gr->n[n->in[0]], n);
-    return tg_conv_scratch_floats(&g, pass, pass) * sizeof(float);
+    (void)pass;
+    return tg_conv_scratch_floats(&g) * sizeof(float);
 }
 
 static size_t conv_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
@@ -105,9 +109,18 @@ static size_t conv_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
 }
 
 /* the forward GEMM's epilogue adds a bias per output channel (axis 1 of
- * (N, Cout, OH, OW): a row of each image's (Cout, OH OW) product), then an
- * activation */
+ * (N, Cout, OH, OW): a column of the pixel-major (pixels, Cout) product),
+ * then an activation */
 static int conv_epi_axis(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
+/* the input gradient (col2im) can apply a mask's and a y-only activation's
+ * backward to each image as it finishes it (the leaky_relu between D's two
+ * convolutions) */
+static int conv_bwd_epi_ok(const tg_nrec *n)
 {
     (void)n;
     return 1;
@@ -123,6 +136,7 @@ const tg_opdesc tg_op_conv2d = {
     .fresh_ok = 1,
     .describe = tg_conv_describe,
     .epi_bias_axis = conv_epi_axis,
+    .bwd_epi_ok = conv_bwd_epi_ok,
 };
 
 tg_node tg_conv2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o)

@@ -7,28 +7,44 @@
  * conv_transpose2d's (Cin, Cout, kh, kw) are both (R, K).
  *   conv2d:            image = x, column side = y, R = Cout
  *   conv_transpose2d:  image = y, column side = x, R = Cin
- * col(img_n) (K, P), P = OH OW, is the im2col of one image:
- *   col[(c kh + u) kw + v][i OW + j] = img_n[c][i sh + u dh - pt][j sw + v dw - pl]
- * (0 outside the image; bottom and right padding are implied by OH, OW).
- * Then
- *   conv2d forward, conv_transpose2d dx:  colside_n (+)= Wm col(img_n)
- *   conv2d dx, conv_transpose2d forward:  img_n (+)= col2im(Wm^T colside_n)
- *   both weight gradients:                dWm (+)= sum_n colside_n col(img_n)^T
- * GEMMs are laid out so the big dimension, P per image, is the columns N
- * (which the pool splits by column blocks). Images run in groups of G (at
- * most TG_GEMMS_MAX = 16, fewer when the group's scratch would pass 16 MiB):
- * a group's columns sit side by side, col (K, G P) and the
- * gathered column side (R, G P), so the data GEMM is one GEMM over G P
- * columns, the forward G GEMMs in one pool job. A weight gradient narrower
- * than CONV_SPLIT_K columns (conv2d's first layer: 25) is split into S = G
- * GEMMs of one image each (reading that image's column side in place), into
- * S partial sums added in a fixed order at the end: S, like G, depends on
- * the shapes alone, never on the thread count, so results are
- * bit-identical across thread counts.
+ * colT(img) is the im2col of the images, one row of K per output pixel
+ * (pixel-major: P = OH OW pixels per image, N P rows):
+ *   colT[n P + i OW + j][(c kh + u) kw + v] = img[n][c][i sh + u dh - pt][j sw + v dw - pl]
+ * (0 outside the image; bottom and right padding are implied by OH, OW), so
+ * a row is C kh runs of kw neighbouring pixels of the image (one copy each
+ * when the dilation is 1), and col2im adds such runs back. With the column
+ * side of a group of n images as (R, n P) (gathered image after image with
+ * copies of P floats) or pixel-major as cT (n P, R) (transposed):
+ *   conv2d forward, conv_transpose2d dx:  cT (+)= colT Wm^T              (nP, R)
+ *   conv2d dx, conv_transpose2d forward:  img (+)= col2im(colside^T Wm)  (nP, K)
+ *   both weight gradients:                dWm (+)= colside colT          (R, K)
+ * The images of a group make ONE GEMM per product (D's second layer:
+ * 550 x 128 x 1600 for a group of 22 images of 5x5 pixels, not 22 of 128 x 25
+ * x 1600; groups are as large as 4 MiB of scratch holds, CONV_SCRATCH_BUDGET).
+ * The first product is computed pixel-major, its rows the n P pixels (the
+ * micro-kernel's row tiles stay full, R = 64 or 128 rows would not), with a
+ * conv2d's fused bias per column, then transposed into (N, R, P); when an
+ * image has many pixels (P >= CONV_DIRECT_P: 14x14) it is channel-major
+ * instead, (R, n P) with the bias per row, copied into (N, R, P) by rows
+ * of P. The pool splits a product by column blocks, or, when its columns
+ * give each thread at most two blocks (R = 128, a first layer's K = 25), by
+ * row blocks, each a GEMM of its own.
  *
- * Scratch (floats, in the plan's arena): col K G P, then the gathered
- * column side R G P (backward and conv_transpose2d's forward), then S
- * partial weight gradients R K (backward, when S > 1). */
+ * Determinism: every element of every product is one FMA chain over its K
+ * (kernels.h), whatever the column or row split; a weight gradient's chain
+ * runs over the batch's pixels in order, group after group (beta = 1
+ * continues it). Group sizes come from the shapes alone. So results are
+ * bit-identical across thread counts, and every element of col2im adds its
+ * contributions in a fixed order (pixel, u, v).
+ *
+ * colT's rows are KS >= K floats apart: K when that is not a multiple of
+ * 128 floats, else K + 16 (the rows of a tile 4 KiB apart, as G's K = 1024
+ * makes them, all fall in one set of the L1 cache: the micro-kernel reading
+ * 14 of them in place ran at 2/3 of the speed of the other products).
+ *
+ * Scratch (floats, in the plan's arena, for one step): colT (G P, KS), the
+ * column side of a group, gathered or pixel-major (R G P), and Wm^T (K, R)
+ * (the pixel-major product reads it in place: no packing). */
 #ifndef TG_CONV_CORE_H
 #define TG_CONV_CORE_H
 
@@ -40,7 +56,8 @@ typedef struct tg_cgeom {
     int R, OH, OW;   /* column side */
     int kh, kw, sh, sw, dh, dw, pt, pl;
     int K, P;        /* C kh kw;  OH OW */
-    int G, S;        /* images per group; weight-gradient GEMMs per group */
+    int KS;          /* colT's row stride: K, or K + 16 when K is a multiple of 128 */
+    int G;           /* images per group (one GEMM per product per group) */
 } tg_cgeom;
 
 /* The geometry of node n (attributes: kernel, stride, dilation, pad) with
@@ -51,34 +68,37 @@ tg_cgeom tg_cgeom_of(const tg_nrec *n, const tg_nrec *img, const tg_nrec *col);
  * or <= 0 when the (dilated) kernel does not fit the padded input. */
 int tg_conv_out_size(int in, int pad_sum, int k, int s, int d);
 
-/* f32 scratch floats: with_gath adds the gathered column side, with_part
- * the partial weight gradients */
-size_t tg_conv_scratch_floats(const tg_cgeom *g, int with_gath, int with_part);
+/* f32 scratch floats of every pass */
+size_t tg_conv_scratch_floats(const tg_cgeom *g);
 /* f32 GEMM workspace floats per thread for every GEMM the passes run */
 size_t tg_conv_ws_floats(const tg_cgeom *g, const tg_kern *k);
 
 /* Pointers into the scratch. */
-typedef struct tg_cscr { float *col, *gath, *part; } tg_cscr;
+typedef struct tg_cscr { float *col, *gath, *wt; } tg_cscr;
 tg_cscr tg_conv_scratch(const tg_cgeom *g, void *scratch);
 
 /* ---- the f32 passes (run on the plan's pool and kernels) ---- */
-/* colside (N, R, P) = Wm col(img) (+ bias_row[r], then act, when bias_row)
- * when beta = 0; colside += Wm col(img) when beta = 1 (no epilogue). */
+/* colside (N, R, P) = Wm col(img) (+ bias[r], then act, when bias) when
+ * beta = 0; colside += Wm col(img) when beta = 1 (no epilogue). */
 void tg_conv_pass_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, float *colside,
-                       int beta, const float *bias_row, tg_act act, float slope, tg_cscr s);
+                       int beta, const float *bias, tg_act act, float slope, tg_cscr s);
 /* img (N, C, H, W) = col2im(Wm^T colside), or += when acc. */
 void tg_conv_pass_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside, float *img, int acc,
                        tg_cscr s);
 /* The backward of the column-side relation colside = Wm col(img) given
- * dcol = d colside: dimg (+)= col2im(Wm^T dcol) when dimg, and
- * dwm (+)= sum_n dcol_n col(img_n)^T when dwm (acc_*: add, else write). */
+ * dcol = d colside: dimg (+)= col2im(Wm^T dcol) when dimg, then, when
+ * bepi, a fused mask / activation backward on it (op.h; dimg written, not
+ * added to), and dwm (+)= sum_n dcol_n col(img_n)^T when dwm (acc_*: add,
+ * else write). */
 void tg_conv_pass_bwd_cols(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *img, const float *dcol,
-                           float *dimg, int acc_img, float *dwm, int acc_w, tg_cscr s);
+                           float *dimg, int acc_img, const tg_bwd_epi *bepi, float *dwm, int acc_w, tg_cscr s);
 /* The backward of img = col2im(Wm^T colside) given dimg = d img:
- * dcolside (+)= Wm col(dimg) when dcolside, and
+ * dcolside (+)= Wm col(dimg) when dcolside, then, when bepi, a fused mask /
+ * activation backward on it (dcolside written, not added to), and
  * dwm (+)= sum_n colside_n col(dimg_n)^T when dwm. */
 void tg_conv_pass_bwd_data(tg_exec *ex, const tg_cgeom *g, const float *wm, const float *colside,
-                           const float *dimg, float *dcolside, int acc_col, float *dwm, int acc_w, tg_cscr s);
+                           const float *dimg, float *dcolside, int acc_col, const tg_bwd_epi *bepi, float *dwm,
+                           int acc_w, tg_cscr s);
 
 /* y (N, C, HW) = act(y + b[c]) in place, planes split over the pool: the
  * same element-wise operations as a bias node and an activation node. */

@@ -9,9 +9,9 @@
  * It is conv2d's input gradient with y in x's place, so the f32 path is
  * conv2d's machinery with the roles turned (conv_core.h: y is the image
  * side, x the column side, w (Cin, Cout kh kw) the weight):
- *   y_n = col2im(w^T x_n) (then the fused bias and activation, per image),
- *   dx_n = w col(dy_n) (conv2d's forward), dw += x_n col(dy_n)^T (conv2d's
- *   weight gradient). f64: the loops above (the oracle). */
+ *   y = col2im(x^T w) (then the fused bias and activation),
+ *   dx = w colT(dy)^T (conv2d's forward), dw += x colT(dy) (conv2d's weight
+ *   gradient), over groups of images. f64: the loops above (the oracle). */
 #include "conv_core.h"
 
 #include <string.h>
@@ -97,15 +97,18 @@ static void convt_bwd(tg_run *r)
         return;
     }
     const tg_cgeom g = geom(r);
-    tg_conv_pass_bwd_data(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->dx[1], !r->fresh[1],
-                          tg_conv_scratch(&g, r->scratch));
+    /* with a fused mask / activation backward (engine/fuse.c), dx[0] is the
+     * gradient below them, written fresh */
+    tg_conv_pass_bwd_data(r->ex, &g, r->x[1], r->x[0], r->dy, r->dx[0], !r->fresh[0], r->bepi.on ? &r->bepi : NULL,
+                          r->dx[1], !r->fresh[1], tg_conv_scratch(&g, r->scratch));
 }
 
 static size_t convt_scratch(const tg_graph *gr, const tg_nrec *n, int f64, int pass)
 {
     if (f64) return 0;
     const tg_cgeom g = tg_cgeom_of(n, n, &gr->n[n->in[0]]);
-    return tg_conv_scratch_floats(&g, 1, pass) * sizeof(float);
+    (void)pass;
+    return tg_conv_scratch_floats(&g) * sizeof(float);
 }
 
 static size_t convt_ws(const tg_graph *gr, const tg_nrec *n, const tg_kern *k)
@@ -122,6 +125,15 @@ static int convt_epi_axis(const tg_nrec *n)
     return 1;
 }
 
+/* the input gradient (conv2d's forward product) can apply a mask's and a
+ * y-only activation's backward as it writes each piece of dx (the relu
+ * between G's two transposed convolutions) */
+static int convt_bwd_epi_ok(const tg_nrec *n)
+{
+    (void)n;
+    return 1;
+}
+
 const tg_opdesc tg_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .bwd_needs = TG_NEED_X0 | TG_NEED_X1,
@@ -132,6 +144,7 @@ const tg_opdesc tg_op_conv_transpose2d = {
     .fresh_ok = 1,
     .describe = tg_conv_describe,
     .epi_bias_axis = convt_epi_axis,
+    .bwd_epi_ok = convt_bwd_epi_ok,
 };
 
 tg_node tg_conv_transpose2d(tg_graph *g, tg_node x, tg_node w, const tg_conv_opts *o)

@@ -235,61 +235,167 @@ START_TEST(test_conv_same_bits_threads)
 END_TEST
 
 /* ------------------------------------------------------------ fusion */
-/* y = op2(act(op(x) + b)): op's bias and activation run in its epilogue
- * (a conv2d's GEMM; after a conv_transpose2d's col2im), or as their own
- * nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
- * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool */
+/* y = op2(act(op(x) + b), w2), or with a dropout before op2: op's bias and
+ * activation run in its epilogue (a conv2d's GEMM; after a
+ * conv_transpose2d's col2im), the activation's (and the dropout's) backward
+ * in op2's input gradient (conv2d: image by image after col2im;
+ * conv_transpose2d: as its forward-like product's pieces are written, on
+ * its every path: few or many pixels, one image or a group); or all as
+ * their own nodes with tg_plan_opts.unfused: the same bits. _i: op (bit 0:
+ * transposed) x activation (relu, leaky_relu, sigmoid, tanh) x pool (8) x
+ * dropout (16) x op2 transposed (32) x one image (64) */
 START_TEST(test_conv_fusion_same_bits)
 {
-    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i >= 8 ? 2 : 1;
+    const int tr = _i & 1, act = (_i >> 1) % 4, threads = _i & 8 ? 2 : 1, drop = !!(_i & 16), tr2 = !!(_i & 32);
+    const int N = _i & 64 ? 1 : 5;
     const tg_act acts[4] = {TG_ACT_RELU, TG_ACT_LEAKY_RELU, TG_ACT_SIGMOID, TG_ACT_TANH};
     tg_params *ps = tg_params_new();
     tg_rng r;
     tg_rng_seed(&r, 21 + (uint64_t)_i, 0);
     tg_param *w = par(ps, "M", "w", 4, tr ? (int[]){3, 7, 4, 4} : (int[]){7, 3, 5, 5}, &r, 0.3f);
     tg_param *b = par(ps, "M", "b", 1, (int[]){7}, &r, 0.5f);
-    tg_param *w2 = par(ps, "M", "w2", 4, (int[]){5, 7, 3, 3}, &r, 0.3f);
+    tg_param *w2 = par(ps, "M", "w2", 4, tr2 ? (int[]){7, 5, 3, 3} : (int[]){5, 7, 3, 3}, &r, 0.3f);
     tg_graph *g = tg_graph_new(ps);
-    tg_node x = tg_input(g, "x", 4, (int[]){5, 3, 9, 11});
+    tg_node x = tg_input(g, "x", 4, (int[]){N, 3, 9, 11});
     float xv[5 * 3 * 9 * 11];
-    tg_rng_fill_uniform(&r, xv, sizeof xv / sizeof xv[0], -1.0f, 1.0f);
+    const size_t nx = (size_t)N * 3 * 9 * 11;
+    tg_rng_fill_uniform(&r, xv, nx, -1.0f, 1.0f);
     tg_bind(g, x, xv);
     const tg_conv_opts o = {.stride = {2, 2}, .pad = {1, 2, 2, 1}};
     tg_node y = tr ? tg_conv_transpose2d(g, x, tg_param_ref(g, w), &o) : tg_conv2d(g, x, tg_param_ref(g, w), &o);
     y = tg_activation(g, tg_bias_add_axis(g, y, tg_param_ref(g, b), 1), acts[act], 0.2f);
-    tg_node loss = tg_sum(g, tg_tanh(g, tg_conv2d(g, y, tg_param_ref(g, w2), NULL)));
+    if (drop) y = tg_dropout(g, y, 0.3f);
+    const tg_conv_opts o2 = {.pad = {1, 1, 1, 1}};
+    tg_node y2 = tr2 ? tg_conv_transpose2d(g, y, tg_param_ref(g, w2), &o2) : tg_conv2d(g, y, tg_param_ref(g, w2), NULL);
+    tg_node loss = tg_sum(g, tg_tanh(g, y2));
     tg_pool *pool = tg_pool_new(threads, NULL);
     float *gr[2][4];
     double l[2];
-    int len[2];
+    int len[2], blen[2];
     for (int k = 0; k < 2; k++) {
         tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .unfused = k, .pool = pool});
         ck_assert_msg(p != NULL, "%s", tg_graph_error(g));
+        tg_graph_set_dropout_step(g, 5); /* the same masks for both */
         ck_assert_int_eq(tg_plan_forward(p), TG_OK);
         ck_assert_int_eq(tg_plan_backward(p), TG_OK);
         l[k] = tg_plan_loss(p);
         len[k] = tg_plan_forward_len(p);
+        blen[k] = tg_plan_backward_len(p);
         tg_param *all[3] = {w, b, w2};
         for (int i = 0; i < 3; i++) {
             gr[k][i] = malloc(tg_param_numel(all[i]) * sizeof(float));
             memcpy(gr[k][i], tg_param_grad(all[i]), tg_param_numel(all[i]) * sizeof(float));
         }
-        gr[k][3] = malloc(sizeof xv);
-        memcpy(gr[k][3], tg_plan_grad(p, x), sizeof xv);
+        gr[k][3] = malloc(nx * sizeof(float));
+        memcpy(gr[k][3], tg_plan_grad(p, x), nx * sizeof(float));
         tg_plan_free(p);
     }
     ck_assert_int_eq(len[0] + 2, len[1]); /* the bias and the activation ran in the op */
+    /* backward: no activation (nor dropout) step of its own, nor bias (its
+     * gradient aliases the op's) */
+    ck_assert_int_eq(blen[0] + 1 + drop, blen[1]);
     ck_assert(isfinite(l[0]) && l[0] == l[1]);
-    const size_t sz[4] = {tg_param_numel(w), tg_param_numel(b), tg_param_numel(w2), sizeof xv / sizeof xv[0]};
+    const size_t sz[4] = {tg_param_numel(w), tg_param_numel(b), tg_param_numel(w2), nx};
     for (int i = 0; i < 4; i++) {
-        ck_assert_msg(memcmp(gr[0][i], gr[1][i], sz[i] * sizeof(float)) == 0, "%s act %d: gradient %d differs",
-                      tr ? "conv_transpose2d" : "conv2d", act, i);
+        ck_assert_msg(memcmp(gr[0][i], gr[1][i], sz[i] * sizeof(float)) == 0, "case %d: %s act %d: gradient %d differs",
+                      _i, tr ? "conv_transpose2d" : "conv2d", act, i);
         free(gr[0][i]);
         free(gr[1][i]);
     }
     tg_pool_free(pool);
     tg_graph_free(g);
     tg_params_free(ps);
+}
+END_TEST
+
+/* -------------------------------------------------- conv_core's paths */
+/* The f32 passes take different paths by shape (conv_core.h): few pixels
+ * per image (P < 128: one pixel-major GEMM for the group, transposed into
+ * NCHW) or many (one GEMM per image in place), and accumulate into
+ * gradients another node wrote first. _i: bit 0 transposed, bit 1 many
+ * pixels. y1 = act(op(x, w) + b); y2 = op(0.5 x, w); L = sum tanh(y1) +
+ * sum tanh(y2): w's gradient sums two nodes, x's gradient is first written
+ * by the scale node (later on the tape, so its backward runs first) and
+ * then added to by op's input gradient (conv_transpose2d: its forward-like
+ * pass with beta = 1). Fused and unfused, 1 and 2 threads: the same bits;
+ * and within 2e-5 of an f64 plan (sums of up to 1152 terms). */
+START_TEST(test_conv_paths)
+{
+    const int tr = _i & 1, big = _i >> 1 & 1;
+    const int C = 4, O = 6, N = 3, H = big ? (tr ? 12 : 16) : (tr ? 4 : 9), W = big ? (tr ? 12 : 16) : (tr ? 5 : 11);
+    const int k = big ? 3 : tr ? 4 : 5;
+    const tg_conv_opts o = big ? (tg_conv_opts){.pad = {1, 1, 1, 1}}
+                               : tr ? (tg_conv_opts){.stride = {2, 2}, .pad = {1, 1, 1, 1}}
+                                    : (tg_conv_opts){.stride = {2, 2}, .pad = {1, 2, 2, 1}};
+    tg_params *ps = tg_params_new();
+    tg_rng r;
+    tg_rng_seed(&r, 40 + (uint64_t)_i, 0);
+    tg_param *w = par(ps, "M", "w", 4, tr ? (int[]){C, O, k, k} : (int[]){O, C, k, k}, &r, 0.3f);
+    tg_param *b = par(ps, "M", "b", 1, (int[]){O}, &r, 0.5f);
+    tg_graph *g = tg_graph_new(ps);
+    tg_node x = tg_input(g, "x", 4, (int[]){N, C, H, W});
+    const size_t nx = (size_t)N * C * H * W;
+    float *xv = malloc(nx * sizeof *xv);
+    ck_assert_ptr_nonnull(xv);
+    tg_rng_fill_uniform(&r, xv, nx, -1.0f, 1.0f);
+    tg_bind(g, x, xv);
+#define OP(in) (tr ? tg_conv_transpose2d(g, (in), tg_param_ref(g, w), &o) : tg_conv2d(g, (in), tg_param_ref(g, w), &o))
+    tg_node y1 = tg_leaky_relu(g, tg_bias_add_axis(g, OP(x), tg_param_ref(g, b), 1), 0.2f);
+    tg_node y2 = OP(tg_scale(g, x, 0.5f));
+#undef OP
+    const int P = tr ? H * W : tg_node_dim(g, y2, 2) * tg_node_dim(g, y2, 3); /* the column side's pixels */
+    ck_assert_int_eq(P >= 128, big);
+    tg_node loss = tg_add(g, tg_sum(g, tg_tanh(g, y1)), tg_sum(g, tg_tanh(g, y2)));
+    ck_assert_msg(tg_graph_status(g) == TG_OK, "%s", tg_graph_error(g));
+    tg_param *all[2] = {w, b};
+    const size_t sz[3] = {tg_param_numel(w), tg_param_numel(b), nx};
+    float *got[4][3];
+    double l[4];
+    for (int m = 0; m < 4; m++) { /* unfused 1 thread, fused 1 thread, unfused 2, fused 2 */
+        tg_pool *pool = tg_pool_new(m < 2 ? 1 : 2, NULL);
+        tg_pool_set_strict(pool, 1);
+        tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .unfused = !(m & 1),
+                                                          .pool = pool});
+        ck_assert_msg(p != NULL, "%s", tg_graph_error(g));
+        ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+        l[m] = tg_plan_loss(p);
+        for (int i = 0; i < 3; i++) {
+            got[m][i] = malloc(sz[i] * sizeof(float));
+            memcpy(got[m][i], i < 2 ? tg_param_grad(all[i]) : tg_plan_grad(p, x), sz[i] * sizeof(float));
+        }
+        tg_plan_free(p);
+        tg_pool_free(pool);
+    }
+    for (int m = 1; m < 4; m++) {
+        ck_assert_msg(l[m] == l[0], "%s %s: loss of way %d differs", tr ? "conv_transpose2d" : "conv2d",
+                      big ? "many pixels" : "few pixels", m);
+        for (int i = 0; i < 3; i++)
+            ck_assert_msg(memcmp(got[m][i], got[0][i], sz[i] * sizeof(float)) == 0, "%s %s: gradient %d of way %d differs",
+                          tr ? "conv_transpose2d" : "conv2d", big ? "many pixels" : "few pixels", i, m);
+    }
+    /* the values: against an f64 plan */
+    tg_plan *p64 = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .precision = TG_F64});
+    ck_assert_msg(p64 != NULL, "%s", tg_graph_error(g));
+    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p64), TG_OK);
+    ck_assert_msg(fabs(tg_plan_loss(p64) - l[0]) <= 2e-5 * fabs(tg_plan_loss(p64)) + 1e-6, "loss %.9g, f64 %.9g", l[0],
+                  tg_plan_loss(p64));
+    for (int i = 0; i < 3; i++) {
+        const double *want = tg_plan_grad64(p64, i < 2 ? tg_param_ref(g, all[i]) : x);
+        ck_assert_ptr_nonnull(want);
+        double scale = 0, err = 0;
+        for (size_t e = 0; e < sz[i]; e++) scale = fmax(scale, fabs(want[e]));
+        for (size_t e = 0; e < sz[i]; e++) err = fmax(err, fabs(got[0][i][e] - want[e]));
+        ck_assert_msg(err <= 2e-5 * scale, "%s %s: gradient %d off by %g of %g", tr ? "conv_transpose2d" : "conv2d",
+                      big ? "many pixels" : "few pixels", i, err, scale);
+    }
+    for (int m = 0; m < 4; m++)
+        for (int i = 0; i < 3; i++) free(got[m][i]);
+    tg_plan_free(p64);
+    tg_graph_free(g);
+    tg_params_free(ps);
+    free(xv);
 }
 END_TEST
 
@@ -455,7 +561,8 @@ static Suite *suite(void)
     Suite *s = suite_create("conv_plan");
     TCase *core = tcase_create("core");
     tcase_set_timeout(core, 120);
-    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 16);
+    tcase_add_loop_test(core, test_conv_fusion_same_bits, 0, 128);
+    tcase_add_loop_test(core, test_conv_paths, 0, 4);
     tcase_add_test(core, test_view_aliases_input);
     tcase_add_test(core, test_running_stats_per_forward);
     tcase_add_test(core, test_running_stats_two_nodes);
