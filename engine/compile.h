@@ -10,7 +10,10 @@
  *                             (the set's `needed`, known for every plan
  *                             before any fusion decision)
  *   2. fuse (fuse.c)          epilogue fusion and gradient aliasing, from the
- *                             traits op descriptors declare (op.h)
+ *                             traits op descriptors declare (op.h); then each
+ *                             gradient's first and last writing step, and
+ *                             which parameter gradients are final after
+ *                             each backward step (tg_plan_on_grad_ready)
  *   3. place (place.c)        lifetimes of every buffer on one time line,
  *                             packed best-fit into one arena
  *   4. bind (place.c)         allocate the arena and the set's kept values,
@@ -48,6 +51,14 @@ struct tg_plan {
     void **val, **grad, **saved;
     void **fscr, **bscr;    /* scratch of node i's forward / backward step */
     int *gstart;            /* backward step that first writes grad[i] */
+    int *glast;             /* backward step that last writes grad[i], or -1 */
+    /* the gradient-ready hook (tg_plan_on_grad_ready): parameter leaves
+     * whose gradient is final after backward step j are the nodes
+     * rnode[roff[j + 1] .. roff[j + 2]); rnode[roff[0] .. roff[1]) are
+     * final before any step (a parameter that is `out`) */
+    int *roff, *rnode;
+    tg_grad_ready_fn ready_fn;
+    void *ready_ctx;
     int *fwd, nfwd, *bwd, nbwd;
     /* forward fusion: producer i runs bias node fbias[i] (and activation
      * fact[i]) in its epilogue, else -1; fskip: forward skips the node */

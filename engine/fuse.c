@@ -167,6 +167,42 @@ static void fuse_backward(tg_cctx *c)
     }
 }
 
+/* last write of each gradient, once fusion has moved writes: a step skipped
+ * (fused into a consumer) writes nothing; a consumer whose input-gradient
+ * epilogue runs fused backwards writes bfuse's gradient instead of its
+ * input 0's. Then the gradient-ready lists (tg_plan_on_grad_ready): each
+ * parameter leaf with a gradient, after its last writer's step. */
+static void gradient_ends(tg_cctx *c)
+{
+    tg_plan *p = c->p;
+    const tg_graph *g = p->g;
+    for (int i = 0; i < p->n; i++) p->glast[i] = -1;
+    if (p->hasg[p->out.id]) p->glast[p->out.id] = c->t_bwd0 - 1; /* set before the first step */
+    for (int j = 0; j < p->nbwd; j++) {
+        const int id = p->bwd[j];
+        const tg_nrec *r = &g->n[id];
+        if (p->bskip[id]) continue;
+        for (int k = 0; k < r->nin; k++) {
+            const int in = k == 0 && p->bfuse[id] >= 0 ? p->bfuse[id] : r->in[k];
+            if (p->hasg[in]) p->glast[in] = c->t_bwd0 + j;
+        }
+    }
+    int nr = 0;
+    for (int j = -1; j < p->nbwd; j++) {
+        p->roff[j + 1] = nr;
+        const tg_nrec *r = j >= 0 ? &g->n[p->bwd[j]] : NULL;
+        const int nin = j >= 0 ? r->nin : 1;
+        for (int k = 0; k < nin; k++) {
+            const int in = j >= 0 ? r->in[k] : p->out.id;
+            if (g->n[in].op->leaf != TG_LEAF_PARAM || !p->hasg[in] || p->glast[in] != c->t_bwd0 + j) continue;
+            int seen = 0; /* the same parameter twice in one node (w * w) */
+            for (int q = p->roff[j + 1]; q < nr; q++) seen |= p->rnode[q] == in;
+            if (!seen) p->rnode[nr++] = in;
+        }
+    }
+    p->roff[p->nbwd + 1] = nr;
+}
+
 tg_status tg_pass_fuse(tg_cctx *c, tg_planset *set)
 {
     tg_plan *p = c->p;
@@ -176,5 +212,6 @@ tg_status tg_pass_fuse(tg_cctx *c, tg_planset *set)
     gradient_starts(c);
     alias_gradients(c);
     if (fuse) fuse_backward(c);
+    gradient_ends(c);
     return TG_OK;
 }

@@ -142,6 +142,23 @@ static void setup_bwd_epilogue(tg_plan *p, tg_run *r, int id)
     }
 }
 
+/* the gradient-ready hook: the parameters whose gradient is final after
+ * backward step slot - 1 (slot 0: before the first step) */
+static void ready(tg_plan *p, int slot)
+{
+    if (!p->ready_fn) return;
+    for (int q = p->roff[slot]; q < p->roff[slot + 1]; q++) p->ready_fn(p->ready_ctx, p->g->n[p->rnode[q]].param);
+}
+
+tg_status tg_plan_on_grad_ready(tg_plan *p, tg_grad_ready_fn fn, void *ctx)
+{
+    if (!p) return TG_ERR_ARG;
+    if (fn && (p->f64 || p->forward_only)) return TG_ERR_ARG; /* no tg_param_grad to report */
+    p->ready_fn = fn;
+    p->ready_ctx = fn ? ctx : NULL;
+    return TG_OK;
+}
+
 static tg_status backward_run(tg_plan *p)
 {
     if (p->forward_only || !p->ran_forward) return TG_ERR_STATE;
@@ -151,10 +168,14 @@ static tg_status backward_run(tg_plan *p)
         if (p->f64) ((double *)p->grad[p->out.id])[0] = 1.0;
         else ((float *)p->grad[p->out.id])[0] = 1.0f;
     }
+    ready(p, 0);
     tg_run r;
     for (int j = 0; j < p->nbwd; j++) {
         int id = p->bwd[j], t = p->nfwd + j;
-        if (p->bskip[id]) continue; /* run in a consumer's input-gradient epilogue */
+        if (p->bskip[id]) { /* run in a consumer's input-gradient epilogue */
+            ready(p, j + 1);
+            continue;
+        }
         setup_run(p, &r, id);
         r.scratch = p->bscr[id];
         r.step = step_of(p, id);
@@ -175,6 +196,7 @@ static tg_status backward_run(tg_plan *p)
         }
         if (p->bfuse[id] >= 0) setup_bwd_epilogue(p, &r, id);
         run_op(r.n->op, 1, &r);
+        ready(p, j + 1);
     }
     return TG_OK;
 }

@@ -46,6 +46,7 @@ void tg_plan_free(tg_plan *p)
     if (!p) return;
     tg_free(p->fwdn); tg_free(p->anc); tg_free(p->hasg); tg_free(p->readable);
     tg_free(p->val); tg_free(p->grad); tg_free(p->saved); tg_free(p->fscr); tg_free(p->bscr); tg_free(p->gstart);
+    tg_free(p->glast); tg_free(p->roff); tg_free(p->rnode);
     tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fact); tg_free(p->fskip);
     tg_free(p->bfuse); tg_free(p->bmask); tg_free(p->bact); tg_free(p->bskip);
     tg_free(p->ex.ws);
@@ -78,6 +79,7 @@ static tg_plan *plan_alloc(tg_graph *g, tg_node out, const tg_plan_opts *o, tg_p
     p->saved = tg_zalloc((size_t)n * sizeof(void *));
     p->fscr = tg_zalloc((size_t)n * sizeof(void *)), p->bscr = tg_zalloc((size_t)n * sizeof(void *));
     p->gstart = tg_zalloc(ni), p->fwd = tg_zalloc(ni), p->bwd = tg_zalloc(ni);
+    p->glast = tg_zalloc(ni), p->roff = tg_zalloc(ni + 2 * sizeof(int)), p->rnode = tg_zalloc(ni);
     p->fbias = tg_zalloc(ni), p->fact = tg_zalloc(ni);
     p->bfuse = tg_zalloc(ni), p->bmask = tg_zalloc(ni), p->bact = tg_zalloc(ni);
     *c = (tg_cctx){.p = p, .o = o};
@@ -88,9 +90,9 @@ static tg_plan *plan_alloc(tg_graph *g, tg_node out, const tg_plan_opts *o, tg_p
     c->bufs = tg_zalloc((size_t)(5 * n + 1) * sizeof(tg_buf));
     c->tmp = tg_zalloc((size_t)(5 * n + 1) * sizeof(tg_buf *));
     if (!p->fwdn || !p->anc || !p->hasg || !p->readable || !p->fskip || !p->bskip || !p->val || !p->grad ||
-        !p->saved || !p->fscr || !p->bscr || !p->gstart || !p->fwd || !p->bwd || !p->fbias || !p->fact || !p->bfuse || !p->bmask ||
-        !p->bact || !c->reused || !c->req || !c->flow || !c->tfwd || !c->tbwd || !c->lastuse || !c->galias ||
-        !c->gcons || !c->bufs || !c->tmp) {
+        !p->saved || !p->fscr || !p->bscr || !p->gstart || !p->glast || !p->roff || !p->rnode || !p->fwd ||
+        !p->bwd || !p->fbias || !p->fact || !p->bfuse || !p->bmask || !p->bact || !c->reused || !c->req ||
+        !c->flow || !c->tfwd || !c->tbwd || !c->lastuse || !c->galias || !c->gcons || !c->bufs || !c->tmp) {
         cctx_free(c);
         tg_plan_free(p);
         return NULL;

@@ -340,6 +340,22 @@ tg_status tg_plan_forward(tg_plan *p);
  * requested groups' parameters (tg_param_grad) and, if asked, of inputs. */
 tg_status tg_plan_backward(tg_plan *p);
 
+/* The gradient-ready hook, for data-parallel training (start a gradient's
+ * all-reduce while backward goes on). During tg_plan_backward, fn(ctx, param)
+ * is called on the calling thread once for every parameter this plan
+ * computes a gradient for (tg_plan_has_param_grad), right after the last
+ * backward step that writes it: tg_param_grad(param) then holds its final
+ * value for this backward, and no later step of the sweep reads or writes
+ * it. The order is fixed when the plan is compiled (the same every run, on
+ * every process running the same graph): a parameter used by several nodes
+ * (a discriminator applied to real and fake batches) is reported after the
+ * backward of the earliest of them. fn must not run plans or optimizers.
+ * fn NULL removes the hook. No allocation. TG_ERR_ARG for f64 and
+ * forward-only plans (they write no tg_param_grad); the graph is left as
+ * it was. */
+typedef void (*tg_grad_ready_fn)(void *ctx, tg_param *param);
+tg_status tg_plan_on_grad_ready(tg_plan *p, tg_grad_ready_fn fn, void *ctx);
+
 /* Value of a node after the last run: `out`, opts.outputs, kept nodes,
  * inputs and parameters; NULL for other nodes (their memory is reused) and
  * for f64 plans. Valid until the next run or tg_plan_free. */

@@ -803,6 +803,211 @@ START_TEST(test_bias_fusion_same_bits)
 }
 END_TEST
 
+/* ---- the gradient-ready hook (tg_plan_on_grad_ready) ---- */
+#define RDY_MAX 16
+#define RDY_SENTINEL 1.0e30f
+/* What the hook saw: the parameters in the order reported, a copy of each
+ * one's gradient at that moment, and whether `watch` (a parameter whose
+ * gradient a later step writes) still held the sentinel then. */
+typedef struct rdy_log {
+    tg_params *ps;
+    int n, count[RDY_MAX];
+    tg_param *order[RDY_MAX];
+    float *seen[RDY_MAX];
+    int watch_untouched[RDY_MAX];
+    tg_param *watch;
+} rdy_log;
+
+static int store_index(const tg_params *ps, const tg_param *p)
+{
+    for (int i = 0; i < tg_params_count(ps); i++)
+        if (tg_params_at(ps, i) == p) return i;
+    return -1;
+}
+
+/* the hook itself: no allocation, no Check assertion (they allocate) */
+static void rdy_hook(void *ctx, tg_param *p)
+{
+    rdy_log *l = ctx;
+    const int i = store_index(l->ps, p);
+    if (i < 0 || l->n >= RDY_MAX) return;
+    l->count[i]++;
+    l->order[l->n] = p;
+    l->watch_untouched[l->n] = l->watch && tg_param_grad(l->watch)[0] == RDY_SENTINEL;
+    l->n++;
+    memcpy(l->seen[i], tg_param_grad(p), tg_param_numel(p) * sizeof(float));
+}
+
+static void rdy_init(rdy_log *l, tg_params *ps)
+{
+    memset(l, 0, sizeof *l);
+    l->ps = ps;
+    ck_assert_int_le(tg_params_count(ps), RDY_MAX);
+    for (int i = 0; i < tg_params_count(ps); i++) {
+        l->seen[i] = malloc(tg_param_numel(tg_params_at(ps, i)) * sizeof(float));
+        ck_assert_ptr_nonnull(l->seen[i]);
+    }
+}
+
+static void rdy_reset(rdy_log *l)
+{
+    l->n = 0;
+    memset(l->count, 0, sizeof l->count);
+    for (int i = 0; i < tg_params_count(l->ps); i++) {
+        tg_param *p = tg_params_at(l->ps, i);
+        for (size_t e = 0; e < tg_param_numel(p); e++) tg_param_grad(p)[e] = RDY_SENTINEL;
+    }
+}
+
+/* every parameter with a gradient in plan p reported exactly once, others
+ * never, each with the gradient it ends the backward with */
+static void rdy_check(const rdy_log *l, tg_plan *p)
+{
+    int want = 0;
+    for (int i = 0; i < tg_params_count(l->ps); i++) {
+        tg_param *q = tg_params_at(l->ps, i);
+        const int has = tg_plan_has_param_grad(p, q);
+        want += has;
+        ck_assert_msg(l->count[i] == has, "%s/%s reported %d times", tg_param_group(q), tg_param_name(q), l->count[i]);
+        if (has)
+            ck_assert_msg(!memcmp(l->seen[i], tg_param_grad(q), tg_param_numel(q) * sizeof(float)),
+                          "%s/%s changed after it was reported", tg_param_group(q), tg_param_name(q));
+    }
+    ck_assert_int_eq(l->n, want);
+}
+
+static void rdy_free(rdy_log *l)
+{
+    for (int i = 0; i < RDY_MAX; i++) free(l->seen[i]);
+}
+
+/* layer k of a parameter named "l<k>.w" / "l<k>.b" */
+static int layer_of(const tg_param *p) { return atoi(tg_param_name(p) + 1); }
+
+START_TEST(test_grad_ready_mlp)
+{
+    /* an MLP x -> 3 layers -> BCE: fused and unfused, with and without a
+     * pool, the last layer's parameters are reported first, while the first
+     * layer's gradient is still unwritten; no allocation per step */
+    enum { B = 9, I = 5 };
+    tg_params *ps = tg_params_new();
+    tg_mlp_spec m = {.n_layers = 3, .widths = {I, 7, 6, 1}, .hidden = TG_ACT_LEAKY_RELU, .slope = 0.2f,
+                     .output = TG_ACT_NONE, .group = "M"};
+    tg_rng r;
+    tg_rng_seed(&r, 5, 0);
+    ck_assert_int_eq(tg_mlp_params(ps, &m, TG_INIT_PYTORCH, 0, &r), TG_OK);
+    float x[B * I];
+    tg_rng_fill_uniform(&r, x, B * I, -1.0f, 1.0f);
+    tg_graph *g = tg_graph_new(ps);
+    tg_node xin = tg_input(g, "x", 2, (int[]){B, I});
+    tg_bind(g, xin, x);
+    tg_node loss = tg_bce_logits_const(g, tg_mlp(g, &m, xin), 0.9f);
+    ck_assert_msg(loss.id >= 0, "%s", tg_graph_error(g));
+    tg_pool *pool = tg_pool_new(2, NULL);
+    ck_assert_ptr_nonnull(pool);
+    rdy_log l;
+    rdy_init(&l, ps);
+    l.watch = tg_param_find(ps, "M", "l0.w");
+    float *ref[RDY_MAX] = {0};
+    for (int v = 0; v < 4; v++) {
+        tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .unfused = v & 1, .pool = v & 2 ? pool : NULL});
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(tg_plan_on_grad_ready(p, rdy_hook, &l), TG_OK);
+        for (int it = 0; it < 2; it++) {
+            rdy_reset(&l);
+            ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+            const uint64_t before = n_alloc;
+            const tg_status s = tg_plan_backward(p);
+            const uint64_t used = n_alloc - before;
+            ck_assert_int_eq(s, TG_OK);
+            if (it > 0) ck_assert_uint_eq(used, 0);
+            rdy_check(&l, p);
+        }
+        ck_assert_int_eq(l.n, 6);
+        for (int k = 1; k < l.n; k++) ck_assert_int_le(layer_of(l.order[k]), layer_of(l.order[k - 1]));
+        ck_assert_int_eq(layer_of(l.order[0]), 2);
+        ck_assert(l.watch_untouched[0] && l.watch_untouched[1]); /* both of layer 2, before layer 0's backward */
+        ck_assert(!l.watch_untouched[l.n - 1]);
+        /* the same gradients whatever the variant (fusion gives the same bits) */
+        for (int i = 0; i < tg_params_count(ps); i++) {
+            tg_param *q = tg_params_at(ps, i);
+            const size_t bytes = tg_param_numel(q) * sizeof(float);
+            if (!ref[i]) {
+                ref[i] = malloc(bytes);
+                memcpy(ref[i], tg_param_grad(q), bytes);
+            }
+            ck_assert(!memcmp(ref[i], tg_param_grad(q), bytes));
+        }
+        /* removed: backward runs without it */
+        ck_assert_int_eq(tg_plan_on_grad_ready(p, NULL, NULL), TG_OK);
+        rdy_reset(&l);
+        ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+        ck_assert_int_eq(l.n, 0);
+        tg_plan_free(p);
+    }
+    for (int i = 0; i < RDY_MAX; i++) free(ref[i]);
+    rdy_free(&l);
+    tg_pool_free(pool);
+    tg_graph_free(g);
+    tg_params_free(ps);
+}
+END_TEST
+
+START_TEST(test_grad_ready_gan)
+{
+    /* the GAN's D step: D runs on the real batch and on the detached fake,
+     * so each D parameter is final only after the real branch's backward
+     * (the earliest on the tape): reported once, with its final gradient,
+     * last layer first; G gets nothing. The G step reports G only. */
+    tg_plan *pd, *pg;
+    dgplans(NULL, 0, &pd, &pg);
+    rdy_log l;
+    rdy_init(&l, T.ps);
+    ck_assert_int_eq(tg_plan_on_grad_ready(pd, rdy_hook, &l), TG_OK);
+    ck_assert_int_eq(tg_plan_on_grad_ready(pg, rdy_hook, &l), TG_OK);
+    for (int it = 0; it < 2; it++) {
+        rdy_reset(&l);
+        ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+        rdy_check(&l, pd);
+        ck_assert_int_eq(l.n, 6);
+        for (int k = 0; k < l.n; k++) ck_assert_str_eq(tg_param_group(l.order[k]), "D");
+        for (int k = 1; k < l.n; k++) ck_assert_int_le(layer_of(l.order[k]), layer_of(l.order[k - 1]));
+        rdy_reset(&l);
+        ck_assert_int_eq(tg_plan_forward(pg), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pg), TG_OK);
+        rdy_check(&l, pg);
+        ck_assert_int_eq(l.n, 6);
+        for (int k = 0; k < l.n; k++) ck_assert_str_eq(tg_param_group(l.order[k]), "G");
+        for (int k = 1; k < l.n; k++) ck_assert_int_le(layer_of(l.order[k]), layer_of(l.order[k - 1]));
+    }
+    rdy_free(&l);
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+}
+END_TEST
+
+START_TEST(test_grad_ready_refused)
+{
+    /* f64 and forward-only plans write no tg_param_grad: refused, and the
+     * graph keeps working */
+    tg_plan *p64 = tg_plan_new(T.g, T.loss_d, &(tg_plan_opts){.groups = "D", .precision = TG_F64});
+    tg_plan *pf = tg_plan_new(T.g, T.fake, &(tg_plan_opts){.forward_only = 1});
+    ck_assert(p64 && pf);
+    rdy_log l;
+    ck_assert_int_eq(tg_plan_on_grad_ready(p64, rdy_hook, &l), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_on_grad_ready(pf, rdy_hook, &l), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_on_grad_ready(NULL, rdy_hook, &l), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_on_grad_ready(pf, NULL, NULL), TG_OK);
+    ck_assert_int_eq(tg_graph_status(T.g), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p64), TG_OK);
+    tg_plan_free(p64);
+    tg_plan_free(pf);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -824,6 +1029,8 @@ static Suite *suite(void)
     tcase_add_test(core, test_dropout_steps);
     tcase_add_test(core, test_pool_reuse);
     tcase_add_test(core, test_pool_many_tasks);
+    tcase_add_test(core, test_grad_ready_mlp);
+    tcase_add_test(core, test_grad_ready_gan);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("limits");
     tcase_set_timeout(lim, 60);
@@ -834,6 +1041,7 @@ static Suite *suite(void)
     TCase *err = tcase_create("errors");
     tcase_add_checked_fixture(err, setup_tiny, teardown);
     tcase_add_test(err, test_reuse_needs_keep);
+    tcase_add_test(err, test_grad_ready_refused);
     suite_add_tcase(s, err);
     return s;
 }
