@@ -21,17 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- allocation counting (-Wl,--wrap=...): tapegrad's code and this
- * suite's; MPI's own library calls the C library's allocator directly. */
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-static uint64_t n_alloc;
-void *__wrap_malloc(size_t n) { n_alloc++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { n_alloc++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { n_alloc++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc++; return __real_aligned_alloc(a, n); }
+/* ---- allocation counting: tapegrad's code and this suite's; MPI's own
+ * library calls the C library's allocator directly. */
+#include "alloc_count.h"
 
 static tg_dist *D; /* the job, joined in main */
 static int RANK, SIZE;
