@@ -227,29 +227,17 @@ def report_steps(name, a, times, blas, extra):
                            "ms_per_iter": best * 1e3, "samples_per_s": a.batch / best}, **extra)))
 
 
-def torch_gan(a, torch, blas):
-    """The reference GAN iteration, as tools/train/gan_train.h does it."""
-    nn = torch.nn
-    B = a.batch
-    lrelu = lambda: nn.LeakyReLU(0.2)
-    G = nn.Sequential(nn.Linear(100, 128), lrelu(), nn.Linear(128, 256), lrelu(),
-                      nn.Linear(256, 512), lrelu(), nn.Linear(512, 784), nn.Tanh())
-    D = nn.Sequential(nn.Linear(784, 512), lrelu(), nn.Dropout(0.3),
-                      nn.Linear(512, 256), lrelu(), nn.Dropout(0.3),
-                      nn.Linear(256, 128), lrelu(), nn.Dropout(0.3), nn.Linear(128, 1))
-    for m in list(G) + list(D):
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    crit = nn.BCEWithLogitsLoss()
+def gan_iteration(torch, G, D, data, B):
+    """One GAN training iteration as tapegrad's trainer does it, for nets G and D
+    on batches data[i % NDATA]: BCE with logits, Adam 2e-4 (0.5, 0.999) per net,
+    real label 0.9, fake 0; returns step(i) -> (loss_d, loss_g, D(x), D(G(z)))."""
+    crit = torch.nn.BCEWithLogitsLoss()
     d_params = list(D.parameters())
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
-    data = torch.rand(NDATA, B, 784) * 2 - 1
     real_t = torch.full((B, 1), 0.9)
     fake_t = torch.zeros(B, 1)
     ones = torch.ones(B, 1)
-    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def step(i):
         real = data[i % NDATA].clone()  # a batch copied in, as the trainer does
@@ -278,6 +266,26 @@ def torch_gan(a, torch, blas):
         return (loss_d.item(), loss_g.item(), torch.sigmoid(out_r.detach()).mean().item(),
                 torch.sigmoid(out_f.detach()).mean().item())
 
+    return step
+
+
+def torch_gan(a, torch, blas):
+    """The reference GAN iteration, as tools/train/gan_train.h does it."""
+    nn = torch.nn
+    B = a.batch
+    lrelu = lambda: nn.LeakyReLU(0.2)
+    G = nn.Sequential(nn.Linear(100, 128), lrelu(), nn.Linear(128, 256), lrelu(),
+                      nn.Linear(256, 512), lrelu(), nn.Linear(512, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 512), lrelu(), nn.Dropout(0.3),
+                      nn.Linear(512, 256), lrelu(), nn.Dropout(0.3),
+                      nn.Linear(256, 128), lrelu(), nn.Dropout(0.3), nn.Linear(128, 1))
+    for m in list(G) + list(D):
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    data = torch.rand(NDATA, B, 784) * 2 - 1
+    step = gan_iteration(torch, G, D, data, B)
+    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = timed_steps(step, a.steps, a.repeats)
     report_steps("gan-step", a, times, blas, {"rss_after_setup_kb": rss_import,
                                               "gemm_gflop_per_iter": gemm_gflop(torch, step)})
@@ -349,41 +357,11 @@ def conv_gemm_gflop(torch, step):
 
 def torch_dcgan(a, torch, blas):
     """The DCGAN iteration, as bench/dcgan_step.c does it."""
-    nn = torch.nn
     B = a.batch
     G, D = dcgan_nets(torch)
-    crit = nn.BCEWithLogitsLoss()
-    d_params = list(D.parameters())
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     data = torch.rand(NDATA, B, 1, 28, 28) * 2 - 1
-    real_t = torch.full((B, 1), 0.9)
-    fake_t = torch.zeros(B, 1)
-    ones = torch.ones(B, 1)
+    step = gan_iteration(torch, G, D, data, B)  # G in training mode, as the D step's plan
     rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    def step(i):
-        real = data[i % NDATA].clone()
-        z = torch.randn(B, 100)
-        fake = G(z)  # G in training mode: batch statistics, as the D step's plan
-        for p in d_params:
-            p.requires_grad_(True)
-        opt_d.zero_grad(set_to_none=True)
-        out_r = D(real)
-        out_f = D(fake.detach())
-        loss_d = crit(out_r, real_t) + crit(out_f, fake_t)
-        loss_d.backward()
-        opt_d.step()
-        # G step through the updated D on the same fake; no D weight gradients
-        for p in d_params:
-            p.requires_grad_(False)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g = crit(D(fake), ones)
-        loss_g.backward()
-        opt_g.step()
-        return (loss_d.item(), loss_g.item(), torch.sigmoid(out_r.detach()).mean().item(),
-                torch.sigmoid(out_f.detach()).mean().item())
-
     times = timed_steps(step, a.steps, a.repeats)
     report_steps("dcgan-step", a, times, blas, {"rss_after_setup_kb": rss_import,
                                                 "gemm_gflop_per_iter": conv_gemm_gflop(torch, step)})
