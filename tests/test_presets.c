@@ -337,6 +337,9 @@ START_TEST(test_preset_flag_errors)
         {"keras-d", "--d-act", "relu", "--d-act edits an MLP, but preset keras-d's D is a layer list"},
         {"keras-d", "--slope", "0.1", "--slope edits an MLP, but preset keras-d's D"},
         {"dcgan", "--g-arch", "in 100, dense 700, tanh", "G's output is 700 values, D's input 1x28x28 (784 values)"},
+        /* the noise width --z-dim allows, whichever way G is given */
+        {"dcgan", "--g-arch", "in 65537, dense 784, tanh", "G's input (the noise width) is 65537; train-gan draws at "
+                                                           "most 65536"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         result r = RUN("train-gan", "--model", bad[i][0], bad[i][1], bad[i][2], "--out", path("x"));

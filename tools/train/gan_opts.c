@@ -65,7 +65,7 @@ static const set_row rows[] = {
      .help = "weight initializer (normal: N(0, sigma), --sigma X)", .flags = SET_PRESET},
     {.flag = "--sigma", .type = &set_pos_float, .off = O(k.sigma), .hi = 100, .arg = "X",
      .help = "standard deviation of --init normal", .flags = SET_PRESET},
-    {.flag = "--z-dim", .type = &set_int, .off = O(k.z_dim), .lo = 1, .hi = 65536, .arg = "N", .help = "noise width",
+    {.flag = "--z-dim", .type = &set_int, .off = O(k.z_dim), .lo = 1, .hi = GAN_Z_MAX, .arg = "N", .help = "noise width",
      .flags = SET_PRESET, .conflicts = NETS_G},
     {.flag = "--g-hidden", .type = &set_widths, .off = O(k.g_hidden), .lo = 1, .hi = 65536,
      .max_n = TG_MLP_MAX_LAYERS - 1, .aux = "hidden layers", .arg = "W,W,..", .help = "G's hidden widths",

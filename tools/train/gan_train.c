@@ -12,8 +12,12 @@ enum { STREAM_INIT = 0, STREAM_NOISE = 1, STREAM_SHUFFLE = 2, STREAM_FIXED = 3 }
 
 tg_status gan_cfg_check(const gan_cfg *c, tg_error *err)
 {
-    tg_status st = tg_gan_check(&c->spec, NULL, NULL, err);
+    int zd;
+    tg_status st = tg_gan_check(&c->spec, &zd, NULL, err);
     if (st != TG_OK) return st;
+    if (zd > GAN_Z_MAX)
+        return tg_error_set(err, TG_ERR_ARG, "G's input (the noise width) is %d; train-gan draws at most %d", zd,
+                            GAN_Z_MAX);
     const struct {
         const char *name;
         float v;

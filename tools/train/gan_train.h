@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#define GAN_Z_MAX 65536 /* the widest noise train-gan draws (--z-dim, or G's 'in N') */
+
 typedef struct gan_cfg {
     char model[32];        /* the preset the spec started from */
     tg_gan_spec spec;      /* G and D as layer lists, init, sigma */
@@ -26,9 +28,10 @@ typedef struct gan_cfg {
  * for an unknown preset */
 tg_status gan_cfg_defaults(gan_cfg *c, const char *preset, tg_error *err);
 /* Is c a configuration gan_init can build and train: a valid GAN spec
- * (tg_gan_check: G's output as wide as D's input, D's output 1), learning
- * rates and eps positive normal floats, betas and ema in [0, 1), sigma >= 0,
- * real label finite, batch >= 1, epochs >= 0? TG_OK, or TG_ERR_ARG saying why. */
+ * (tg_gan_check: G's output as wide as D's input, D's output 1) whose G
+ * input is at most GAN_Z_MAX wide, learning rates and eps positive normal
+ * floats, betas and ema in [0, 1), sigma >= 0, real label finite, batch >= 1,
+ * epochs >= 0? TG_OK, or TG_ERR_ARG saying why. */
 tg_status gan_cfg_check(const gan_cfg *c, tg_error *err);
 
 typedef struct gan_stats {
