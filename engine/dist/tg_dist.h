@@ -17,6 +17,8 @@
  *   tg_dist_broadcast(d, ps, "*", &err);               // rank 0's values everywhere
  *   tg_dist_avg_new(&avg, d, ps, "D", NULL, &err);     // buckets planned here
  *   tg_dist_avg_attach(avg, p, &err);                  // the plan's gradient-ready hook
+ *   tg_plan_set_row_offset(p, (int64_t)tg_dist_rank(d) * (B / size)); // dropout masks: its rows
+ *   tg_dist_sync_batch_norm(d, p, &err);               // batch_norm: the global batch's statistics
  *   for (;;) {
  *       ... bind this rank's rows of the batch
  *       tg_plan_forward(p);
@@ -47,9 +49,9 @@
  * Run to run, the bits are the same for the same ranks, buckets and MPI
  * configuration.
  *
- * Threads. Every call here, and every plan with an attached averager, must
- * run on the thread that initialized MPI (MPI_THREAD_FUNNELED): tapegrad's
- * pool workers never call MPI.
+ * Threads. Every call here, and every plan with an attached averager or
+ * synchronized batch normalization, must run on the thread that initialized
+ * MPI (MPI_THREAD_FUNNELED): tapegrad's pool workers never call MPI.
  *
  * Errors: every call returns a tg_status and, given a tg_error, a message
  * naming what failed (TG_ERR_IO and MPI's own message for MPI errors: the
