@@ -614,6 +614,9 @@ START_TEST(test_errors)
     ck_assert_ptr_nonnull(p64);
     ck_assert_int_eq(tg_dist_avg_attach(a, p64, &err), TG_ERR_ARG);
     ck_assert_str_eq(err.msg, "dist: attach: the plan has no f32 backward (f64 or forward-only)");
+    ck_assert_int_eq(tg_dist_sync_batch_norm(D, p64, &err), TG_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "dist: sync_batch_norm: the plan is an f64 plan"), "%s", err.msg);
+    ck_assert_int_eq(tg_dist_sync_batch_norm(NULL, p64, &err), TG_ERR_ARG);
     tg_plan_free(p64);
     /* two backwards before a wait: the second one's reports are refused,
      * the wait says why, and the next step works */

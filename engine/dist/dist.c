@@ -174,7 +174,9 @@ tg_status tg_dist_sync_batch_norm(tg_dist *d, tg_plan *p, tg_error *err)
 {
     if (!d || !p) return tg_error_set(err, TG_ERR_ARG, "dist: sync_batch_norm: no communicator or plan");
     const tg_status s = tg_plan_on_batch_sums(p, batch_sums, d);
-    if (s == TG_ERR_ARG) return tg_error_set(err, s, "dist: sync_batch_norm: the plan is an f64 plan");
+    if (s == TG_ERR_ARG)
+        return tg_error_set(err, s, "dist: sync_batch_norm: the plan is an f64 plan (or its widest batch_norm's "
+                                    "sums overflow an int count)");
     if (s != TG_OK) return tg_error_set(err, s, "dist: sync_batch_norm: %s", tg_status_str(s));
     return TG_OK;
 }
