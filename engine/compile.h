@@ -27,7 +27,8 @@
 #define T_END 0x7fffffff
 
 /* What the plans of one set share: kept values (tg_keep) one plan computes
- * and another reads, and the dropout step each node's last forward used. */
+ * and another reads, and the dropout step and row offset each node's last
+ * forward used. */
 typedef struct tg_planset {
     int refs;            /* plans alive */
     int n;               /* graph nodes at compile time */
@@ -36,6 +37,7 @@ typedef struct tg_planset {
                           * epilogue and never stores it */
     float **kept;        /* set-owned values of kept nodes (f32) */
     uint64_t *dstep;     /* dropout step of the node's last forward */
+    int64_t *drow;       /* row offset (tg_plan_set_row_offset) of the node's last forward */
 } tg_planset;
 
 struct tg_plan {
@@ -59,6 +61,10 @@ struct tg_plan {
     int *roff, *rnode;
     tg_grad_ready_fn ready_fn;
     void *ready_ctx;
+    /* the batch-sum hook (tg_plan_on_batch_sums) and its buffer, sized for
+     * the largest request of the plan's nodes (tg_opdesc.batch_sums) */
+    tg_bsum bsum;
+    size_t bsum_cap;
     int *fwd, nfwd, *bwd, nbwd;
     /* forward fusion: producer i runs bias node fbias[i] (and activation
      * fact[i]) in its epilogue, else -1; fskip: forward skips the node */
@@ -75,6 +81,7 @@ struct tg_plan {
     size_t arena_bytes, naive_bytes;
     tg_exec ex;
     uint64_t step;          /* dropout step of the last forward */
+    int64_t row0;           /* tensors hold rows row0.. of a global batch */
     double loss;
     int ran_forward;
 };

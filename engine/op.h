@@ -30,7 +30,7 @@
  * over the declared axis, then apply `act`. Backward (the gradient of input
  * 0): the op's result is the gradient above an element-wise mask (a dropout,
  * if mask_on) and a y-only activation; it writes the gradient below them:
- *   g = mask_on ? (hash(key, e) >= thr ? c * scale : 0) : c;  dx = g * act'(y[e]) */
+ *   g = mask_on ? (hash(key, e + off) >= thr ? c * scale : 0) : c;  dx = g * act'(y[e]) */
 typedef struct tg_fwd_epi {
     const float *bias;  /* NULL: no forward epilogue */
     tg_act act;
@@ -43,9 +43,20 @@ typedef struct tg_bwd_epi {
     float slope;
     const float *y;     /* the activation's output */
     int mask_on;
-    uint32_t key, thr;
+    uint32_t key, off, thr;
     float scale;
 } tg_bwd_epi;
+
+/* The plan's batch-sum hook (tg_plan_on_batch_sums), for ops whose
+ * training forward and backward reduce over the batch (batch_norm): an op
+ * writes its partial sums over this process's rows into buf (at most the
+ * doubles its descriptor's batch_sums asks for) and hands them to
+ * fn(ctx, buf, n) on the calling thread, between pool jobs. */
+typedef struct tg_bsum {
+    tg_batch_sum_fn fn;         /* NULL: no hook */
+    void *ctx;
+    double *buf;
+} tg_bsum;
 
 typedef struct tg_run {
     const tg_graph *g;
@@ -63,15 +74,21 @@ typedef struct tg_run {
     int f64;                    /* 1: double buffers, reference kernels */
     tg_exec *ex;                /* kernels, pool, workspaces */
     uint64_t step;              /* dropout step of this forward */
+    int64_t row0;               /* the plan's tensors hold rows row0.. of a global batch
+                                   (tg_plan_set_row_offset): dropout masks read global indices */
     int eval;                   /* eval mode: dropout off, batch statistics frozen */
-    const char *err;            /* set by an op that meets bad data */
+    const tg_bsum *bsum;        /* the plan's batch-sum hook, or NULL (f32 plans only) */
+    const char *err;            /* set by an op that meets bad data (or a failed hook) */
+    tg_status err_status;       /* with err: the status the run returns (TG_OK: TG_ERR_ARG) */
     char errbuf[128];
 } tg_run;
 
 /* A recomputable element-wise mask (what a dropout applies), for a node run
- * at `step`: keep element e when tg_dropout_hash(key, e) >= thr, scale kept
- * elements by `scale`. */
-typedef struct tg_mask { uint32_t key, thr; float scale; } tg_mask;
+ * at `step` in a plan whose tensors hold rows row0.. of a global batch: keep
+ * element e (an index into this plan's tensor) when tg_dropout_hash(key,
+ * e + off) >= thr, scale kept elements by `scale`. off = row0 times the
+ * elements per row (numel / d[0]), modulo 2^32: element e's global index. */
+typedef struct tg_mask { uint32_t key, off, thr; float scale; } tg_mask;
 
 typedef enum tg_leaf_kind { TG_LEAF_NONE = 0, TG_LEAF_INPUT, TG_LEAF_PARAM } tg_leaf_kind;
 
@@ -115,11 +132,16 @@ typedef struct tg_opdesc {
      * returns the activation and its slope, TG_ACT_NONE if not this node. */
     tg_act (*y_act)(const tg_nrec *n, float *slope);
     /* I multiply by a recomputable mask (tg_mask) in forward and backward:
-     * fills *m for a run at `step`; returns 0 if this node has none. */
-    int (*mask)(const tg_graph *g, const tg_nrec *n, uint64_t step, int eval, tg_mask *m);
+     * fills *m for a run at `step` with row offset row0 (tg_run.row0);
+     * returns 0 if this node has none. */
+    int (*mask)(const tg_graph *g, const tg_nrec *n, uint64_t step, int64_t row0, int eval, tg_mask *m);
     /* My f32 backward's gradient for input 0 can apply a mask's and a
      * y-only activation's backward in its epilogue (tg_run.bepi). */
     int (*bwd_epi_ok)(const tg_nrec *n);
+
+    /* doubles of tg_run.bsum->buf my f32 training forward and backward use
+     * at most (NULL: I never call the batch-sum hook) */
+    size_t (*batch_sums)(const tg_nrec *n);
 } tg_opdesc;
 
 /* ---- for op builders (engine/graph.c) ----

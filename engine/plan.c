@@ -2,6 +2,7 @@
  * schedule, backward over its backward schedule, in its arena. */
 #include "compile.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -53,6 +54,8 @@ static void setup_run(tg_plan *p, tg_run *r, int id)
     r->ex = &p->ex;
     r->eval = p->eval;
     r->step = p->step;
+    r->row0 = p->row0;
+    r->bsum = p->bsum.fn ? &p->bsum : NULL;
     for (int k = 0; k < n->nin; k++) {
         r->in[k] = &p->g->n[n->in[k]];
         r->x[k] = p->val[n->in[k]];
@@ -65,6 +68,14 @@ static void setup_run(tg_plan *p, tg_run *r, int id)
             r->epi.act = a->op->y_act(a, &r->epi.slope);
         }
     }
+}
+
+/* an op met bad data or a failed hook: the graph's error, and the status */
+static tg_status run_fail(tg_plan *p, const tg_run *r)
+{
+    const tg_status s = r->err_status != TG_OK ? r->err_status : TG_ERR_ARG;
+    tg_fail(p->g, s, "%s", r->err);
+    return s;
 }
 
 static void run_op(const tg_opdesc *op, int pass, tg_run *r)
@@ -86,14 +97,14 @@ tg_status tg_plan_forward_raw(tg_plan *p)
     tg_run r;
     for (int t = 0; t < p->nfwd; t++) {
         int id = p->fwd[t];
-        if (!p->eval) p->set->dstep[id] = p->step; /* for plans of the set that reuse this node */
-        if (p->fskip[id]) continue;                   /* done in a producer's epilogue */
+        if (!p->eval) { /* for plans of the set that reuse this node */
+            p->set->dstep[id] = p->step;
+            p->set->drow[id] = p->row0;
+        }
+        if (p->fskip[id]) continue; /* done in a producer's epilogue */
         setup_run(p, &r, id);
         run_op(r.n->op, 0, &r);
-        if (r.err) {
-            tg_fail(p->g, TG_ERR_ARG, "%s", r.err);
-            return TG_ERR_ARG;
-        }
+        if (r.err) return run_fail(p, &r);
     }
     const tg_nrec *o = &p->g->n[p->out.id];
     p->loss = p->f64 ? ((double *)p->val[p->out.id])[0] : ((float *)p->val[p->out.id])[0];
@@ -121,6 +132,8 @@ tg_status tg_plan_forward(tg_plan *p)
  * (another plan may have run over them since), the step the set recorded
  * for nodes it reuses */
 static uint64_t step_of(const tg_plan *p, int id) { return p->fwdn[id] ? p->step : p->set->dstep[id]; }
+/* and their row offset, likewise */
+static int64_t row_of(const tg_plan *p, int id) { return p->fwdn[id] ? p->row0 : p->set->drow[id]; }
 
 /* the backward epilogue of node id's input-gradient: the fused activation
  * (and mask) backward, writing the gradient below them */
@@ -134,9 +147,10 @@ static void setup_bwd_epilogue(tg_plan *p, tg_run *r, int id)
     r->bepi.act = g->n[a].op->y_act(&g->n[a], &r->bepi.slope);
     r->bepi.y = p->val[a];
     tg_mask m;
-    if (d >= 0 && !p->eval && g->n[d].op->mask(g, &g->n[d], step_of(p, d), p->eval, &m)) {
+    if (d >= 0 && !p->eval && g->n[d].op->mask(g, &g->n[d], step_of(p, d), row_of(p, d), p->eval, &m)) {
         r->bepi.mask_on = 1;
         r->bepi.key = m.key;
+        r->bepi.off = m.off;
         r->bepi.thr = m.thr;
         r->bepi.scale = m.scale;
     }
@@ -156,6 +170,45 @@ tg_status tg_plan_on_grad_ready(tg_plan *p, tg_grad_ready_fn fn, void *ctx)
     if (fn && (p->f64 || p->forward_only)) return TG_ERR_ARG; /* no tg_param_grad to report */
     p->ready_fn = fn;
     p->ready_ctx = fn ? ctx : NULL;
+    return TG_OK;
+}
+
+tg_status tg_plan_set_row_offset(tg_plan *p, int64_t row0)
+{
+    if (!p || row0 < 0) return TG_ERR_ARG;
+    p->row0 = row0;
+    return TG_OK;
+}
+
+int64_t tg_plan_row_offset(const tg_plan *p) { return p ? p->row0 : 0; }
+
+tg_status tg_plan_on_batch_sums(tg_plan *p, tg_batch_sum_fn fn, void *ctx)
+{
+    if (!p) return TG_ERR_ARG;
+    if (fn && p->f64) return TG_ERR_ARG;
+    if (!fn) {
+        p->bsum.fn = NULL;
+        p->bsum.ctx = NULL;
+        return TG_OK;
+    }
+    /* the largest buffer a node of this plan hands the hook */
+    size_t need = 0;
+    for (int i = 0; i <= p->out.id; i++) {
+        const tg_opdesc *op = p->g->n[i].op;
+        if (!p->anc[i] || !op->batch_sums) continue;
+        const size_t k = op->batch_sums(&p->g->n[i]);
+        if (k > need) need = k;
+    }
+    if (need > (size_t)INT_MAX) return TG_ERR_ARG; /* the hook counts in int */
+    if (need > p->bsum_cap) {
+        double *buf = tg_zalloc(need * sizeof(double));
+        if (!buf) return TG_ERR_NOMEM;
+        tg_free(p->bsum.buf);
+        p->bsum.buf = buf;
+        p->bsum_cap = need;
+    }
+    p->bsum.fn = fn;
+    p->bsum.ctx = ctx;
     return TG_OK;
 }
 
@@ -179,6 +232,7 @@ static tg_status backward_run(tg_plan *p)
         setup_run(p, &r, id);
         r.scratch = p->bscr[id];
         r.step = step_of(p, id);
+        r.row0 = row_of(p, id);
         r.dy = p->grad[id];
         /* a gradient buffer starts at its first writer: ops that can
          * overwrite get it fresh (no zeroing pass), others get it zeroed */
@@ -196,6 +250,7 @@ static tg_status backward_run(tg_plan *p)
         }
         if (p->bfuse[id] >= 0) setup_bwd_epilogue(p, &r, id);
         run_op(r.n->op, 1, &r);
+        if (r.err) return run_fail(p, &r);
         ready(p, j + 1);
     }
     return TG_OK;

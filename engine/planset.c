@@ -22,6 +22,7 @@ void tg_planset_release(tg_planset *s)
     tg_free(s->needed);
     tg_free(s->unstored);
     tg_free(s->dstep);
+    tg_free(s->drow);
     tg_free(s);
 }
 
@@ -34,7 +35,8 @@ static tg_planset *set_new(int n)
     s->unstored = tg_zalloc((size_t)n);
     s->kept = tg_zalloc((size_t)n * sizeof *s->kept);
     s->dstep = tg_zalloc((size_t)n * sizeof *s->dstep);
-    if (!s->needed || !s->unstored || !s->kept || !s->dstep) {
+    s->drow = tg_zalloc((size_t)n * sizeof *s->drow);
+    if (!s->needed || !s->unstored || !s->kept || !s->dstep || !s->drow) {
         tg_planset_release(s);
         return NULL;
     }
@@ -50,6 +52,7 @@ void tg_plan_free(tg_plan *p)
     tg_free(p->fwd); tg_free(p->bwd); tg_free(p->fbias); tg_free(p->fact); tg_free(p->fskip);
     tg_free(p->bfuse); tg_free(p->bmask); tg_free(p->bact); tg_free(p->bskip);
     tg_free(p->ex.ws);
+    tg_free(p->bsum.buf);
     tg_free(p->arena);
     tg_planset_release(p->set);
     tg_free(p);

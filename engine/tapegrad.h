@@ -356,6 +356,60 @@ tg_status tg_plan_backward(tg_plan *p);
 typedef void (*tg_grad_ready_fn)(void *ctx, tg_param *param);
 tg_status tg_plan_on_grad_ready(tg_plan *p, tg_grad_ready_fn fn, void *ctx);
 
+/* Data parallelism, part two: one plan's batch as a slice of a global batch.
+ * Several processes that each run rows [row0, row0 + B) of a global batch
+ * (every graph input's first dimension is the batch) compute the training
+ * one process would with the whole batch - up to the order of floating-point
+ * sums - when two things that look across rows look across the global batch:
+ * dropout masks and batch normalization's statistics.
+ *
+ * Row offset: this plan's tensors hold rows row0.. of the global batch. Every
+ * dropout mask the plan draws (forward, backward, and wherever a fused
+ * kernel recomputes one) then keys element e of a tensor by its global
+ * index, e + row0 * (elements per row: numel / d[0]), so the mask of a row
+ * depends on where the row sits in the global batch, not in this plan's
+ * slice, and a slice's masks are the whole batch's masks restricted to it.
+ * Mask indices are taken modulo 2^32, as a whole-batch plan's are. 0 (the
+ * default) is the plan's batch alone, as before. A plan whose backward runs
+ * over a dropout computed by another plan of its set (tg_plan_opts.reuse)
+ * recomputes that mask with the offset of the plan that ran it. TG_ERR_ARG
+ * for row0 < 0. No allocation. */
+tg_status tg_plan_set_row_offset(tg_plan *p, int64_t row0);
+int64_t tg_plan_row_offset(const tg_plan *p);
+
+/* The batch-sum hook: synchronized batch normalization (PyTorch's
+ * SyncBatchNorm). When set, every training-mode batch_norm the plan runs
+ * reduces over the global batch instead of its own rows: it writes its
+ * per-channel partial sums over this plan's batch into x[0 .. n-1] - the
+ * sums first, channel after channel, then x[n-1] = M, the number of values
+ * per channel it summed - and calls fn(ctx, x, n), which must replace every
+ * x[i] with the sum of x[i] over the processes (an all-reduce with MPI_SUM;
+ * tg_dist_sync_batch_norm attaches one). The op then uses the global sums
+ * and the global M everywhere: mean, biased variance, the running variance's
+ * unbiased factor M / (M-1), and backward's terms sum dy / M and
+ * sum(dy xhat) / M. The weight gradients (gamma, beta) stay this plan's own
+ * sums, as every weight gradient does: averaging them over the processes
+ * (tg_dist_avg) gives the global batch's, when every process has an equal
+ * share. Forward makes one call per node (the sums of x and of x^2, which
+ * is how the f32 kernels compute a batch's statistics), and so does
+ * backward (the same two, recomputed from x as a backward without the hook
+ * does, and the sums of dy and dy x). Eval-mode batch norms and eval plans
+ * never call it.
+ *
+ * fn runs on the thread that called tg_plan_forward / tg_plan_backward,
+ * never on a pool worker, between the node's own pool jobs, in the order of
+ * the plan's schedule: the same calls with the same n, in the same order,
+ * on every process running the same graph. n is 2 C + 1 in forward and
+ * 4 C + 1 in backward for a batch_norm of C channels. x is a buffer the plan
+ * allocates here, once: steps allocate nothing. fn must not run plans. A status other than
+ * TG_OK from fn fails the run: tg_plan_forward / tg_plan_backward return
+ * it, and the graph's error names the node. With an fn that leaves x as it
+ * is (one process), results are the same bits as without a hook. fn NULL
+ * removes the hook. TG_ERR_ARG for f64 plans (they run in one process,
+ * for gradient checks); TG_ERR_NOMEM. */
+typedef tg_status (*tg_batch_sum_fn)(void *ctx, double *x, int n);
+tg_status tg_plan_on_batch_sums(tg_plan *p, tg_batch_sum_fn fn, void *ctx);
+
 /* Value of a node after the last run: `out`, opts.outputs, kept nodes,
  * inputs and parameters; NULL for other nodes (their memory is reused) and
  * for f64 plans. Valid until the next run or tg_plan_free. */

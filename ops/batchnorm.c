@@ -16,7 +16,15 @@
  * from forward, so a plan that reuses this node's kept value (it did not
  * run the forward) can still run its backward. Channels are independent:
  * the f32 path runs them as tasks on the pool, each in a fixed order, with
- * sums in double (below). */
+ * sums in double (below).
+ * Synchronized (a plan with a batch-sum hook, tg_plan_on_batch_sums; f32
+ * training only): the batch is the global batch of every process. A
+ * training forward or backward first sums over its own rows, per channel,
+ * into the plan's buffer (a pool job), hands the sums and M to the hook on
+ * the calling thread, which sums them over the processes, then runs the
+ * formulas above with the global sums and M (a second pool job). dbeta and
+ * dgamma stay this process's sums over its rows (the global mean and istd in
+ * xhat): the gradient averaging that follows makes them the global batch's. */
 #include "ops.h"
 
 #include <math.h>
@@ -116,7 +124,8 @@ static void bwd64(tg_run *r, const bn *b)
  * statistics and the two sums of dy, one for dx. */
 #define BN_L 8
 
-typedef struct bjob { tg_run *r; bn b; } bjob;
+/* s: the batch-sum buffer when synchronized (layout below), else NULL */
+typedef struct bjob { tg_run *r; bn b; double *s; } bjob;
 
 /* the sums of channels [c, c + nc) (nc <= BN_L; S = 1 only when nc > 1):
  * q[0] sum x, q[1] sum x^2, and when dy: q[2] sum dy, q[3] sum dy x;
@@ -204,7 +213,10 @@ static void fwd32_channels(void *ctx, size_t c0, size_t c1)
     float *y = r->y;
     FOR_BLOCKS(b, c0, c1, c, nc) {
         double q[4][BN_L];
-        if (!r->eval) sums32(b, x, NULL, c, nc, q);
+        if (j->s) /* the global sums */
+            for (size_t l = 0; l < nc; l++) q[0][l] = j->s[c + l], q[1][l] = j->s[b->C + c + l];
+        else if (!r->eval)
+            sums32(b, x, NULL, c, nc, q);
         float mf[BN_L], a[BN_L], bf[BN_L];
         for (size_t l = 0; l < nc; l++) {
             double mean = rm[c + l], var = rv[c + l];
@@ -236,7 +248,11 @@ static void bwd32_channels(void *ctx, size_t c0, size_t c1)
     float *dx = r->dx[0], *dg = r->dx[1], *db = r->dx[2];
     FOR_BLOCKS(b, c0, c1, c, nc) {
         double q[4][BN_L];
-        sums32(b, x, dy, c, nc, q);
+        if (j->s) /* the global sums */
+            for (int k = 0; k < 4; k++)
+                for (size_t l = 0; l < nc; l++) q[k][l] = j->s[(size_t)k * b->C + c + l];
+        else
+            sums32(b, x, dy, c, nc, q);
         float mf[BN_L], is[BN_L], c1f[BN_L], m1[BN_L], m2[BN_L];
         for (size_t l = 0; l < nc; l++) {
             const size_t ch = c + l;
@@ -244,8 +260,11 @@ static void bwd32_channels(void *ctx, size_t c0, size_t c1)
             if (!r->eval) moments(b, q[0][l], q[1][l], &mean, &var);
             const double istd = 1.0 / sqrt(var + b->eps), sdy = q[2][l];
             const double sdyx = istd * (q[3][l] - mean * sdy); /* sum dy (x - mean) istd */
-            if (db) db[ch] = r->fresh[2] ? (float)sdy : (float)((double)db[ch] + sdy);
-            if (dg) dg[ch] = r->fresh[1] ? (float)sdyx : (float)((double)dg[ch] + sdyx);
+            /* the weight gradients: this process's own rows */
+            double ldy = sdy, ldyx = sdyx;
+            if (j->s) ldy = j->s[4 * b->C + 1 + ch], ldyx = istd * (j->s[5 * b->C + 1 + ch] - mean * ldy);
+            if (db) db[ch] = r->fresh[2] ? (float)ldy : (float)((double)db[ch] + ldy);
+            if (dg) dg[ch] = r->fresh[1] ? (float)ldyx : (float)((double)dg[ch] + ldyx);
             mf[l] = (float)mean, is[l] = (float)istd, c1f[l] = (float)((double)gamma[ch] * istd);
             m1[l] = r->eval ? 0.0f : (float)(sdy / (double)b->M);
             m2[l] = r->eval ? 0.0f : (float)(sdyx / (double)b->M);
@@ -283,19 +302,84 @@ static int check_batch(tg_run *r, const bn *b)
     return 0;
 }
 
+/* ---- synchronized statistics (tg_plan_on_batch_sums) ----
+ * The buffer, C channels: [0, C) sum x, [C, 2C) sum x^2, then in forward
+ * s[2C] = M; in backward [2C, 3C) sum dy, [3C, 4C) sum dy x, s[4C] = M, and
+ * after them this process's own sum dy [4C+1, 5C+1) and sum dy x
+ * [5C+1, 6C+1), which the hook does not see. The sums are sums32's, so an
+ * identity hook gives the unsynchronized path's bits. */
+static size_t bn_batch_sums(const tg_nrec *n) { return 6 * (size_t)n->d[1] + 1; }
+
+static void sums_channels(void *ctx, size_t c0, size_t c1)
+{
+    const bjob *j = ctx;
+    const bn *b = &j->b;
+    const float *dy = j->r->dy; /* NULL in forward */
+    FOR_BLOCKS(b, c0, c1, c, nc) {
+        double q[4][BN_L];
+        sums32(b, j->r->x[0], dy, c, nc, q);
+        for (size_t l = 0; l < nc; l++) {
+            const size_t ch = c + l;
+            j->s[ch] = q[0][l], j->s[b->C + ch] = q[1][l];
+            if (!dy) continue;
+            j->s[2 * b->C + ch] = q[2][l], j->s[3 * b->C + ch] = q[3][l];
+            j->s[4 * b->C + 1 + ch] = q[2][l], j->s[5 * b->C + 1 + ch] = q[3][l];
+        }
+    }
+}
+
+/* the sums over every process's rows into j->s, and j->b.M the global
+ * count; 0 (r->err set) when the hook fails or the count is unusable */
+static int sync_sums(bjob *j, int pass)
+{
+    tg_run *r = j->r;
+    const size_t C = j->b.C, n = (pass ? 4 : 2) * C + 1;
+    j->s = r->bsum->buf;
+    tg_exec_range(r->ex, C, j->b.S == 1 ? BN_L : 1, (pass ? 2 : 1) * j->b.M, sums_channels, j);
+    j->s[n - 1] = (double)j->b.M;
+    const tg_status st = r->bsum->fn(r->bsum->ctx, j->s, (int)n);
+    const double M = j->s[n - 1];
+    if (st != TG_OK) {
+        snprintf(r->errbuf, sizeof r->errbuf, "batch_norm: the batch-sum hook failed (%s)", tg_status_str(st));
+        r->err = r->errbuf;
+        r->err_status = st;
+        return 0;
+    }
+    if (!(M >= (double)j->b.M && M <= 9007199254740992.0 && M == floor(M))) {
+        snprintf(r->errbuf, sizeof r->errbuf,
+                 "batch_norm: the batch-sum hook made the count of values per channel %g, below this "
+                 "process's %zu or not a whole number",
+                 M, j->b.M);
+        r->err = r->errbuf;
+        return 0;
+    }
+    j->b.M = (size_t)M;
+    return check_batch(r, &j->b);
+}
+
 static void bn_fwd(tg_run *r)
 {
-    bjob j = {r, geom_of(r)};
-    if (!check_batch(r, &j.b)) return;
-    if (r->f64) fwd64(r, &j.b); /* f64 plans never write the running statistics */
-    else tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, 2 * j.b.M, fwd32_channels, &j);
+    bjob j = {r, geom_of(r), NULL};
+    const size_t M = j.b.M; /* this process's: the work */
+    if (r->f64) {
+        if (check_batch(r, &j.b)) fwd64(r, &j.b); /* f64 plans never write the running statistics */
+        return;
+    }
+    if (r->bsum && !r->eval) {
+        if (!sync_sums(&j, 0)) return;
+    } else if (!check_batch(r, &j.b)) {
+        return;
+    }
+    tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, 2 * M, fwd32_channels, &j);
 }
 
 static void bn_bwd(tg_run *r)
 {
-    bjob j = {r, geom_of(r)};
+    bjob j = {r, geom_of(r), NULL};
+    const size_t M = j.b.M;
     if (r->f64) bwd64(r, &j.b);
-    else tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, 3 * j.b.M, bwd32_channels, &j);
+    else if (!r->bsum || r->eval || sync_sums(&j, 1))
+        tg_exec_range(r->ex, j.b.C, j.b.S == 1 ? BN_L : 1, (j.s ? 2 : 3) * M, bwd32_channels, &j);
 }
 
 static void bn_describe(const tg_nrec *n, char *buf, size_t len)
@@ -308,7 +392,8 @@ const tg_opdesc tg_op_batch_norm = {.name = "batch_norm",
                                     .fwd = bn_fwd,
                                     .bwd = bn_bwd,
                                     .fresh_ok = 1,
-                                    .describe = bn_describe};
+                                    .describe = bn_describe,
+                                    .batch_sums = bn_batch_sums};
 
 static const char *pshape(const tg_param *p, char *buf, size_t len)
 {

@@ -246,7 +246,7 @@ static void im2col(tg_exec *ex, const tg_cgeom *g, const float *img, int n0, int
  * (so fused and unfused plans give the same bits). */
 static void bwd_epilogue(const tg_kern *k, const tg_bwd_epi *b, float *x, size_t e0, size_t n)
 {
-    if (b->mask_on) k->dropout(x, x, e0, e0 + n, b->key, b->thr, b->scale, 0);
+    if (b->mask_on) k->dropout(x, x, e0, e0 + n, b->key, b->off, b->thr, b->scale, 0);
     k->act_bwd(b->act, b->slope, b->y + e0, b->y + e0, x + e0, x + e0, n, 0);
 }
 

@@ -79,6 +79,7 @@ static void matmul_bwd(tg_run *r)
             d[nd].dslope = r->bepi.slope;
             if (r->bepi.mask_on) {
                 d[nd].drop_key = r->bepi.key;
+                d[nd].drop_off = r->bepi.off;
                 d[nd].drop_thr = r->bepi.thr;
                 d[nd].drop_scale = r->bepi.scale;
                 d[nd].drop_on = 1;

@@ -3,7 +3,9 @@
  * gradient buckets, the averaged gradients of the bucketed and overlapped
  * path against one hand-made MPI_Allreduce after backward (the same bits),
  * allocation-free steps, and data-parallel GAN training on halves of a
- * global batch against one process on the whole batch.
+ * global batch against one process on the whole batch: without dropout and
+ * batch normalization, and with them (row offsets for the dropout masks,
+ * synchronized batch statistics), with controls that leave either out.
  *
  * Every case is collective: each rank runs the same cases in the same order,
  * in this process (Check's fork mode is off: MPI does not survive a fork).
@@ -70,11 +72,14 @@ static void spec_gan_init(tiny_gan *t, const char *text, int B, uint64_t seed)
     tg_bind(t->g, t->x, t->xb);
 }
 
-/* model: a preset's name (its dropout off), or a GAN spec's text */
-static void run_new(gan_run *r, const char *model, int B, uint64_t seed)
+/* model: a preset's name (its dropout off unless with_dropout), or a GAN
+ * spec's text. The graph's seed (the dropout masks') is 3 whatever `seed`
+ * (the weights'). */
+static void run_new_d(gan_run *r, const char *model, int B, uint64_t seed, int with_dropout)
 {
     if (strchr(model, ':')) spec_gan_init(&r->t, model, B, seed);
-    else ck_assert_int_eq(tiny_gan_init(&r->t, model, B, seed, 1), 0);
+    else ck_assert_int_eq(tiny_gan_init(&r->t, model, B, seed, !with_dropout), 0);
+    tg_graph_set_seed(r->t.g, 3);
     ck_assert_int_eq(tiny_gan_plans(&r->t, NULL, NULL, &r->pd, &r->pg), TG_OK);
     r->ad = tg_adam_new(r->t.ps, "D", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
     r->ag = tg_adam_new(r->t.ps, "G", 2e-4f, 0.5f, 0.999f, 1e-8f, NULL);
@@ -82,6 +87,8 @@ static void run_new(gan_run *r, const char *model, int B, uint64_t seed)
     r->zd = r->t.spec.G.in_features;
     r->xd = r->t.spec.D.in_features;
 }
+
+static void run_new(gan_run *r, const char *model, int B, uint64_t seed) { run_new_d(r, model, B, seed, 0); }
 
 static void run_free(gan_run *r)
 {
@@ -108,13 +115,15 @@ static void take_rows(gan_run *r, const float *z, const float *x, int row0)
     memcpy(r->t.xb, x + (size_t)row0 * (size_t)r->xd, sizeof(float) * (size_t)r->t.B * (size_t)r->xd);
 }
 
-/* max over the store's tensors of max|a - b| / max|b| */
-static double max_rel_diff(tg_params *a, tg_params *b)
+/* max over the store's tensors of max|a - b| / max|b|; which: 0 every
+ * tensor, 1 the trainable ones, 2 the state (running statistics) */
+static double max_rel_diff_of(tg_params *a, tg_params *b, int which)
 {
     double worst = 0;
     ck_assert_int_eq(tg_params_count(a), tg_params_count(b));
     for (int i = 0; i < tg_params_count(a); i++) {
         tg_param *p = tg_params_at(a, i), *q = tg_params_at(b, i);
+        if ((which == 1 && tg_param_is_state(p)) || (which == 2 && !tg_param_is_state(p))) continue;
         double d = 0, m = 1e-30;
         for (size_t e = 0; e < tg_param_numel(p); e++) {
             d = fmax(d, fabs((double)tg_param_data(p)[e] - tg_param_data(q)[e]));
@@ -124,6 +133,8 @@ static double max_rel_diff(tg_params *a, tg_params *b)
     }
     return worst;
 }
+
+static double max_rel_diff(tg_params *a, tg_params *b) { return max_rel_diff_of(a, b, 0); }
 
 /* a copy of every gradient of `group`, in store order, into one vector */
 static size_t pack_grads(tg_params *ps, const char *group, float *out)
@@ -154,20 +165,34 @@ static void unpack_grads(tg_params *ps, const char *group, const float *in)
  * every rank's rows in turn, the gradients summed in rank order and scaled
  * by 1/size (an all-reduce's sum: with two ranks a + b, which commutes
  * exactly), Adam; then the G step the same way. loss: the means over the
- * ranks' rows. acc: room for either group's gradients. */
-static void local_split_step(gan_run *r, const float *z, const float *x, int nslices, float *acc, double loss[2])
+ * ranks' rows. acc: room for either group's gradients. rows: each slice's
+ * plans get its row offset. Every slice's D-step forward runs at the
+ * dropout step the ranks' D step runs at, and its G-step forward at the
+ * next, as on the ranks (no model here has batch normalization: its
+ * statistics over the whole batch need every slice at once). */
+static void local_split_step(gan_run *r, const float *z, const float *x, int nslices, int rows, float *acc,
+                             double loss[2])
 {
     const char *groups[2] = {"D", "G"};
     tg_plan *plans[2] = {r->pd, r->pg};
     tg_adam *opt[2] = {r->ad, r->ag};
+    const uint64_t s0 = tg_graph_dropout_step(r->t.g);
     for (int k = 0; k < 2; k++) {
         const size_t n = pack_grads(r->t.ps, groups[k], NULL);
         float *g = acc + n;
         loss[k] = 0;
         for (int sl = 0; sl < nslices; sl++) {
             take_rows(r, z, x, r->t.B * sl);
+            if (rows) {
+                ck_assert_int_eq(tg_plan_set_row_offset(r->pd, (int64_t)r->t.B * sl), TG_OK);
+                ck_assert_int_eq(tg_plan_set_row_offset(r->pg, (int64_t)r->t.B * sl), TG_OK);
+            }
+            tg_graph_set_dropout_step(r->t.g, s0);
             ck_assert_int_eq(tg_plan_forward(r->pd), TG_OK); /* the G step reuses its G(z) */
-            if (k == 1) ck_assert_int_eq(tg_plan_forward(r->pg), TG_OK);
+            if (k == 1) {
+                tg_graph_set_dropout_step(r->t.g, s0 + 1);
+                ck_assert_int_eq(tg_plan_forward(r->pg), TG_OK);
+            }
             ck_assert_int_eq(tg_plan_backward(plans[k]), TG_OK);
             loss[k] += tg_plan_loss(plans[k]);
             pack_grads(r->t.ps, groups[k], sl ? g : acc);
@@ -178,6 +203,7 @@ static void local_split_step(gan_run *r, const float *z, const float *x, int nsl
         ck_assert_int_eq(tg_adam_step(opt[k]), TG_OK);
         loss[k] /= nslices;
     }
+    tg_graph_set_dropout_step(r->t.g, s0 + 2);
 }
 
 /* 1 if two stores hold the same values, bit for bit */
@@ -359,29 +385,43 @@ START_TEST(test_overlap_same_bits)
 }
 END_TEST
 
-/* The GAN `model` (no dropout), 20 iterations of a D step and a G step with
- * Adam on a global batch of 8 rows per iteration: each rank on its 8/size
- * rows with the gradients averaged (buckets of bucket_bytes, overlapped with
+/* What data_parallel's ranks do beyond averaging gradients */
+enum {
+    DP_DROPOUT = 1, /* a preset keeps its dropout */
+    DP_ROWS = 2,    /* each rank's plans get its row offset (tg_plan_set_row_offset) */
+    DP_SYNC = 4,    /* batch statistics over the global batch (tg_dist_sync_batch_norm) */
+    DP_NOSPLIT = 8  /* no comparison with one process running the slices in turn (batch_norm) */
+};
+
+typedef struct dp_result {
+    double loss, w, state; /* largest relative differences: losses, trainable weights, running statistics */
+} dp_result;
+
+/* The GAN `model`, 20 iterations of a D step and a G step with Adam on a
+ * global batch of 8 rows per iteration: each rank on its 8/size rows with
+ * the gradients averaged (buckets of bucket_bytes, overlapped with
  * backward), against
  *   - this process alone on all 8 rows (the full-batch gradient: the same up
  *     to float rounding, as the batch sums split differently; Adam's step
  *     m / sqrt(v) magnifies the rounding of the smallest gradients, so the
  *     weights agree less closely than the losses), and
- *   - this process alone on the ranks' rows in turn, summing their gradients
- *     in rank order (with two ranks: the same bits).
- * The ranks start from different weights; the broadcast makes them rank
- * 0's. Returns the largest relative differences from the full batch, of the
- * losses and of the weights. */
-static void data_parallel(const char *name, const char *model, float lr, size_t bucket_bytes, double *worst_loss_out,
-                          double *worst_w_out)
+ *   - unless DP_NOSPLIT, this process alone on the ranks' rows in turn,
+ *     summing their gradients in rank order (with two ranks: the same bits).
+ * With dropout, the masks match the whole batch's only with DP_ROWS; with
+ * batch normalization, the statistics only with DP_SYNC. The ranks start
+ * from different weights; the broadcast makes them rank 0's. A rank's step
+ * (forward, backward, wait, Adam; both networks) allocates nothing in
+ * tapegrad after the first. */
+static void data_parallel(const char *name, const char *model, float lr, size_t bucket_bytes, int flags,
+                          dp_result *res)
 {
     enum { GB = 8, IT = 20 };
     ck_assert_int_eq(GB % SIZE, 0);
-    const int B = GB / SIZE;
+    const int B = GB / SIZE, drop = (flags & DP_DROPOUT) != 0;
     gan_run ref, split, dp;
-    run_new(&ref, model, GB, 3);
-    run_new(&split, model, B, 3);
-    run_new(&dp, model, B, 3 + 1000 * (uint64_t)RANK);
+    run_new_d(&ref, model, GB, 3, drop);
+    run_new_d(&split, model, B, 3, drop);
+    run_new_d(&dp, model, B, 3 + 1000 * (uint64_t)RANK, drop);
     gan_run *all[3] = {&ref, &split, &dp};
     for (int k = 0; k < 3; k++) {
         tg_adam_set_lr(all[k]->ad, lr);
@@ -397,8 +437,17 @@ static void data_parallel(const char *name, const char *model, float lr, size_t 
     ck_assert_int_eq(tg_dist_avg_new(&avg, D, dp.t.ps, "G", &o, &err), TG_OK);
     ck_assert_int_eq(tg_dist_avg_attach(avd, dp.pd, &err), TG_OK);
     ck_assert_int_eq(tg_dist_avg_attach(avg, dp.pg, &err), TG_OK);
+    if (flags & DP_ROWS) {
+        ck_assert_int_eq(tg_plan_set_row_offset(dp.pd, (int64_t)B * RANK), TG_OK);
+        ck_assert_int_eq(tg_plan_set_row_offset(dp.pg, (int64_t)B * RANK), TG_OK);
+    }
+    if (flags & DP_SYNC) {
+        ck_assert_int_eq(tg_dist_sync_batch_norm(D, dp.pd, &err), TG_OK);
+        ck_assert_int_eq(tg_dist_sync_batch_norm(D, dp.pg, &err), TG_OK);
+    }
     float *z = malloc(sizeof(float) * GB * (size_t)ref.zd), *x = malloc(sizeof(float) * GB * (size_t)ref.xd);
     double worst_loss = 0;
+    uint64_t step_allocs = 0;
     for (int it = 0; it < IT; it++) {
         global_batch((uint64_t)it, GB, ref.zd, ref.xd, z, x);
         take_rows(&ref, z, x, 0);
@@ -412,38 +461,48 @@ static void data_parallel(const char *name, const char *model, float lr, size_t 
         ck_assert_int_eq(tg_adam_step(ref.ag), TG_OK);
         lr[0] = tg_plan_loss(ref.pd);
         lr[1] = tg_plan_loss(ref.pg);
-        ck_assert_int_eq(tg_plan_forward(dp.pd), TG_OK);
-        ck_assert_int_eq(tg_plan_backward(dp.pd), TG_OK);
-        ck_assert_int_eq(tg_dist_avg_wait(avd, &err), TG_OK);
-        ck_assert_int_eq(tg_adam_step(dp.ad), TG_OK);
-        ck_assert_int_eq(tg_plan_forward(dp.pg), TG_OK);
-        ck_assert_int_eq(tg_plan_backward(dp.pg), TG_OK);
-        ck_assert_int_eq(tg_dist_avg_wait(avg, &err), TG_OK);
-        ck_assert_int_eq(tg_adam_step(dp.ag), TG_OK);
+        /* no ck_assert inside the counted region (Check allocates) */
+        const uint64_t before = n_alloc;
+        tg_status st[8];
+        st[0] = tg_plan_forward(dp.pd);
+        st[1] = tg_plan_backward(dp.pd);
+        st[2] = tg_dist_avg_wait(avd, &err);
+        st[3] = tg_adam_step(dp.ad);
+        st[4] = tg_plan_forward(dp.pg);
+        st[5] = tg_plan_backward(dp.pg);
+        st[6] = tg_dist_avg_wait(avg, &err);
+        st[7] = tg_adam_step(dp.ag);
+        if (it > 0) step_allocs += n_alloc - before;
+        for (int k = 0; k < 8; k++) ck_assert_msg(st[k] == TG_OK, "iteration %d, call %d: %s", it, k, err.msg);
         ld[0] = tg_plan_loss(dp.pd);
         ld[1] = tg_plan_loss(dp.pg);
         ck_assert_int_eq(tg_dist_mean(D, ld, 2, &err), TG_OK); /* the global batch's mean */
         for (int k = 0; k < 2; k++) worst_loss = fmax(worst_loss, fabs(ld[k] - lr[k]) / fabs(lr[k]));
+        if (flags & DP_NOSPLIT) continue;
         double ls[2];
-        local_split_step(&split, z, x, SIZE, acc, ls);
+        local_split_step(&split, z, x, SIZE, (flags & DP_ROWS) != 0, acc, ls);
         for (int k = 0; k < 2; k++) ck_assert_double_eq_tol(ls[k], ld[k], 1e-12 * fabs(ld[k]));
         if (SIZE == 2) ck_assert_msg(same_values(dp.t.ps, split.t.ps), "iteration %d: not the same bits", it);
     }
-    const double worst_w = max_rel_diff(dp.t.ps, ref.t.ps);
-    /* every rank holds the same weights, bit for bit */
+    ck_assert_uint_eq(step_allocs, 0);
+    res->loss = worst_loss;
+    res->w = max_rel_diff_of(dp.t.ps, ref.t.ps, 1);
+    res->state = max_rel_diff_of(dp.t.ps, ref.t.ps, 2);
+    /* every rank holds the same weights and running statistics, bit for bit */
     for (int i = 0; i < tg_params_count(dp.t.ps); i++) {
         tg_param *p = tg_params_at(dp.t.ps, i);
-        ck_assert(same_everywhere(tg_param_data(p), tg_param_numel(p) * sizeof(float)));
+        ck_assert(same_everywhere(tg_param_data(p), tg_param_numel(p) * sizeof(float)) ||
+                  (tg_param_is_state(p) && !(flags & DP_SYNC)));
     }
     tg_dist_stats sd, sg;
     tg_dist_avg_stats(avd, &sd);
     tg_dist_avg_stats(avg, &sg);
     if (RANK == 0)
         printf("dist: %d ranks vs 1 process, %s, %d Adam iterations: max relative difference "
-               "losses %.3g, weights %.3g; per step D %d buckets %zu bytes, G %d buckets %zu bytes; "
-               "wait %.3f s (D) %.3f s (G) in all\n",
-               SIZE, name, IT, worst_loss, worst_w, sd.buckets, sd.bytes_per_step, sg.buckets, sg.bytes_per_step,
-               sd.wait_seconds, sg.wait_seconds);
+               "losses %.3g, weights %.3g, running statistics %.3g; per step D %d buckets %zu bytes, "
+               "G %d buckets %zu bytes; wait %.3f s (D) %.3f s (G) in all\n",
+               SIZE, name, IT, res->loss, res->w, res->state, sd.buckets, sd.bytes_per_step, sg.buckets,
+               sg.bytes_per_step, sd.wait_seconds, sg.wait_seconds);
     ck_assert_int_eq(sd.steps, IT);
     ck_assert_int_eq(sd.early_buckets, (long)IT * sd.buckets);
     tg_dist_avg_free(avd);
@@ -454,17 +513,32 @@ static void data_parallel(const char *name, const char *model, float lr, size_t 
     run_free(&ref);
     run_free(&split);
     run_free(&dp);
-    *worst_loss_out = worst_loss;
-    *worst_w_out = worst_w;
 }
 
 START_TEST(test_gan_data_parallel)
 {
     /* the documents GAN, 1,144,081 parameters in MLPs, Adam at 2e-4 */
-    double l, w;
-    data_parallel("documents GAN", "documents", 2e-4f, 1 << 20, &l, &w);
-    ck_assert_msg(l < 1e-5, "losses differ by %g", l);
-    ck_assert_msg(w < 5e-5, "weights differ by %g", w);
+    dp_result r;
+    data_parallel("documents GAN", "documents", 2e-4f, 1 << 20, 0, &r);
+    ck_assert_msg(r.loss < 1e-5, "losses differ by %g", r.loss);
+    ck_assert_msg(r.w < 5e-5, "weights differ by %g", r.w);
+}
+END_TEST
+
+START_TEST(test_gan_dropout_data_parallel)
+{
+    /* the reference GAN (the documents GAN's shapes) with its dropout (0.3
+     * after each hidden layer of D; the masks' backward runs in the GEMM
+     * epilogues), Adam at 2e-4: each rank's plans
+     * offset by its rows draw the whole batch's masks. Without the offsets
+     * both ranks draw the first rows' masks: the control */
+    dp_result r, c;
+    data_parallel("reference GAN with dropout", "reference", 2e-4f, 1 << 20, DP_DROPOUT | DP_ROWS, &r);
+    ck_assert_msg(r.loss < 1e-5, "losses differ by %g", r.loss);
+    ck_assert_msg(r.w < 5e-5, "weights differ by %g", r.w);
+    data_parallel("reference GAN with dropout, no row offsets (control)", "reference", 2e-4f, 1 << 20, DP_DROPOUT,
+                  &c);
+    ck_assert_msg(c.loss > 1e-3 && c.w > 1e-3, "without row offsets: losses %g, weights %g", c.loss, c.w);
 }
 END_TEST
 
@@ -481,10 +555,45 @@ START_TEST(test_conv_data_parallel)
     /* a tiny conv GAN (conv 'same' and 'valid', conv_t, reshape, flatten),
      * Adam at 2e-3 so that the weights move, buckets of 64 bytes: most
      * parameters all-reduce alone, in place */
-    double l, w;
-    data_parallel("tiny conv GAN", conv_gan, 2e-3f, 64, &l, &w);
-    ck_assert_msg(l < 1e-5, "losses differ by %g", l);
-    ck_assert_msg(w < 5e-5, "weights differ by %g", w);
+    dp_result r;
+    data_parallel("tiny conv GAN", conv_gan, 2e-3f, 64, 0, &r);
+    ck_assert_msg(r.loss < 1e-5, "losses differ by %g", r.loss);
+    ck_assert_msg(r.w < 5e-5, "weights differ by %g", r.w);
+}
+END_TEST
+
+/* the same with batch normalization in G and D and dropout in D, one after
+ * a conv (its backward in col2im's epilogue) and one after a dense layer
+ * (in the GEMM's) */
+static const char conv_gan_bn[] =
+    "G: in 4, dense 8 nobias, batch_norm, relu, reshape 2x2x2, conv_t 2 4 s2 p1 nobias, batch_norm, relu, "
+    "conv_t 1 4 s2 p1, tanh\n"
+    "D: in 1x8x8, conv 2 5 s2 same, leaky_relu 0.2, dropout 0.25, conv 3 2 s2 nobias, batch_norm, leaky_relu 0.2, "
+    "flatten, dense 4, leaky_relu 0.2, dropout 0.5, dense 1\n"
+    "init: xavier\n"
+    "sigma: 0.02\n";
+
+START_TEST(test_conv_bn_data_parallel)
+{
+    /* each rank's plans offset by its rows and batch statistics synchronized:
+     * the whole batch's training, running statistics included. Controls:
+     * without the synchronization (each rank normalizes with its own rows'
+     * statistics), and without the row offsets */
+    dp_result r, nosync, norows;
+    data_parallel("tiny conv GAN with batch_norm and dropout", conv_gan_bn, 2e-3f, 64,
+                  DP_ROWS | DP_SYNC | DP_NOSPLIT, &r);
+    ck_assert_msg(r.loss < 1e-5, "losses differ by %g", r.loss);
+    ck_assert_msg(r.w < 5e-5, "weights differ by %g", r.w);
+    ck_assert_msg(r.state < 1e-5, "running statistics differ by %g", r.state);
+    data_parallel("tiny conv GAN with batch_norm and dropout, no synchronized batch_norm (control)", conv_gan_bn,
+                  2e-3f, 64, DP_ROWS | DP_NOSPLIT, &nosync);
+    ck_assert_msg(nosync.loss > 1e-3 && nosync.w > 1e-3 && nosync.state > 1e-3,
+                  "without synchronized batch_norm: losses %g, weights %g, running statistics %g", nosync.loss,
+                  nosync.w, nosync.state);
+    data_parallel("tiny conv GAN with batch_norm and dropout, no row offsets (control)", conv_gan_bn, 2e-3f, 64,
+                  DP_SYNC | DP_NOSPLIT, &norows);
+    ck_assert_msg(norows.loss > 1e-3 && norows.w > 1e-3, "without row offsets: losses %g, weights %g", norows.loss,
+                  norows.w);
 }
 END_TEST
 
@@ -505,6 +614,9 @@ START_TEST(test_errors)
     ck_assert_ptr_nonnull(p64);
     ck_assert_int_eq(tg_dist_avg_attach(a, p64, &err), TG_ERR_ARG);
     ck_assert_str_eq(err.msg, "dist: attach: the plan has no f32 backward (f64 or forward-only)");
+    ck_assert_int_eq(tg_dist_sync_batch_norm(D, p64, &err), TG_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "dist: sync_batch_norm: the plan is an f64 plan"), "%s", err.msg);
+    ck_assert_int_eq(tg_dist_sync_batch_norm(NULL, p64, &err), TG_ERR_ARG);
     tg_plan_free(p64);
     /* two backwards before a wait: the second one's reports are refused,
      * the wait says why, and the next step works */
@@ -535,6 +647,8 @@ static Suite *suite(void)
     tcase_add_test(core, test_overlap_same_bits);
     tcase_add_test(core, test_gan_data_parallel);
     tcase_add_test(core, test_conv_data_parallel);
+    tcase_add_test(core, test_gan_dropout_data_parallel);
+    tcase_add_test(core, test_conv_bn_data_parallel);
     suite_add_tcase(s, core);
     TCase *err = tcase_create("errors");
     tcase_add_test(err, test_errors);

@@ -722,33 +722,38 @@ START_TEST(test_adam)
 }
 END_TEST
 
-/* ---- dropout: every variant draws the scalar reference mask, bit for bit ---- */
+/* ---- dropout: every variant draws the scalar reference mask, bit for bit,
+ * with the mask index offset (a slice of a global batch) or not, an offset
+ * that wraps around 2^32 included ---- */
 START_TEST(test_dropout)
 {
     const tg_kern *v[3];
     int nv = variants(v);
     errs e = {0};
     const float ps[3] = {0.3f, 0.5f, 0.0f};
+    const uint32_t offs[3] = {0, 4096, 0xFFFFFFF5u};
     for (int k = 0; k < nv; k++)
         for (size_t L = 0; L < NLENS; L++)
             for (int q = 0; q < 3; q++) {
                 size_t n = LENS[L];
+                const uint32_t off = offs[(L + (size_t)q) % 3];
                 uint32_t key = 0x12345u + (uint32_t)(L * 977 + (size_t)q), thr = (uint32_t)(ps[q] * 4294967296.0);
                 float scale = 1.0f / (1.0f - ps[q]);
                 float *x = buf(n), *y = buf(n), *acc = buf(n);
                 fill_u(x, n, L, -2.0f, 2.0f);
                 for (size_t i = 0; i < n; i++) acc[i] = 1.0f;
-                v[k]->dropout(x, y, 0, n, key, thr, scale, 0);
+                v[k]->dropout(x, y, 0, n, key, off, thr, scale, 0);
                 /* the accumulating form in two pieces: the same mask */
-                v[k]->dropout(x, acc, 0, n / 3, key, thr, scale, 1);
-                v[k]->dropout(x, acc, n / 3, n, key, thr, scale, 1);
+                v[k]->dropout(x, acc, 0, n / 3, key, off, thr, scale, 1);
+                v[k]->dropout(x, acc, n / 3, n, key, off, thr, scale, 1);
                 size_t kept = 0;
                 for (size_t i = 0; i < n; i++) {
-                    int keep = tg_dropout_hash(key, i) >= thr;
+                    int keep = tg_dropout_hash(key, (uint32_t)i + off) >= thr;
                     float want = keep ? x[i] * scale : 0.0f;
                     kept += (size_t)keep;
-                    expect(&e, y[i] == want && acc[i] == 1.0f + want, "%s dropout p=%g n=%zu i=%zu: %g vs %g",
-                           v[k]->name, (double)ps[q], n, i, (double)y[i], (double)want);
+                    expect(&e, y[i] == want && acc[i] == 1.0f + want,
+                           "%s dropout p=%g n=%zu off=%u i=%zu: %g vs %g", v[k]->name, (double)ps[q], n,
+                           (unsigned)off, i, (double)y[i], (double)want);
                 }
                 /* the kept fraction is 1-p (binomial: within 5 sigma for n >= 1000) */
                 if (n >= 1000) {

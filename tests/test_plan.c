@@ -8,6 +8,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -999,6 +1000,478 @@ START_TEST(test_grad_ready_refused)
 }
 END_TEST
 
+/* ---- slices of a global batch: dropout masks keyed by the global row ----
+ * A net with dropout after matmul + bias + activation (an MLP
+ * discriminator's layers) or after conv + bias + activation, loss
+ * sum(y * t) (so each row's gradient is its own: dy = t), run on a global
+ * batch of B rows, and as two plans of B/2 rows over the two halves with
+ * row offsets 0 and B/2: the same outputs and input gradients bit for bit,
+ * the weight gradients the sum of the halves' (another summation order).
+ * Fused (the masks recomputed in the input-gradient GEMM's or col2im's
+ * epilogue), unfused (the dropout kernels) and f64 (the reference loops). */
+enum { RB = 8, RI = 2 * 6 * 6, RH = 40, RNW = 9 };
+
+/* parameter i takes part in net `kind` */
+static int rused(int kind, int i) { return kind ? i != 0 : i < 4; }
+
+typedef struct rnet {
+    tg_params *ps;
+    tg_param *w[RNW];
+} rnet;
+
+static void rnet_init(rnet *n)
+{
+    n->ps = tg_params_new();
+    const int shapes[RNW][4] = {{RI, RH}, {RH}, {RH, RH}, {RH}, {4, 2, 3, 3}, {4}, {3, 4, 3, 3}, {3}, {27, RH}};
+    const int nd[RNW] = {2, 1, 2, 1, 4, 1, 4, 1, 2};
+    tg_rng r;
+    tg_rng_seed(&r, 21, 0);
+    for (int i = 0; i < RNW; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "w%d", i);
+        n->w[i] = tg_param_new(n->ps, "M", name, nd[i], shapes[i]);
+        ck_assert_ptr_nonnull(n->w[i]);
+        tg_rng_fill_uniform(&r, tg_param_data(n->w[i]), tg_param_numel(n->w[i]), -0.4f, 0.4f);
+    }
+}
+
+/* results of one run over B rows */
+typedef struct rres {
+    double loss;
+    float y[RB * RH], dx[RB * RI];
+    float *gw[RNW]; /* NULL: no gradient in this net */
+} rres;
+
+/* kind 0: x (B, 72) -> [matmul, bias, leaky_relu, dropout] -> [matmul, bias,
+ * relu, dropout 0.5] -> y (B, RH). kind 1: x (B, 2, 6, 6) -> [conv 4 3x3
+ * pad 1, bias, leaky_relu, dropout] -> [conv 3 3x3 s2 pad 1, bias, tanh,
+ * dropout 0.25] -> flatten (B, 27) -> [matmul, bias, sigmoid, dropout] -> y.
+ * prec: 0 fused f32, 1 unfused f32, 2 f64. */
+static void rnet_run(rnet *n, int kind, int prec, int B, int64_t row0, int set_row, const float *x, const float *t,
+                     rres *out)
+{
+    tg_graph *g = tg_graph_new(n->ps);
+    tg_graph_set_seed(g, 77);
+    tg_node xin = kind ? tg_input(g, "x", 4, (int[]){B, 2, 6, 6}) : tg_input(g, "x", 2, (int[]){B, RI});
+    tg_node tin = tg_input(g, "t", 2, (int[]){B, RH});
+    tg_bind(g, xin, x);
+    tg_bind(g, tin, t);
+    tg_node h = xin;
+    tg_param *const *w = n->w;
+    if (kind == 0) {
+        h = tg_bias_add(g, tg_matmul(g, h, tg_param_ref(g, w[0])), tg_param_ref(g, w[1]));
+        h = tg_dropout(g, tg_leaky_relu(g, h, 0.2f), 0.3f);
+    } else {
+        h = tg_conv2d(g, h, tg_param_ref(g, w[4]), &(tg_conv_opts){.pad = {1, 1, 1, 1}});
+        h = tg_dropout(g, tg_leaky_relu(g, tg_bias_add_axis(g, h, tg_param_ref(g, w[5]), 1), 0.2f), 0.3f);
+        h = tg_conv2d(g, h, tg_param_ref(g, w[6]), &(tg_conv_opts){.stride = {2, 2}, .pad = {1, 1, 1, 1}});
+        h = tg_dropout(g, tg_tanh(g, tg_bias_add_axis(g, h, tg_param_ref(g, w[7]), 1)), 0.25f);
+        h = tg_flatten(g, h);
+        h = tg_bias_add(g, tg_matmul(g, h, tg_param_ref(g, w[8])), tg_param_ref(g, w[1]));
+        h = tg_dropout(g, tg_sigmoid(g, h), 0.3f);
+    }
+    h = tg_bias_add(g, tg_matmul(g, h, tg_param_ref(g, w[2])), tg_param_ref(g, w[3]));
+    tg_node y = tg_dropout(g, tg_relu(g, h), 0.5f);
+    tg_node loss = tg_sum(g, tg_mul(g, y, tin));
+    ck_assert_msg(tg_graph_status(g) == TG_OK, "%s", tg_graph_error(g));
+    tg_plan *p = tg_plan_new(g, loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .unfused = prec == 1,
+                                                      .precision = prec == 2 ? TG_F64 : TG_F32,
+                                                      .outputs = &y, .n_outputs = 1});
+    ck_assert_msg(p != NULL, "%s", tg_graph_error(g));
+    ck_assert_int_eq(tg_plan_row_offset(p), 0);
+    if (set_row) ck_assert_int_eq(tg_plan_set_row_offset(p, row0), TG_OK);
+    ck_assert_int_eq(tg_plan_row_offset(p), set_row ? row0 : 0);
+    ck_assert_int_eq(tg_plan_forward(p), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p), TG_OK);
+    out->loss = tg_plan_loss(p);
+    const size_t ny = (size_t)B * RH, nx = (size_t)B * RI;
+    if (prec == 2) {
+        const double *yv = tg_plan_value64(p, y), *dx = tg_plan_grad64(p, xin);
+        for (size_t e = 0; e < ny; e++) out->y[e] = (float)yv[e];
+        for (size_t e = 0; e < nx; e++) out->dx[e] = (float)dx[e];
+        for (int i = 0; i < RNW; i++) {
+            out->gw[i] = NULL;
+            if (!rused(kind, i)) continue;
+            const double *gw = tg_plan_grad64(p, tg_param_ref(g, w[i]));
+            ck_assert_ptr_nonnull(gw);
+            out->gw[i] = malloc(tg_param_numel(w[i]) * sizeof(float));
+            for (size_t e = 0; e < tg_param_numel(w[i]); e++) out->gw[i][e] = (float)gw[e];
+        }
+    } else {
+        memcpy(out->y, tg_plan_value(p, y), ny * sizeof(float));
+        memcpy(out->dx, tg_plan_grad(p, xin), nx * sizeof(float));
+        for (int i = 0; i < RNW; i++) {
+            out->gw[i] = NULL;
+            if (!rused(kind, i)) continue;
+            out->gw[i] = malloc(tg_param_numel(w[i]) * sizeof(float));
+            memcpy(out->gw[i], tg_param_grad(w[i]), tg_param_numel(w[i]) * sizeof(float));
+        }
+    }
+    tg_plan_free(p);
+    tg_graph_free(g);
+}
+
+static void rres_free(rres *r)
+{
+    for (int i = 0; i < RNW; i++) free(r->gw[i]);
+}
+
+START_TEST(test_row_offset_slices)
+{
+    rnet n;
+    rnet_init(&n);
+    static float x[RB * RI], t[RB * RH];
+    tg_rng r;
+    tg_rng_seed(&r, 5, 1);
+    tg_rng_fill_uniform(&r, x, RB * RI, -1.0f, 1.0f);
+    tg_rng_fill_uniform(&r, t, RB * RH, -1.0f, 1.0f);
+    const int H = RB / 2;
+    for (int kind = 0; kind < 2; kind++)
+        for (int prec = 0; prec < 3; prec++) {
+            static rres full, half[2], plain;
+            rnet_run(&n, kind, prec, RB, 0, 0, x, t, &full);
+            for (int s = 0; s < 2; s++)
+                rnet_run(&n, kind, prec, H, (int64_t)H * s, 1, x + (size_t)H * s * RI, t + (size_t)H * s * RH,
+                         &half[s]);
+            /* element-wise parts: the same bits */
+            for (int s = 0; s < 2; s++) {
+                ck_assert_msg(!memcmp(full.y + (size_t)H * s * RH, half[s].y, (size_t)H * RH * sizeof(float)),
+                              "kind %d prec %d: outputs of half %d differ", kind, prec, s);
+                ck_assert_msg(!memcmp(full.dx + (size_t)H * s * RI, half[s].dx, (size_t)H * RI * sizeof(float)),
+                              "kind %d prec %d: input gradients of half %d differ", kind, prec, s);
+            }
+            /* sums over the rows: the halves' sums, up to rounding */
+            const double tol = prec == 2 ? 1e-6 : 1e-4;
+            ck_assert_double_eq_tol(full.loss, half[0].loss + half[1].loss, tol * (1 + fabs(full.loss)));
+            for (int i = 0; i < RNW; i++) {
+                if (!full.gw[i]) continue;
+                double d = 0, m = 1e-30;
+                for (size_t e = 0; e < tg_param_numel(n.w[i]); e++) {
+                    d = fmax(d, fabs((double)full.gw[i][e] - ((double)half[0].gw[i][e] + half[1].gw[i][e])));
+                    m = fmax(m, fabs((double)full.gw[i][e]));
+                }
+                ck_assert_msg(d <= tol * m, "kind %d prec %d: gradient of w%d: %g of %g", kind, prec, i, d, m);
+            }
+            /* the second half without its offset draws the first rows'
+             * masks: other outputs (the control that the check can fail) */
+            rnet_run(&n, kind, prec, H, 0, 0, x + (size_t)H * RI, t + (size_t)H * RH, &plain);
+            ck_assert_msg(memcmp(full.y + (size_t)H * RH, plain.y, (size_t)H * RH * sizeof(float)),
+                          "kind %d prec %d: the offset changed nothing", kind, prec);
+            rres_free(&full);
+            rres_free(&plain);
+            for (int s = 0; s < 2; s++) rres_free(&half[s]);
+        }
+    tg_params_free(n.ps);
+}
+END_TEST
+
+START_TEST(test_row_offset_zero)
+{
+    /* offset 0 is the default, bit for bit: set explicitly, or set to
+     * another value and back, a plan draws the masks it draws untouched;
+     * negative offsets are refused */
+    tg_plan *pd, *pg;
+    dgplans(NULL, 0, &pd, &pg);
+    tg_param *w = tg_param_find(T.ps, "D", "l0.w");
+    ck_assert_ptr_nonnull(w);
+    const size_t n = tg_param_numel(w);
+    float *ref = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    double loss[3];
+    for (int k = 0; k < 3; k++) {
+        tg_graph_set_dropout_step(T.g, 4);
+        if (k == 1) ck_assert_int_eq(tg_plan_set_row_offset(pd, 0), TG_OK);
+        if (k == 2) {
+            ck_assert_int_eq(tg_plan_set_row_offset(pd, 3), TG_OK);
+            ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+            ck_assert_int_eq(tg_plan_set_row_offset(pd, 0), TG_OK);
+            tg_graph_set_dropout_step(T.g, 4);
+        }
+        ck_assert_int_eq(tg_plan_forward(pd), TG_OK);
+        ck_assert_int_eq(tg_plan_backward(pd), TG_OK);
+        loss[k] = tg_plan_loss(pd);
+        memcpy(k ? got : ref, tg_param_grad(w), n * sizeof(float));
+        ck_assert(loss[k] == loss[0]);
+        if (k) ck_assert(!memcmp(ref, got, n * sizeof(float)));
+    }
+    free(ref);
+    free(got);
+    ck_assert_int_eq(tg_plan_set_row_offset(pd, -1), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_set_row_offset(NULL, 0), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_row_offset(pd), 0);
+    tg_plan_free(pd);
+    tg_plan_free(pg);
+}
+END_TEST
+
+/* ---- the batch-sum hook (synchronized batch normalization) ----
+ * A net with a BatchNorm2d and a BatchNorm1d of 20 channels (two blocks of
+ * 8 and a ragged 4): x (B, 3, 4, 4) -> conv 5 3x3 pad 1 -> batch_norm ->
+ * relu -> flatten -> matmul (80, 20) -> batch_norm -> leaky_relu -> matmul
+ * (20, 1) -> BCE. */
+enum { BB = 6, BNP = 8 };
+
+typedef struct bnet {
+    tg_params *ps;
+    tg_param *p[BNP];
+    tg_graph *g;
+    tg_node x, loss;
+    tg_plan *plan;
+} bnet;
+
+static void bnet_new(bnet *n, int B, const float *x, int eval, tg_pool *pool)
+{
+    n->ps = tg_params_new();
+    const int shapes[6][4] = {{5, 3, 3, 3}, {5}, {5}, {80, 20}, {20}, {20}};
+    tg_rng r;
+    tg_rng_seed(&r, 8, 0);
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%d", i);
+        n->p[i] = tg_param_new(n->ps, "M", name, i == 0 ? 4 : i == 3 ? 2 : 1, shapes[i]);
+        tg_rng_fill_uniform(&r, tg_param_data(n->p[i]), tg_param_numel(n->p[i]), i == 1 || i == 4 ? 0.5f : -0.5f,
+                            i == 1 || i == 4 ? 1.5f : 0.5f);
+    }
+    n->p[6] = tg_param_new(n->ps, "M", "p6", 2, (int[]){20, 1});
+    tg_rng_fill_uniform(&r, tg_param_data(n->p[6]), 20, -0.5f, 0.5f);
+    tg_param *rs[4];
+    for (int k = 0; k < 4; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "s%d", k);
+        rs[k] = tg_param_new_state(n->ps, "M", name, 1, (int[]){k < 2 ? 5 : 20});
+        ck_assert_int_eq(tg_param_init(rs[k], k % 2 ? TG_INIT_ONES : TG_INIT_ZEROS, 0, 0, 0, NULL), TG_OK);
+    }
+    n->p[7] = NULL;
+    tg_graph *g = n->g = tg_graph_new(n->ps);
+    n->x = tg_input(g, "x", 4, (int[]){B, 3, 4, 4});
+    tg_bind(g, n->x, x);
+    tg_node h = tg_conv2d(g, n->x, tg_param_ref(g, n->p[0]), &(tg_conv_opts){.pad = {1, 1, 1, 1}});
+    h = tg_batch_norm(g, h, tg_param_ref(g, n->p[1]), tg_param_ref(g, n->p[2]), rs[0], rs[1], 1e-5f, 0.1f);
+    h = tg_flatten(g, tg_relu(g, h));
+    h = tg_matmul(g, h, tg_param_ref(g, n->p[3]));
+    h = tg_batch_norm(g, h, tg_param_ref(g, n->p[4]), tg_param_ref(g, n->p[5]), rs[2], rs[3], 1e-5f, 0.1f);
+    h = tg_matmul(g, tg_leaky_relu(g, h, 0.2f), tg_param_ref(g, n->p[6]));
+    n->loss = tg_bce_logits_const(g, h, 0.9f);
+    n->plan = tg_plan_new(g, n->loss, &(tg_plan_opts){.groups = "M", .input_grads = 1, .eval = eval, .pool = pool});
+    ck_assert_msg(n->plan != NULL, "%s", tg_graph_error(g));
+}
+
+static void bnet_free(bnet *n)
+{
+    tg_plan_free(n->plan);
+    tg_graph_free(n->g);
+    tg_params_free(n->ps);
+}
+
+/* max over the store's tensors (values, and gradients of trainable ones)
+ * of max|a - b| / max|b| */
+static double bnet_diff(const bnet *a, const bnet *b, int grads)
+{
+    double worst = 0;
+    for (int i = 0; i < tg_params_count(a->ps); i++) {
+        tg_param *p = tg_params_at(a->ps, i), *q = tg_params_at(b->ps, i);
+        if (grads && tg_param_is_state(p)) continue;
+        const float *u = grads ? tg_param_grad(p) : tg_param_data(p), *v = grads ? tg_param_grad(q) : tg_param_data(q);
+        double d = 0, m = 1e-30;
+        for (size_t e = 0; e < tg_param_numel(p); e++) {
+            d = fmax(d, fabs((double)u[e] - v[e]));
+            m = fmax(m, fabs((double)v[e]));
+        }
+        worst = fmax(worst, d / m);
+    }
+    return worst;
+}
+
+static int bnet_same(const bnet *a, const bnet *b)
+{
+    for (int i = 0; i < tg_params_count(a->ps); i++) {
+        tg_param *p = tg_params_at(a->ps, i), *q = tg_params_at(b->ps, i);
+        const size_t bytes = tg_param_numel(p) * sizeof(float);
+        if (memcmp(tg_param_data(p), tg_param_data(q), bytes)) return 0;
+        if (!tg_param_is_state(p) && memcmp(tg_param_grad(p), tg_param_grad(q), bytes)) return 0;
+    }
+    return 1;
+}
+
+/* a hook's log: the n of every call, on which thread; what it does to x */
+typedef struct bsum_log {
+    int calls, n[16], off_thread;
+    pthread_t caller;
+    double mul;        /* x *= mul (1: one process, 2: two processes with the same rows) */
+    int fail_at;       /* the call (1..) that fails, or 0 */
+    tg_status fail;
+    int bad_count;     /* 1: make the count 0.5 */
+    int keep_count;    /* 1: multiply the sums only, not the count */
+} bsum_log;
+
+static tg_status bsum_hook(void *ctx, double *x, int n)
+{
+    bsum_log *l = ctx;
+    if (l->calls < 16) l->n[l->calls] = n;
+    l->calls++;
+    if (!pthread_equal(pthread_self(), l->caller)) l->off_thread++;
+    if (l->fail_at && l->calls == l->fail_at) return l->fail;
+    if (l->mul != 1.0)
+        for (int i = 0; i < n - l->keep_count; i++) x[i] *= l->mul;
+    if (l->bad_count) x[n - 1] = 0.5;
+    return TG_OK;
+}
+
+START_TEST(test_batch_sums_identity)
+{
+    /* a hook that leaves the sums as they are (one process): the same bits
+     * as no hook, three training steps (forward, backward, SGD) on a pool
+     * of two threads: losses, gradients, running statistics. The calls: one
+     * per batch_norm in forward (2 C + 1 doubles) and one in backward
+     * (4 C + 1), in schedule order, on the caller's thread; a step then
+     * allocates nothing. Eval plans never call it. */
+    static float x[BB * 48];
+    tg_rng r;
+    tg_rng_seed(&r, 2, 2);
+    tg_rng_fill_normal(&r, x, BB * 48, 0.5f, 2.0f);
+    tg_pool *pool = tg_pool_new(2, NULL);
+    ck_assert_ptr_nonnull(pool);
+    tg_pool_set_strict(pool, 1);
+    bnet a, b;
+    bnet_new(&a, BB, x, 0, pool);
+    bnet_new(&b, BB, x, 0, pool);
+    bsum_log l = {.caller = pthread_self(), .mul = 1.0};
+    ck_assert_int_eq(tg_plan_on_batch_sums(b.plan, bsum_hook, &l), TG_OK);
+    tg_sgd *sa = tg_sgd_new(a.ps, "M", 0.05f, 0.9f, NULL), *sb = tg_sgd_new(b.ps, "M", 0.05f, 0.9f, NULL);
+    ck_assert(sa && sb);
+    for (int it = 0; it < 3; it++) {
+        l.calls = 0;
+        const uint64_t before = n_alloc;
+        tg_status st[6] = {tg_plan_forward(a.plan), tg_plan_forward(b.plan), tg_plan_backward(a.plan),
+                           tg_plan_backward(b.plan), tg_sgd_step(sa), tg_sgd_step(sb)};
+        const uint64_t used = n_alloc - before;
+        for (int k = 0; k < 6; k++) ck_assert_int_eq(st[k], TG_OK);
+        ck_assert_uint_eq(used, 0);
+        ck_assert(tg_plan_loss(a.plan) == tg_plan_loss(b.plan));
+        ck_assert_msg(!memcmp(tg_plan_grad(a.plan, a.x), tg_plan_grad(b.plan, b.x), sizeof x),
+                      "iteration %d: input gradients differ", it);
+        ck_assert_msg(bnet_same(&a, &b), "iteration %d: parameters, gradients or running statistics differ", it);
+        ck_assert_int_eq(l.calls, 4);
+        const int want[4] = {2 * 5 + 1, 2 * 20 + 1, 4 * 20 + 1, 4 * 5 + 1};
+        for (int k = 0; k < 4; k++) ck_assert_int_eq(l.n[k], want[k]);
+    }
+    ck_assert_int_eq(l.off_thread, 0);
+    /* removed: no calls */
+    ck_assert_int_eq(tg_plan_on_batch_sums(b.plan, NULL, NULL), TG_OK);
+    l.calls = 0;
+    ck_assert_int_eq(tg_plan_forward(b.plan), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(b.plan), TG_OK);
+    ck_assert_int_eq(l.calls, 0);
+    tg_sgd_free(sa);
+    tg_sgd_free(sb);
+    bnet_free(&a);
+    bnet_free(&b);
+    /* eval plans use the running statistics: no calls */
+    bnet_new(&a, BB, x, 1, NULL);
+    ck_assert_int_eq(tg_plan_on_batch_sums(a.plan, bsum_hook, &l), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(a.plan), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(a.plan), TG_OK);
+    ck_assert_int_eq(l.calls, 0);
+    bnet_free(&a);
+    tg_pool_free(pool);
+}
+END_TEST
+
+START_TEST(test_batch_sums_global_batch)
+{
+    /* Two processes with the same B rows, emulated: a hook that doubles
+     * every sum (and the count). The global batch is then the B rows twice,
+     * which one plan of 2 B rows runs on [x; x]: the same loss, weight
+     * gradients (dbeta, dgamma included: the mean loss halves each row's
+     * dy) and running statistics (the unbiased factor 2M / (2M - 1)), up to
+     * rounding, and half the input gradient. The count matters: with the
+     * sums doubled but not the count, or with no hook, they differ. */
+    static float x[BB * 48], x2[2 * BB * 48];
+    tg_rng r;
+    tg_rng_seed(&r, 3, 2);
+    tg_rng_fill_normal(&r, x, BB * 48, 0.5f, 2.0f);
+    memcpy(x2, x, sizeof x);
+    memcpy(x2 + BB * 48, x, sizeof x);
+    double worst[3] = {0, 0, 0};
+    for (int v = 0; v < 3; v++) { /* hook doubling, no hook, hook doubling the sums only */
+        bnet one, two;
+        bnet_new(&one, BB, x, 0, NULL);
+        bnet_new(&two, 2 * BB, x2, 0, NULL);
+        bsum_log l = {.caller = pthread_self(), .mul = 2.0, .keep_count = v == 2};
+        if (v != 1) ck_assert_int_eq(tg_plan_on_batch_sums(one.plan, bsum_hook, &l), TG_OK);
+        for (int it = 0; it < 3; it++) {
+            ck_assert_int_eq(tg_plan_forward(one.plan), TG_OK);
+            ck_assert_int_eq(tg_plan_forward(two.plan), TG_OK);
+            ck_assert_int_eq(tg_plan_backward(one.plan), TG_OK);
+            ck_assert_int_eq(tg_plan_backward(two.plan), TG_OK);
+            double d = fabs(tg_plan_loss(one.plan) - tg_plan_loss(two.plan)) / fabs(tg_plan_loss(two.plan));
+            d = fmax(d, bnet_diff(&one, &two, 0));
+            d = fmax(d, bnet_diff(&one, &two, 1));
+            const float *g1 = tg_plan_grad(one.plan, one.x), *g2 = tg_plan_grad(two.plan, two.x);
+            double dd = 0, m = 1e-30;
+            for (int h = 0; h < 2; h++)
+                for (size_t e = 0; e < BB * 48; e++) {
+                    dd = fmax(dd, fabs(0.5 * g1[e] - g2[(size_t)h * BB * 48 + e]));
+                    m = fmax(m, fabs((double)g2[e]));
+                }
+            worst[v] = fmax(worst[v], fmax(d, dd / m));
+        }
+        bnet_free(&one);
+        bnet_free(&two);
+    }
+    printf("batch sums: a hook doubling the sums vs one plan on the batch twice: max relative difference %.3g "
+           "(no hook %.3g, the count not doubled %.3g)\n", worst[0], worst[1], worst[2]);
+    ck_assert_msg(worst[0] < 1e-5, "doubling hook vs the batch twice: %g", worst[0]);
+    ck_assert_msg(worst[1] > 1e-3, "no hook vs the batch twice: only %g", worst[1]);
+    ck_assert_msg(worst[2] > 1e-3, "the count not doubled vs the batch twice: only %g", worst[2]);
+}
+END_TEST
+
+START_TEST(test_batch_sums_errors)
+{
+    static float x[BB * 48];
+    tg_rng r;
+    tg_rng_seed(&r, 4, 2);
+    tg_rng_fill_normal(&r, x, BB * 48, 0.0f, 1.0f);
+    /* a hook that fails in forward: forward returns its status, and the
+     * graph's error names the node */
+    bnet n;
+    bnet_new(&n, BB, x, 0, NULL);
+    bsum_log l = {.caller = pthread_self(), .mul = 1.0, .fail_at = 2, .fail = TG_ERR_IO};
+    ck_assert_int_eq(tg_plan_on_batch_sums(n.plan, bsum_hook, &l), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(n.plan), TG_ERR_IO);
+    ck_assert_str_eq(tg_graph_error(n.g), "batch_norm: the batch-sum hook failed (i/o error)");
+    ck_assert_int_eq(tg_plan_forward(n.plan), TG_ERR_STATE);
+    bnet_free(&n);
+    /* in backward: backward returns it */
+    bnet_new(&n, BB, x, 0, NULL);
+    l = (bsum_log){.caller = pthread_self(), .mul = 1.0, .fail_at = 3, .fail = TG_ERR_NOMEM};
+    ck_assert_int_eq(tg_plan_on_batch_sums(n.plan, bsum_hook, &l), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(n.plan), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(n.plan), TG_ERR_NOMEM);
+    ck_assert_str_eq(tg_graph_error(n.g), "batch_norm: the batch-sum hook failed (out of memory)");
+    bnet_free(&n);
+    /* a hook that breaks the count */
+    bnet_new(&n, BB, x, 0, NULL);
+    l = (bsum_log){.caller = pthread_self(), .mul = 1.0, .bad_count = 1};
+    ck_assert_int_eq(tg_plan_on_batch_sums(n.plan, bsum_hook, &l), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(n.plan), TG_ERR_ARG);
+    ck_assert_msg(strstr(tg_graph_error(n.g), "batch_norm: the batch-sum hook made the count of values per channel 0.5"),
+                  "%s", tg_graph_error(n.g));
+    bnet_free(&n);
+    /* f64 plans are refused and keep working */
+    bnet_new(&n, BB, x, 0, NULL);
+    tg_plan *p64 = tg_plan_new(n.g, n.loss, &(tg_plan_opts){.groups = "M", .precision = TG_F64});
+    ck_assert_ptr_nonnull(p64);
+    ck_assert_int_eq(tg_plan_on_batch_sums(p64, bsum_hook, &l), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_on_batch_sums(NULL, bsum_hook, &l), TG_ERR_ARG);
+    ck_assert_int_eq(tg_plan_on_batch_sums(p64, NULL, NULL), TG_OK);
+    ck_assert_int_eq(tg_plan_forward(p64), TG_OK);
+    ck_assert_int_eq(tg_plan_backward(p64), TG_OK);
+    tg_plan_free(p64);
+    bnet_free(&n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan");
@@ -1022,6 +1495,10 @@ static Suite *suite(void)
     tcase_add_test(core, test_pool_many_tasks);
     tcase_add_test(core, test_grad_ready_mlp);
     tcase_add_test(core, test_grad_ready_gan);
+    tcase_add_test(core, test_row_offset_slices);
+    tcase_add_test(core, test_row_offset_zero);
+    tcase_add_test(core, test_batch_sums_identity);
+    tcase_add_test(core, test_batch_sums_global_batch);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("limits");
     tcase_set_timeout(lim, 60);
@@ -1033,6 +1510,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(err, setup_tiny, teardown);
     tcase_add_test(err, test_reuse_needs_keep);
     tcase_add_test(err, test_grad_ready_refused);
+    tcase_add_test(err, test_batch_sums_errors);
     suite_add_tcase(s, err);
     return s;
 }

@@ -162,3 +162,21 @@ tg_status tg_dist_mean(tg_dist *d, double *x, int n, tg_error *err)
     for (int i = 0; i < n; i++) x[i] /= d->size;
     return TG_OK;
 }
+
+/* the batch-sum hook: sums over the ranks, in place */
+static tg_status batch_sums(void *ctx, double *x, int n)
+{
+    tg_dist *d = ctx;
+    return MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm) == MPI_SUCCESS ? TG_OK : TG_ERR_IO;
+}
+
+tg_status tg_dist_sync_batch_norm(tg_dist *d, tg_plan *p, tg_error *err)
+{
+    if (!d || !p) return tg_error_set(err, TG_ERR_ARG, "dist: sync_batch_norm: no communicator or plan");
+    const tg_status s = tg_plan_on_batch_sums(p, batch_sums, d);
+    if (s == TG_ERR_ARG)
+        return tg_error_set(err, s, "dist: sync_batch_norm: the plan is an f64 plan (or its widest batch_norm's "
+                                    "sums overflow an int count)");
+    if (s != TG_OK) return tg_error_set(err, s, "dist: sync_batch_norm: %s", tg_status_str(s));
+    return TG_OK;
+}

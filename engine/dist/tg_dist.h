@@ -17,6 +17,8 @@
  *   tg_dist_broadcast(d, ps, "*", &err);               // rank 0's values everywhere
  *   tg_dist_avg_new(&avg, d, ps, "D", NULL, &err);     // buckets planned here
  *   tg_dist_avg_attach(avg, p, &err);                  // the plan's gradient-ready hook
+ *   tg_plan_set_row_offset(p, (int64_t)tg_dist_rank(d) * (B / size)); // dropout masks: its rows
+ *   tg_dist_sync_batch_norm(d, p, &err);               // batch_norm: the global batch's statistics
  *   for (;;) {
  *       ... bind this rank's rows of the batch
  *       tg_plan_forward(p);
@@ -47,9 +49,9 @@
  * Run to run, the bits are the same for the same ranks, buckets and MPI
  * configuration.
  *
- * Threads. Every call here, and every plan with an attached averager, must
- * run on the thread that initialized MPI (MPI_THREAD_FUNNELED): tapegrad's
- * pool workers never call MPI.
+ * Threads. Every call here, and every plan with an attached averager or
+ * synchronized batch normalization, must run on the thread that initialized
+ * MPI (MPI_THREAD_FUNNELED): tapegrad's pool workers never call MPI.
  *
  * Errors: every call returns a tg_status and, given a tg_error, a message
  * naming what failed (TG_ERR_IO and MPI's own message for MPI errors: the
@@ -86,6 +88,36 @@ tg_status tg_dist_broadcast(tg_dist *d, tg_params *ps, const char *groups, tg_er
 /* x[i] = the mean of x[i] over the ranks, for i < n (losses, metrics).
  * Collective. */
 tg_status tg_dist_mean(tg_dist *d, double *x, int n, tg_error *err);
+
+/* ---- the global batch: dropout masks and batch normalization ----
+ * Gradient averaging alone makes the ranks train as one process on the
+ * whole batch only when nothing looks across the rows of a batch. Two ops
+ * do:
+ *   - dropout: give each rank's plans the offset of its rows in the global
+ *     batch, tg_plan_set_row_offset(p, rank * B) (tapegrad.h), and every rank
+ *     draws the masks one process would draw for those rows of the whole
+ *     batch (the ranks' graphs share the seed);
+ *   - batch normalization: tg_dist_sync_batch_norm below, and every
+ *     training-mode batch_norm normalizes with the global batch's mean and
+ *     variance, updates the running statistics with them (the same values on
+ *     every rank), and backpropagates through them.
+ * With both, and tg_dist_avg for the gradients, N ranks with B rows each
+ * train as one process with N B rows, up to the order of floating-point
+ * sums. */
+
+/* Attach the batch-sum hook (tg_plan_on_batch_sums) to p: every
+ * training-mode batch_norm of p sums its per-channel statistics over the
+ * ranks with MPI_Allreduce (MPI_SUM, doubles) on the library's
+ * communicator: one all-reduce of 2 C + 1 doubles per node in forward, one
+ * of 4 C + 1 in backward. Every rank must then run p whenever one does (the
+ * all-reduces are collective), on the thread that initialized MPI; an MPI
+ * failure fails the run (tg_plan_forward / tg_plan_backward return
+ * TG_ERR_IO and the graph's error says so). Independent of tg_dist_avg_attach
+ * (the gradient-ready hook): a plan may have both. Allocates the plan's
+ * buffer once; steps allocate nothing in tapegrad. Remove with
+ * tg_plan_on_batch_sums(p, NULL, NULL). TG_ERR_ARG for f64 plans. Not
+ * collective itself. */
+tg_status tg_dist_sync_batch_norm(tg_dist *d, tg_plan *p, tg_error *err);
 
 /* ---- gradient averaging ---- */
 typedef struct tg_dist_avg tg_dist_avg;

@@ -52,13 +52,13 @@ typedef struct tg_gemm_desc {
      * flows back through an optional dropout and then an activation whose
      * derivative reads only its output (tg_act_y_only); the GEMM writes the
      * gradient below them instead, element (i, j) at flat index e = i*ldc + j:
-     *   g = drop_on ? (tg_dropout_hash(drop_key, e) >= drop_thr ? c * drop_scale : 0) : c
+     *   g = drop_on ? (tg_dropout_hash(drop_key, e + drop_off) >= drop_thr ? c * drop_scale : 0) : c
      *   C = dact_y ? g * act'(dact_y[e]) : g
      * with the same operations as the dropout and activation backward kernels
      * (bit-identical to running them after the GEMM). */
     const float *dact_y; /* the activation's output, (M,N) row stride ldc, or NULL */
     tg_act dact; float dslope;
-    int drop_on; uint32_t drop_key, drop_thr; float drop_scale;
+    int drop_on; uint32_t drop_key, drop_off, drop_thr; float drop_scale;
 } tg_gemm_desc;
 
 /* A plain product C = op(A) op(B) (+ C if beta): no bias, no epilogues. */
@@ -121,11 +121,13 @@ typedef struct tg_kern {
 
     /* ---- dropout ---- */
     /* for i in [i0, i1): y[i] = keep_i ? x[i] * scale : 0  (acc: y[i] += that),
-     * keep_i = tg_dropout_hash(key, i) >= thr: a counter-based mask, the same
-     * bits in every variant and for any split of the range, so backward
-     * recomputes it instead of storing it. */
-    void (*dropout)(const float *x, float *y, size_t i0, size_t i1, uint32_t key, uint32_t thr, float scale,
-                    int acc);
+     * keep_i = tg_dropout_hash(key, i + off) >= thr: a counter-based mask, the
+     * same bits in every variant and for any split of the range, so backward
+     * recomputes it instead of storing it. off shifts the index the mask
+     * reads (not the memory): x and y hold elements off.. of a larger tensor
+     * whose masks they must match (a slice of a global batch). */
+    void (*dropout)(const float *x, float *y, size_t i0, size_t i1, uint32_t key, uint32_t off, uint32_t thr,
+                    float scale, int acc);
 
     /* ---- optimizer ---- */
     /* Adam, PyTorch semantics, in place over n elements:
@@ -144,7 +146,8 @@ typedef struct tg_kern {
 } tg_kern;
 
 /* The dropout mask's hash: murmur3's 32-bit finalizer over key ^ (i * golden
- * ratio); keep element i when the result is >= p * 2^32. */
+ * ratio); keep element i when the result is >= p * 2^32. It reads the low 32
+ * bits of i: index arithmetic (an offset added to i) is modulo 2^32. */
 #define TG_DROP_GOLDEN 0x9E3779B1u /* the hash's constants, shared with the SIMD GEMM epilogues */
 #define TG_DROP_MUL1 0x85EBCA6Bu
 #define TG_DROP_MUL2 0xC2B2AE35u
