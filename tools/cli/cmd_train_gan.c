@@ -113,7 +113,7 @@ static tg_status open_ckpt(run_state *s, st_file **f, tg_error *e)
     if (!s->dp) return st_open(s->ckpt, f, e);
     char *buf = NULL;
     size_t len = 0;
-    tg_status st = s->rank == 0 ? file_read_text(s->ckpt, (size_t)1 << 32, &buf, &len, e) : TG_OK;
+    tg_status st = s->rank == 0 ? file_read_bytes(s->ckpt, (size_t)1 << 32, &buf, &len, e) : TG_OK;
     void *b = buf;
     st = dp_broadcast_blob(s->dp, &b, &len, st, e);
     if (st == TG_OK) st = st_open_mem(b, len, f, e);
