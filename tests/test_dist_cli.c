@@ -354,6 +354,23 @@ START_TEST(test_batch_split)
 }
 END_TEST
 
+/* a rank whose setup fails (its data folder is missing): every rank stops,
+ * the others naming it (mpirun's MPMD form: rank 0's command : rank 1's) */
+START_TEST(test_setup_fails_on_one_rank)
+{
+    const char *bin = getenv("TAPEGRAD_BIN");
+    result r = MPI_GAN(1, NULL, "--epochs", "2", "--out", path("s"), ":", "-np", "1", bin, "train-gan", "--data",
+                       path("nowhere"), "--batch", "4", "--dropout", "0", "--epochs", "2", "--out", path("s"));
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_int_ne(r.status, 124);
+    ck_assert_msg(strstr(r.err, "tapegrad: rank 1: train-gan: no MNIST data in") &&
+                      strstr(r.err, "tapegrad: train-gan: rank 1: could not start"),
+                  "%s", r.err);
+    ck_assert(!exists(path("s/checkpoint.safetensors")));
+    result_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dist_cli");
@@ -367,6 +384,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_fault_write);
     tcase_add_test(t, test_fault_kill);
     tcase_add_test(t, test_batch_split);
+    tcase_add_test(t, test_setup_fails_on_one_rank);
     suite_add_tcase(s, t);
     return s;
 }
