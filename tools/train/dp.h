@@ -87,8 +87,8 @@ tg_status dp_sync_batch_norm(dp *d, tg_plan *p, int has_bn, tg_error *err);
  * TG_FAULT_RANK=R TG_FAULT_STEP=S [TG_FAULT=nan|kill|io]: on rank R (of any
  * count, 0 for one process), when its step counter is S: "nan" (the
  * default) makes the batch's first input NaN so the loss is NaN; "kill"
- * sends the process SIGKILL; "io" makes the checkpoint written after that
- * step fail as a write error would. Unset: never. */
+ * sends the process SIGKILL; "io" makes train-gan's checkpoint written
+ * after that step fail as a write error would. Unset: never. */
 typedef enum dp_fault_kind { DP_FAULT_NONE, DP_FAULT_NAN, DP_FAULT_KILL, DP_FAULT_IO } dp_fault_kind;
 /* The fault rank `rank` is told to inject: kind, and *step the step. */
 dp_fault_kind dp_fault(int rank, int64_t *step);
