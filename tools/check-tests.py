@@ -10,7 +10,8 @@ pass); otherwise every defined test, and every tests/test_*.c source file
 must be behind at least one defined test (a suite the build dropped, say
 because an optional dependency was missing, counts as missing), except the
 suites of optional libraries the build does not have: tests/test_dist.c
-needs libtapegrad_mpi (-Dmpi; MPI not found, or disabled). Fails when:
+and tests/test_dist_cli.c need libtapegrad_mpi (-Dmpi; MPI not found, or
+disabled). Fails when:
   - an expected test has no result, or more than one;
   - a test failed, timed out or errored;
   - a test was skipped without a reason it may have: only suites that run a
@@ -40,7 +41,7 @@ def main():
     targets = json.loads(subprocess.run(["meson", "introspect", "--targets", build], check=True,
                                         capture_output=True, text=True).stdout)
     target_names = {t["name"] for t in targets}
-    optional = {"test_dist.c": "tapegrad_mpi"}
+    optional = {"test_dist.c": "tapegrad_mpi", "test_dist_cli.c": "tapegrad_mpi"}
 
     if wanted:
         for w in wanted:

@@ -4,11 +4,16 @@
 #include <stdarg.h>
 #include <string.h>
 
+static int cli_rank;
+
+void cli_set_rank(int rank) { cli_rank = rank; }
+
 void cli_err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("tapegrad: ", stderr);
+    if (cli_rank > 0) fprintf(stderr, "rank %d: ", cli_rank);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

@@ -23,12 +23,17 @@ typedef struct cli_cmd {
     void (*help)(FILE *out);             /* full usage of the command */
 } cli_cmd;
 
-/* "tapegrad: <message>\n" on stderr. */
+/* "tapegrad: <message>\n" on stderr ("tapegrad: rank R: <message>" on a
+ * rank R > 0, see cli_set_rank). */
 void cli_err(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/* A command running as rank `rank` of several processes (mpirun): its
+ * messages read "tapegrad: rank <rank>: ..." unless rank is 0. */
+void cli_set_rank(int rank);
 
 /* "tapegrad: <cmd>: <e's message>" on stderr; returns CLI_FAIL. */
 int cli_report(const char *cmd, const tg_error *e);

@@ -91,10 +91,12 @@ typedef struct run_state {
     mnist_set set;
     run_metrics hist;
     int *perm, n, ipe, tty;
-    FILE *csv, *eval_csv;
+    FILE *csv, *eval_csv;  /* rank 0's */
     eval_ref *ref;
     gan_eval *ev;
     double t0;
+    dp *dp;                /* several processes (mpirun); NULL: one */
+    int rank;              /* 0 alone prints and writes files */
 } run_state;
 
 static double now(void)
@@ -102,6 +104,21 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The checkpoint: from the file, or on several processes from rank 0's
+ * reading of it (the other ranks need not see the run's folder) */
+static tg_status open_ckpt(run_state *s, st_file **f, tg_error *e)
+{
+    if (!s->dp) return st_open(s->ckpt, f, e);
+    char *buf = NULL;
+    size_t len = 0;
+    tg_status st = s->rank == 0 ? file_read_bytes(s->ckpt, (size_t)1 << 32, &buf, &len, e) : TG_OK;
+    void *b = buf;
+    st = dp_broadcast_blob(s->dp, &b, &len, st, e);
+    if (st == TG_OK) st = st_open_mem(b, len, f, e);
+    free(b);
+    return st;
 }
 
 /* --resume: the configuration and the run's inputs the checkpoint stores,
@@ -112,7 +129,7 @@ static int load_resume(run_state *s, st_file **f)
     ckpt_run stored;
     static train_gan_opts loaded; /* 10 KB: off the stack */
     loaded = *s->o;
-    if (st_open(s->ckpt, f, &e) != TG_OK || ckpt_config(*f, &loaded.cfg, &stored, &e) != TG_OK) {
+    if (open_ckpt(s, f, &e) != TG_OK || ckpt_config(*f, &loaded.cfg, &stored, &e) != TG_OK) {
         cli_err("%s: cannot resume from %s: %s", CMD, s->ckpt, e.msg);
         return CLI_FAIL;
     }
@@ -162,22 +179,23 @@ static int setup(run_state *s)
         goto done;
     }
     /* the classifier and test set first: a missing one stops before any file is made */
-    if (s->run.eval_every && !(s->ref = eval_ref_new(s->run.classifier, s->run.data, s->cfg.threads, &e))) {
+    if (s->run.eval_every && s->rank == 0 && !(s->ref = eval_ref_new(s->run.classifier, s->run.data, s->cfg.threads, &e))) {
         cli_err("%s: --eval-every: %s", CMD, e.msg);
         goto done;
     }
     if (s->o->resume) {
-        if (gan_init(&s->r, &s->cfg, &e) != TG_OK || ckpt_restore(f, &s->r, 1, &e) != TG_OK) {
+        if (gan_init_dp(&s->r, &s->cfg, s->dp, &e) != TG_OK || ckpt_restore(f, &s->r, 1, &e) != TG_OK) {
             cli_err("%s: cannot resume from %s: %s", CMD, s->ckpt, e.msg);
             goto done;
         }
         if (!s->o->quiet) printf("resuming %s at epoch %d (step %lld)\n", s->dir, s->r.epoch, (long long)s->r.step);
     } else {
-        if (access(s->ckpt, F_OK) == 0) {
+        /* rank 0 alone writes the run's folder */
+        if (s->rank == 0 && access(s->ckpt, F_OK) == 0) {
             cli_err("%s: %s already holds a run (use --resume %s, or another --out)", CMD, s->dir, s->dir);
             goto done;
         }
-        if (run_mkdirs(s->dir, &e) != TG_OK || gan_init(&s->r, &s->cfg, &e) != TG_OK) {
+        if ((s->rank == 0 && run_mkdirs(s->dir, &e) != TG_OK) || gan_init_dp(&s->r, &s->cfg, s->dp, &e) != TG_OK) {
             cli_report(CMD, &e);
             goto done;
         }
@@ -208,17 +226,18 @@ done:
 static int open_logs(run_state *s)
 {
     tg_error e;
+    s->perm = malloc((size_t)s->n * sizeof *s->perm);
+    if (!s->perm) {
+        cli_err("%s: out of memory", CMD);
+        return CLI_FAIL;
+    }
+    if (s->rank != 0) return CLI_OK; /* rank 0 alone writes the logs */
     /* a crash inside an atomic write leaves a temporary file; one after the
      * last checkpoint leaves log rows beyond it */
     int stale = run_clean_tmp(s->dir);
     if (stale && !s->o->quiet)
         printf("%s: removed %d temporary file%s of an interrupted write\n", s->dir, stale, stale > 1 ? "s" : "");
     if (s->o->resume && resume_logs(s) != CLI_OK) return CLI_FAIL;
-    s->perm = malloc((size_t)s->n * sizeof *s->perm);
-    if (!s->perm) {
-        cli_err("%s: out of memory", CMD);
-        return CLI_FAIL;
-    }
     if (!(s->csv = run_metrics_open(s->dir, s->o->resume != NULL, &e))) return cli_report(CMD, &e);
     if (s->run.eval_every && (!(s->ev = gan_eval_new(&s->r, s->ref, &e)) ||
                               !(s->eval_csv = run_eval_open(s->dir, s->o->resume != NULL, &e)))) {
@@ -273,15 +292,15 @@ static int train_epoch(run_state *s, sums *ep)
 {
     gan_run *r = &s->r;
     const gan_cfg *c = &s->cfg;
-    const int xd = c->spec.D.in_features;
-    gan_shuffle(r, s->perm, s->n);
+    const int xd = c->spec.D.in_features, rows = r->rows, row0 = r->rank * rows;
+    gan_shuffle(r, s->perm, s->n); /* every rank alike; each takes its rows of every batch */
     sums w = {{0}, 0};
     double dfake_avg = -1; /* exponential average of mean D(G(z)) over ~DWIN_ITERS iterations */
     int warned = 0;
     const double te = now();
     for (int it = 0; it < s->ipe; it++) {
-        for (int b = 0; b < c->batch; b++)
-            memcpy(r->x + (size_t)b * xd, s->set.images + (size_t)s->perm[it * c->batch + b] * xd,
+        for (int b = 0; b < rows; b++)
+            memcpy(r->x + (size_t)b * xd, s->set.images + (size_t)s->perm[it * c->batch + row0 + b] * xd,
                    (size_t)xd * sizeof(float));
         gan_stats st;
         tg_error e;
@@ -298,7 +317,7 @@ static int train_epoch(run_state *s, sums *ep)
         sums_add(&w, &st);
         sums_add(ep, &st);
         dfake_avg = dfake_avg < 0 ? st.d_fake : dfake_avg + (st.d_fake - dfake_avg) / DWIN_ITERS;
-        if (it + 1 >= DWIN_ITERS && dfake_avg < DWIN_THRESHOLD && !warned) {
+        if (it + 1 >= DWIN_ITERS && dfake_avg < DWIN_THRESHOLD && !warned && s->rank == 0) {
             if (s->tty) fputc('\n', stderr);
             fprintf(stderr, "tapegrad: warning: D is winning: mean D(G(z)) has averaged %.4f over the last ~%d "
                     "iterations (epoch %d); G gets almost no gradient\n", dfake_avg, DWIN_ITERS, r->epoch + 1);
@@ -307,7 +326,7 @@ static int train_epoch(run_state *s, sums *ep)
         if (w.n == c->log_every || it == s->ipe - 1) {
             double row[6];
             sums_row(&w, row);
-            run_metrics_row(s->csv, &s->hist, r->step, r->epoch + 1, row, now() - s->t0);
+            if (s->csv) run_metrics_row(s->csv, &s->hist, r->step, r->epoch + 1, row, now() - s->t0);
             if (!s->o->quiet) progress(s->tty, r->epoch, c->epochs, it + 1, s->ipe, (it + 1) / (now() - te), &w);
             memset(&w, 0, sizeof w);
         }
@@ -318,12 +337,12 @@ static int train_epoch(run_state *s, sums *ep)
 }
 
 /* --eval-every: score G's fixed-noise samples into eval.csv */
-static int evaluate(run_state *s)
+static int evaluate(run_state *s, tg_error *err)
 {
     eval_result res;
     tg_error e;
     if (gan_eval_run(s->ev, &res, &e) != TG_OK) {
-        cli_err("%s: evaluation after epoch %d: %s", CMD, s->r.epoch, e.msg);
+        tg_error_set(err, e.code, "evaluation after epoch %d: %s", s->r.epoch, e.msg);
         return CLI_FAIL;
     }
     const double v[4] = {res.fid, res.is, res.entropy_bits, res.confidence};
@@ -334,10 +353,11 @@ static int evaluate(run_state *s)
     return CLI_OK;
 }
 
-/* after an epoch: everything it logs and draws first, the checkpoint last
- * (a crash before the rename leaves the logs ahead of the previous
- * checkpoint, and --resume cuts them back to it) */
-static int epoch_outputs(run_state *s, double *diversity)
+/* after an epoch (rank 0): everything it logs and draws first, the
+ * checkpoint last (a crash before the rename leaves the logs ahead of the
+ * previous checkpoint, and --resume cuts them back to it); what failed in
+ * *err */
+static int epoch_outputs(run_state *s, double *diversity, tg_error *err)
 {
     gan_run *r = &s->r;
     tg_error e;
@@ -346,17 +366,20 @@ static int epoch_outputs(run_state *s, double *diversity)
     *diversity = x ? gan_sample_diversity(x, GAN_FIXED, s->cfg.spec.D.in_features) : 0;
     snprintf(path, sizeof path, "%s/samples/epoch-%03d.png", s->dir, r->epoch);
     if (!x || pngout_grid(path, x, GAN_FIXED, s->set.h, s->set.w, 8, 8, 2, &e) != TG_OK) {
-        cli_err("%s: cannot write %s: %s", CMD, path, x ? e.msg : "sampling failed");
+        tg_error_set(err, x ? e.code : TG_ERR_STATE, "cannot write %s: %s", path, x ? e.msg : "sampling failed");
         return CLI_FAIL;
     }
-    if (run_plot_losses(s->dir, &s->hist, &e) != TG_OK) return cli_report(CMD, &e);
-    if (s->ev && (r->epoch % s->run.eval_every == 0 || r->epoch == s->cfg.epochs) && evaluate(s) != CLI_OK)
+    if (run_plot_losses(s->dir, &s->hist, err) != TG_OK) return CLI_FAIL;
+    if (s->ev && (r->epoch % s->run.eval_every == 0 || r->epoch == s->cfg.epochs) && evaluate(s, err) != CLI_OK)
         return CLI_FAIL;
-    if (run_log_sync(s->csv, "metrics.csv", &e) != TG_OK ||
-        (s->eval_csv && run_log_sync(s->eval_csv, "eval.csv", &e) != TG_OK))
-        return cli_report(CMD, &e);
-    if (ckpt_save(s->ckpt, r, &s->run, &e) != TG_OK) {
-        cli_err("%s: cannot write %s: %s", CMD, s->ckpt, e.msg);
+    if (run_log_sync(s->csv, "metrics.csv", err) != TG_OK ||
+        (s->eval_csv && run_log_sync(s->eval_csv, "eval.csv", err) != TG_OK))
+        return CLI_FAIL;
+    tg_status st = r->fault == DP_FAULT_IO && r->step > r->fault_step
+                       ? tg_error_set(&e, TG_ERR_IO, "a write error injected for tests (TG_FAULT=io)")
+                       : ckpt_save(s->ckpt, r, &s->run, &e);
+    if (st != TG_OK) {
+        tg_error_set(err, st, "cannot write %s: %s", s->ckpt, e.msg);
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -374,6 +397,51 @@ static void run_free(run_state *s)
     gan_free(&s->r);
 }
 
+/* Several processes (mpirun): join them; rank 0 alone prints and writes.
+ * The global batch must split evenly. */
+static int join(run_state *s, train_gan_opts *o)
+{
+    tg_error e;
+    if (dp_join(&s->dp, &e) != TG_OK) return cli_report(CMD, &e);
+    s->rank = dp_rank(s->dp);
+    cli_set_rank(s->rank);
+    if (s->rank != 0) o->quiet = 1;
+    const int n = dp_size(s->dp);
+    if (!o->resume && s->cfg.batch % n) {
+        cli_err("%s: --batch %d is the global batch, split evenly over the %d processes, and %d does not divide by %d: "
+                "give a multiple of %d", CMD, s->cfg.batch, n, s->cfg.batch, n, n);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* Every rank, after its setup: did every rank get there? Then the ranks'
+ * parameters and gradient averaging. */
+static int start(run_state *s, int rc)
+{
+    tg_error e, mine;
+    tg_error_set(&mine, TG_ERR_STATE, "could not start (its message above)");
+    if (dp_agree(s->dp, rc == CLI_OK ? TG_OK : TG_ERR_STATE, &mine, NULL, 0, &e) != TG_OK) {
+        if (rc == CLI_OK) cli_err("%s: %s", CMD, e.msg); /* the failing rank said why */
+        return rc == CLI_OK ? CLI_FAIL : rc;
+    }
+    return gan_dp_start(&s->r, &e) == TG_OK ? CLI_OK : cli_report(CMD, &e);
+}
+
+/* Every rank, after an epoch: rank 0's outputs, and whether they were written */
+static int end_epoch(run_state *s, double *div)
+{
+    tg_error e, mine;
+    memset(&mine, 0, sizeof mine);
+    *div = 1;
+    int rc = s->rank == 0 ? epoch_outputs(s, div, &mine) : CLI_OK;
+    if (dp_agree(s->dp, rc == CLI_OK ? TG_OK : mine.code, &mine, NULL, 0, &e) != TG_OK) {
+        cli_err("%s: stopped after epoch %d (step %lld): %s", CMD, s->r.epoch, (long long)s->r.step, e.msg);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cmd_train_gan(int argc, char **argv)
 {
     static train_gan_opts o; /* 5 KB of layer lists: off the stack */
@@ -383,28 +451,36 @@ int cmd_train_gan(int argc, char **argv)
     if (rc) return rc < 0 ? CLI_OK : rc;
     s.o = &o;
     s.dir = o.resume ? o.resume : o.out;
+    if ((rc = join(&s, &o)) != CLI_OK) {
+        dp_free(s.dp);
+        return rc;
+    }
     rc = setup(&s);
     if (rc == CLI_OK) rc = open_logs(&s);
+    rc = start(&s, rc);
     if (rc != CLI_OK) {
         run_free(&s);
+        dp_free(s.dp);
         return rc;
     }
     const gan_cfg *c = &s.cfg;
     s.tty = isatty(fileno(stderr)) && !o.quiet;
+    char procs[80] = "";
+    if (s.r.size > 1) snprintf(procs, sizeof procs, " = %d processes x %d", s.r.size, s.r.rows);
     if (!o.quiet)
-        printf("training %s GAN on %s (%d images, %d iterations/epoch, batch %d, %d thread%s, kernels %s) -> %s\n",
-               c->model, s.run.data, s.n, s.ipe, c->batch, c->threads, c->threads > 1 ? "s" : "", tg_kernel_name(),
-               s.dir);
+        printf("training %s GAN on %s (%d images, %d iterations/epoch, batch %d%s, %d thread%s%s, kernels %s) -> %s\n",
+               c->model, s.run.data, s.n, s.ipe, c->batch, procs, c->threads, c->threads > 1 ? "s" : "",
+               s.r.size > 1 ? " per process" : "", tg_kernel_name(), s.dir);
     s.t0 = now() - (s.hist.n ? s.hist.elapsed[s.hist.n - 1] : 0);
     while (rc == CLI_OK && s.r.epoch < c->epochs) {
         sums ep = {{0}, 0};
         double te = now(), div;
-        if ((rc = train_epoch(&s, &ep)) != CLI_OK || (rc = epoch_outputs(&s, &div)) != CLI_OK) break;
+        if ((rc = train_epoch(&s, &ep)) != CLI_OK || (rc = end_epoch(&s, &div)) != CLI_OK) break;
         double en = ep.n ? ep.n : 1;
         if (!o.quiet)
             printf("epoch %d/%d done in %.1f s: loss_D %.4f loss_G %.4f D(x) %.4f D(G(z)) %.4f sample diversity %.3f\n",
                    s.r.epoch, c->epochs, now() - te, ep.v[0] / en, ep.v[1] / en, ep.v[2] / en, ep.v[3] / en, div);
-        if (div < COLLAPSE_DIVERSITY)
+        if (div < COLLAPSE_DIVERSITY && s.rank == 0)
             fprintf(stderr, "tapegrad: warning: generator collapse: the 64 fixed-noise samples are nearly identical "
                     "(per-pixel std %.4f < %.2f)\n", div, COLLAPSE_DIVERSITY);
         fflush(stdout);
@@ -412,5 +488,6 @@ int cmd_train_gan(int argc, char **argv)
     if (rc == CLI_OK && !o.quiet)
         printf("done: samples in %s/samples, losses in %s/losses.png, checkpoint %s\n", s.dir, s.dir, s.ckpt);
     run_free(&s);
+    dp_free(s.dp);
     return rc;
 }

@@ -2,6 +2,7 @@
  * lives in its own cmd_<name>.c and returns its exit status (cli.h). */
 #include "cli.h"
 #include "commands.h"
+#include "dp.h"
 #include "tapegrad.h"
 
 #include <string.h>
@@ -95,5 +96,13 @@ int main(int argc, char **argv)
             c->help(stdout);
             return CLI_OK;
         }
+    /* under mpirun with several processes: the training commands split the
+     * work; any other would run as that many copies writing the same files */
+    const int procs = dp_launched();
+    if ((procs > 1 || procs < 0) && strcmp(c->name, "train-gan") && strcmp(c->name, "train-classifier")) {
+        cli_err("%s runs as one process, not under mpirun (only train-gan and train-classifier train on several "
+                "processes)", c->name);
+        return CLI_USAGE;
+    }
     return c->run(argc - 1, argv + 1);
 }

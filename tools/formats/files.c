@@ -104,7 +104,19 @@ tg_status file_abs_path(const char *p, char *out, size_t len, tg_error *err)
     return TG_OK;
 }
 
+static tg_status read_whole(const char *path, size_t max, int text, char **out, size_t *n, tg_error *err);
+
 tg_status file_read_text(const char *path, size_t max, char **out, size_t *n, tg_error *err)
+{
+    return read_whole(path, max, 1, out, n, err);
+}
+
+tg_status file_read_bytes(const char *path, size_t max, char **out, size_t *n, tg_error *err)
+{
+    return read_whole(path, max, 0, out, n, err);
+}
+
+static tg_status read_whole(const char *path, size_t max, int text, char **out, size_t *n, tg_error *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO's open must not wait for a writer */
@@ -138,7 +150,7 @@ tg_status file_read_text(const char *path, size_t max, char **out, size_t *n, tg
         return tg_error_set(err, TG_ERR_IO, "cannot read '%s': %s", path, got ? "the file shrank" : strerror(e));
     }
     b[got] = 0;
-    if (strlen(b) != got) {
+    if (text && strlen(b) != got) {
         free(b);
         return tg_error_set(err, TG_ERR_FORMAT, "'%s' holds a NUL byte", path);
     }

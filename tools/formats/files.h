@@ -36,5 +36,7 @@ tg_status file_abs_path(const char *p, char *out, size_t len, tg_error *err);
  * NUL-terminated buffer (*n bytes, may be NULL). Refuses other kinds of
  * files (a FIFO or a device could block or never end). */
 tg_status file_read_text(const char *path, size_t max, char **out, size_t *n, tg_error *err);
+/* The same for any bytes (NUL bytes included; still NUL-terminated). */
+tg_status file_read_bytes(const char *path, size_t max, char **out, size_t *n, tg_error *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ struct clf {
     void *progress_ctx;
     /* evaluation: [0] at CLF_EVAL_BATCH, [1] at another size */
     evg ev[2];
+    /* data parallel (dp.h): rank of size, rows = batch / size per rank */
+    dp *dp;
+    int rank, size, rows;
+    dp_avg *avg;
+    dp_fault_kind fault;
+    int64_t fault_step, steps;
 };
 
 const clf_cfg *clf_config(const clf *m) { return &m->cfg; }
@@ -117,6 +124,9 @@ clf *clf_new(const clf_cfg *cfg, tg_error *err)
     clf *m = calloc(1, sizeof *m);
     if (!m) return tg_error_set(err, TG_ERR_NOMEM, "classifier: out of memory"), NULL;
     m->cfg = *cfg;
+    m->size = 1;
+    m->rows = cfg->batch;
+    m->fault = dp_fault(0, &m->fault_step);
     m->feat_dim = cfg->spec.widths[cfg->spec.n_layers - 1];
     tg_rng init;
     tg_rng_seed(&init, cfg->seed, STREAM_INIT);
@@ -148,6 +158,7 @@ void clf_free(clf *m)
 {
     if (!m) return;
     for (int k = 0; k < 2; k++) evg_free(&m->ev[k]);
+    dp_avg_free(m->avg);
     tg_plan_free(m->tp);
     tg_adam_free(m->adam);
     tg_graph_free(m->tg);
@@ -166,10 +177,27 @@ static void scale_in(float *dst, const float *src, size_t n)
     for (size_t i = 0; i < n; i++) dst[i] = 0.5f * src[i] + 0.5f;
 }
 
-/* ---- training ---- */
-static tg_status train_init(clf *m, tg_error *err)
+tg_status clf_set_dp(clf *m, dp *d, tg_error *err)
 {
-    const int B = m->cfg.batch, in = m->cfg.spec.widths[0];
+    if (m->tp) return tg_error_set(err, TG_ERR_STATE, "classifier: processes are set before training");
+    const int n = dp_size(d);
+    if (m->cfg.batch % n)
+        return tg_error_set(err, TG_ERR_ARG,
+                            "--batch %d is the global batch, split evenly over the %d processes, and %d does not "
+                            "divide by %d: give a multiple of %d",
+                            m->cfg.batch, n, m->cfg.batch, n, n);
+    m->dp = d;
+    m->rank = dp_rank(d);
+    m->size = n;
+    m->rows = m->cfg.batch / n;
+    m->fault = dp_fault(m->rank, &m->fault_step);
+    return TG_OK;
+}
+
+/* ---- training ---- */
+static tg_status train_build(clf *m, tg_error *err)
+{
+    const int B = m->rows, in = m->cfg.spec.widths[0];
     m->tg = tg_graph_new(m->ps);
     if (!m->tg) return tg_error_set(err, TG_ERR_NOMEM, "classifier: out of memory");
     tg_graph_set_seed(m->tg, m->cfg.seed);
@@ -194,6 +222,21 @@ static tg_status train_init(clf *m, tg_error *err)
     return TG_OK;
 }
 
+/* the training graph on every rank, then (collective) rank 0's parameters
+ * everywhere and the gradient averager */
+static tg_status train_init(clf *m, tg_error *err)
+{
+    tg_error mine;
+    tg_status st = train_build(m, &mine);
+    if ((st = dp_agree(m->dp, st, &mine, NULL, 0, err)) != TG_OK) return st;
+    if (!m->dp) return TG_OK;
+    if ((st = dp_plan_rows(m->dp, m->tp, (int64_t)m->rank * m->rows, m->cfg.spec.dropout > 0, err)) != TG_OK ||
+        (st = dp_broadcast_params(m->dp, m->ps, err)) != TG_OK ||
+        (st = dp_avg_new(&m->avg, m->dp, m->ps, m->cfg.spec.group, m->tp, err)) != TG_OK)
+        return st;
+    return TG_OK;
+}
+
 static void shuffle(clf *m, int *perm, int n)
 {
     for (int i = 0; i < n; i++) perm[i] = i;
@@ -207,7 +250,7 @@ static void shuffle(clf *m, int *perm, int n)
 
 double clf_train_epoch(clf *m, const float *images, const int32_t *labels, int n, tg_error *err)
 {
-    const int B = m->cfg.batch, in = m->cfg.spec.widths[0];
+    const int B = m->cfg.batch, in = m->cfg.spec.widths[0], rows = m->rows, row0 = m->rank * rows;
     if (!images || !labels || n < 1) return tg_error_set(err, TG_ERR_ARG, "train: no images"), NAN;
     if (n < B) {
         tg_error_set(err, TG_ERR_ARG, "train: batch %d is larger than the %d training images", B, n);
@@ -222,27 +265,40 @@ double clf_train_epoch(clf *m, const float *images, const int32_t *labels, int n
     }
     float *bx = m->bx;
     int32_t *by = m->by;
-    shuffle(m, m->perm, n);
+    shuffle(m, m->perm, n); /* every rank alike; each takes its rows of every batch */
     const int iters = n / B;
     double sum = 0;
     for (int it = 0; it < iters; it++) {
-        for (int b = 0; b < B; b++) {
-            int i = m->perm[it * B + b];
+        for (int b = 0; b < rows; b++) {
+            int i = m->perm[it * B + row0 + b];
             scale_in(bx + (size_t)b * in, images + (size_t)i * in, (size_t)in);
             by[b] = labels[i];
         }
+        if (m->fault != DP_FAULT_NONE && m->steps == m->fault_step) {
+            if (m->fault == DP_FAULT_KILL) raise(SIGKILL);
+            if (m->fault == DP_FAULT_NAN) bx[0] = NAN;
+        }
+        tg_error e, we;
         tg_status st = tg_plan_forward(m->tp);
         if (st == TG_OK) st = tg_plan_backward(m->tp);
-        if (st != TG_OK) {
-            if (st == TG_ERR_NONFINITE)
-                tg_error_set(err, st, "train: the loss is not finite (NaN or Inf) at iteration %d: training diverged",
+        if (st == TG_ERR_NONFINITE)
+            tg_error_set(&e, st, "train: the loss is not finite (NaN or Inf) at iteration %d: training diverged",
                          it + 1);
-            else
-                tg_error_set(err, st, "train: %s: %s", tg_status_str(st), tg_graph_error(m->tg));
+        else if (st != TG_OK)
+            tg_error_set(&e, st, "train: %s: %s", tg_status_str(st), tg_graph_error(m->tg));
+        /* several ranks: the average gradient, and every rank's outcome with the loss's sum */
+        tg_status w = dp_avg_wait(m->avg, &we);
+        if (st == TG_OK && w != TG_OK) {
+            st = w;
+            e = we;
+        }
+        double loss = st == TG_OK ? tg_plan_loss(m->tp) : 0;
+        if (dp_agree(m->dp, st, &e, &loss, 1, err) != TG_OK) {
             sum = NAN;
             break;
         }
-        sum += tg_plan_loss(m->tp);
+        sum += loss / m->size;
+        m->steps++;
         tg_adam_step(m->adam);
         if (m->progress && ((it + 1) % PROGRESS_EVERY == 0 || it + 1 == iters))
             m->progress(m->progress_ctx, it + 1, iters, sum / (it + 1));
@@ -307,15 +363,13 @@ static double softmax_row(const float *z, int c, double *p)
     return mx + log(s);
 }
 
-tg_status clf_evaluate(clf *m, const float *images, const int32_t *labels, int n, double *loss, double *acc,
-                       tg_error *err)
+/* images [lo, hi): the loss's sum and the number right */
+static tg_status eval_range(clf *m, const float *images, const int32_t *labels, int lo, int hi, double *sl,
+                            long *correct, tg_error *err)
 {
-    if (!images || !labels || n < 1) return tg_error_set(err, TG_ERR_ARG, "evaluate: no images");
     const int in = m->cfg.spec.widths[0];
-    double sl = 0;
-    long correct = 0;
-    for (int i = 0; i < n; i += CLF_EVAL_BATCH) {
-        int b = n - i < CLF_EVAL_BATCH ? n - i : CLF_EVAL_BATCH;
+    for (int i = lo; i < hi; i += CLF_EVAL_BATCH) {
+        int b = hi - i < CLF_EVAL_BATCH ? hi - i : CLF_EVAL_BATCH;
         const float *z;
         tg_status st = forward(m, images + (size_t)i * in, b, &z, NULL, err);
         if (st != TG_OK) return st;
@@ -326,12 +380,29 @@ tg_status clf_evaluate(clf *m, const float *images, const int32_t *labels, int n
                 return tg_error_set(err, TG_ERR_ARG, "evaluate: label %d of image %d is not in 0..9", y, i + r);
             }
             double p[CLF_CLASSES];
-            sl += softmax_row(zr, CLF_CLASSES, p) - zr[y];
+            *sl += softmax_row(zr, CLF_CLASSES, p) - zr[y];
             for (int k = 1; k < CLF_CLASSES; k++)
                 if (zr[k] > zr[best]) best = k;
-            correct += best == y;
+            *correct += best == y;
         }
     }
+    return TG_OK;
+}
+
+tg_status clf_evaluate(clf *m, const float *images, const int32_t *labels, int n, double *loss, double *acc,
+                       tg_error *err)
+{
+    if (!images || !labels || n < 1) return tg_error_set(err, TG_ERR_ARG, "evaluate: no images");
+    double sl = 0;
+    long correct = 0;
+    /* several ranks: each its share of the images, then the sums (collective) */
+    const int lo = (int)((int64_t)n * m->rank / m->size), hi = (int)((int64_t)n * (m->rank + 1) / m->size);
+    tg_error mine;
+    tg_status st = lo < hi ? eval_range(m, images, labels, lo, hi, &sl, &correct, &mine) : TG_OK;
+    double v[2] = {sl, (double)correct};
+    if ((st = dp_agree(m->dp, st, &mine, v, 2, err)) != TG_OK) return st;
+    sl = v[0];
+    correct = (long)v[1];
     if (!isfinite(sl)) return tg_error_set(err, TG_ERR_NONFINITE, "evaluate: the loss is not finite (NaN or Inf)");
     if (loss) *loss = sl / n;
     if (acc) *acc = (double)correct / n;

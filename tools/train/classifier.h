@@ -13,6 +13,7 @@
 #ifndef TG_CLASSIFIER_H
 #define TG_CLASSIFIER_H
 
+#include "dp.h"
 #include "tg_models.h"
 
 #include <stddef.h>
@@ -34,6 +35,14 @@ typedef struct clf clf;    /* a classifier: parameters, graphs, plans */
 
 /* Build a classifier of cfg (parameters initialized from cfg->seed). */
 clf *clf_new(const clf_cfg *cfg, tg_error *err);
+/* Train and evaluate as rank dp_rank(d) of dp_size(d) (dp.h), before the
+ * first epoch: cfg.batch (the global batch) must divide by the size
+ * (TG_ERR_ARG naming both). clf_train_epoch and clf_evaluate are then
+ * collective: each rank takes its rows of every batch and its share of the
+ * images evaluated, the gradients are averaged, the loss and accuracy are
+ * the whole batch's and set's, and a failure on any rank ("rank R: ...")
+ * is returned on every rank. */
+tg_status clf_set_dp(clf *m, dp *d, tg_error *err);
 void clf_free(clf *m);
 /* One epoch over n images (n, 784) in [-1, 1] with labels, shuffled from the
  * classifier's own stream; returns the mean training loss, or NAN with a

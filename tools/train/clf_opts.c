@@ -20,7 +20,8 @@
      .max_n = TG_MLP_MAX_LAYERS - 1, .aux = "hidden layers", .def = "512,256,128", .arg = "W,W,..",                   \
      .help = "hidden widths"},                                                                                        \
     {.flag = "--batch", .type = &set_int, .off = O(cfg.batch), .lo = 1, .hi = 65536, .def = "64", .arg = "N",         \
-     .help = "batch size; the last partial batch of an epoch is dropped (graphs have fixed shapes)"},                 \
+     .help = "batch size (under mpirun, of all processes together); the last partial batch of an epoch is "       \
+             "dropped (graphs have fixed shapes)"},                                                                   \
     {.flag = "--lr", .type = &set_pos_float, .off = O(cfg.lr), .hi = 10, .def = "1e-3", .arg = "X",                   \
      .help = "Adam learning rate (betas 0.9, 0.999)"},                                                                \
     {.flag = "--slope", .type = &set_float, .off = O(cfg.spec.slope), .lo = -100, .hi = 100, .def = "0.01",           \
@@ -47,7 +48,10 @@ const set_table clf_train_table = {
     .about = "Train an MLP classifier (input -> hidden layers -> 10 logits, softmax cross-entropy, Adam) on "
              "MNIST-format IDX data: MNIST or Fashion-MNIST. Prints the train loss, test loss and test accuracy "
              "after every epoch and writes RUN_DIR/metrics.csv and RUN_DIR/classifier.safetensors (the classifier "
-             "`tapegrad evaluate --classifier` reads).",
+             "`tapegrad evaluate --classifier` reads). "
+             "On several processes (a tapegrad built with MPI): mpirun -np 2 tapegrad train-classifier [options]; "
+             "--batch is then the global batch, split evenly over the processes, and rank 0 alone prints and "
+             "writes RUN_DIR.",
     .rows = train_rows,
     .n = (int)(sizeof train_rows / sizeof train_rows[0]),
 };

@@ -35,7 +35,8 @@ static const set_row rows[] = {
     {.flag = "--epochs", .key = "epochs", .type = &set_int, .off = O(cfg.epochs), .lo = 1, .hi = 100000, .def = "30",
      .arg = "N", .help = "total epochs", .flags = SET_RESUME},
     {.flag = "--batch", .key = "batch", .type = &set_int, .off = O(cfg.batch), .lo = 1, .hi = 65536, .def = "64",
-     .arg = "N", .help = "batch size; the last partial batch of an epoch is dropped (graphs have fixed shapes)"},
+     .arg = "N", .help = "batch size (under mpirun, of all processes together); the last partial batch of an epoch is "
+             "dropped (graphs have fixed shapes)"},
     {.flag = "--seed", .key = "seed", .type = &set_u64, .off = O(cfg.seed), .lo = 0, .hi = 2147483647, .def = "1",
      .arg = "N", .help = "seed of every random stream"},
     {.flag = "--threads", .type = &set_int, .off = O(cfg.threads), .lo = 1, .hi = 64, .def = "2", .arg = "N",
@@ -117,7 +118,11 @@ const set_table gan_opts_table = {
     .about = "Train a GAN on MNIST-format IDX data (pixels scaled to [-1, 1], shuffled every epoch). Writes "
              "RUN_DIR/metrics.csv, RUN_DIR/samples/epoch-NNN.png (8x8 grid from fixed noise), RUN_DIR/losses.png "
              "and RUN_DIR/checkpoint.safetensors after every epoch. The model is a preset (--model), whose MLPs "
-             "the MLP flags edit, or layer lists (--g-arch, --d-arch).",
+             "the MLP flags edit, or layer lists (--g-arch, --d-arch). "
+             "On several processes (a tapegrad built with MPI): mpirun -np 2 tapegrad train-gan [options], or "
+             "mpirun --hostfile hosts -np 8 ... across machines; --batch is then the global batch, split evenly "
+             "over the processes, rank 0 alone prints and writes RUN_DIR, and --resume may use another number of "
+             "processes. Models with dropout or batch_norm train on one process only, for now.",
     .rows = rows,
     .n = (int)(sizeof rows / sizeof rows[0]),
     .epilog = preset_epilog,

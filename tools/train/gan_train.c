@@ -2,6 +2,7 @@
 #include "gan_train.h"
 
 #include <float.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,15 +45,27 @@ static tg_status fail(tg_error *err, tg_status code, const char *what, const cha
     return tg_error_set(err, code, "%s: %s", what, why);
 }
 
-tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err)
+tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err) { return gan_init_dp(r, c, NULL, err); }
+
+tg_status gan_init_dp(gan_run *r, const gan_cfg *c, dp *d, tg_error *err)
 {
     memset(r, 0, sizeof *r);
     tg_status st = gan_cfg_check(c, err);
     if (st != TG_OK) return st;
     r->cfg = *c;
+    r->dp = d;
+    r->rank = dp_rank(d);
+    r->size = dp_size(d);
+    if (c->batch % r->size)
+        return tg_error_set(err, TG_ERR_ARG,
+                            "--batch %d is the global batch, split evenly over the %d processes, and %d does not "
+                            "divide by %d: give a multiple of %d",
+                            c->batch, r->size, c->batch, r->size, r->size);
+    r->rows = c->batch / r->size;
+    r->fault = dp_fault(r->rank, &r->fault_step);
     tg_error e;
     const tg_gan_spec *s = &r->cfg.spec;
-    const int B = c->batch, zd = s->G.in_features, xd = s->D.in_features;
+    const int B = r->rows, zd = s->G.in_features, xd = s->D.in_features;
     tg_rng init;
     tg_rng_seed(&init, c->seed, STREAM_INIT);
     tg_rng_seed(&r->noise, c->seed, STREAM_NOISE);
@@ -62,10 +75,11 @@ tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err)
     if ((st = tg_gan_params(r->ps, s, &init, &e)) != TG_OK) return fail(err, st, "parameters", e.msg);
     r->g = tg_graph_new(r->ps);
     r->pool = tg_pool_new(c->threads, NULL);
-    r->z = calloc((size_t)B * zd, sizeof(float));
+    r->zg = calloc((size_t)c->batch * zd, sizeof(float));
     r->x = calloc((size_t)B * xd, sizeof(float));
     r->fixed_z = calloc((size_t)GAN_FIXED * zd, sizeof(float));
-    if (!r->g || !r->pool || !r->z || !r->x || !r->fixed_z) return fail(err, TG_ERR_NOMEM, "init", "out of memory");
+    if (!r->g || !r->pool || !r->zg || !r->x || !r->fixed_z) return fail(err, TG_ERR_NOMEM, "init", "out of memory");
+    r->z = r->zg + (size_t)r->rank * B * zd;
     tg_graph_set_seed(r->g, c->seed);
     if (tg_gan_build(r->g, s, B, c->real_label, c->saturating, &r->gg) != TG_OK)
         return fail(err, tg_graph_status(r->g), "graph", tg_graph_error(r->g));
@@ -104,6 +118,35 @@ tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err)
     return TG_OK;
 }
 
+/* a layer of kind k in G or D (dropout with p > 0) */
+static int spec_has(const tg_gan_spec *s, tg_layer_kind k)
+{
+    const tg_seq_spec *net[2] = {&s->G, &s->D};
+    for (int n = 0; n < 2; n++)
+        for (int i = 0; i < net[n]->n; i++)
+            if (net[n]->l[i].kind == k && (k != TG_LAYER_DROPOUT || net[n]->l[i].p > 0)) return 1;
+    return 0;
+}
+
+tg_status gan_dp_start(gan_run *r, tg_error *err)
+{
+    if (!r->dp) return TG_OK;
+    tg_status st = dp_broadcast_params(r->dp, r->ps, err);
+    if (st != TG_OK) return st;
+    /* the same on every rank (one configuration): no agreement needed for these */
+    const int64_t row0 = (int64_t)r->rank * r->rows;
+    const int drop = spec_has(&r->cfg.spec, TG_LAYER_DROPOUT), bn = spec_has(&r->cfg.spec, TG_LAYER_BATCH_NORM);
+    tg_plan *plans[2] = {r->pd, r->pg};
+    for (int k = 0; k < 2; k++)
+        if ((st = dp_plan_rows(r->dp, plans[k], row0, drop, err)) != TG_OK ||
+            (st = dp_sync_batch_norm(r->dp, plans[k], bn, err)) != TG_OK)
+            return st;
+    if ((st = dp_avg_new(&r->avg_d, r->dp, r->ps, "D", r->pd, err)) != TG_OK ||
+        (st = dp_avg_new(&r->avg_g, r->dp, r->ps, "G", r->pg, err)) != TG_OK)
+        return st;
+    return TG_OK;
+}
+
 void gan_free(gan_run *r)
 {
     tg_plan_free(r->pd);
@@ -112,11 +155,13 @@ void gan_free(gan_run *r)
     tg_adam_free(r->ad);
     tg_adam_free(r->ag);
     tg_ema_free(r->ema);
+    dp_avg_free(r->avg_d);
+    dp_avg_free(r->avg_g);
     tg_graph_free(r->g);
     tg_graph_free(r->sg);
     tg_pool_free(r->pool);
     tg_params_free(r->ps);
-    free(r->z);
+    free(r->zg);
     free(r->x);
     free(r->fixed_z);
     memset(r, 0, sizeof *r);
@@ -155,49 +200,81 @@ static tg_status run_fail(tg_error *err, tg_status st, tg_graph *g, const char *
     return tg_error_set(err, st, "%s: %s: %s", which, tg_status_str(st), tg_graph_error(g));
 }
 
+/* the first failure of a step is the one reported */
+static void failed(tg_status *s, tg_error *e, tg_status st, const tg_error *why)
+{
+    if (*s != TG_OK || st == TG_OK) return;
+    *s = st;
+    *e = *why;
+}
+
 /* D step then G step; noise() fills r->z before the D step and, with
- * fresh_z, again before the G step */
+ * fresh_z, again before the G step. On several ranks every rank makes the
+ * same collective calls whatever fails locally: both averagers' waits, then
+ * the agreement on the step's outcome, which also sums the metrics. */
 static tg_status step(gan_run *r, void (*noise)(gan_run *, const void *, int), const void *ctx, gan_stats *st,
                       tg_error *err)
 {
-    const int B = r->cfg.batch;
-    tg_status s;
+    const int B = r->rows;
+    tg_status s = TG_OK, w;
+    tg_error e, we;
+    memset(&e, 0, sizeof e);
+    *st = (gan_stats){0, 0, 0, 0, NAN, NAN};
     noise(r, ctx, 0);
+    if (r->fault != DP_FAULT_NONE && r->step == r->fault_step) {
+        if (r->fault == DP_FAULT_KILL) raise(SIGKILL);
+        if (r->fault == DP_FAULT_NAN) r->x[0] = NAN; /* D(x) and loss_D become NaN */
+    }
     /* D step */
-    if ((s = tg_plan_forward(r->pd)) != TG_OK || (s = tg_plan_backward(r->pd)) != TG_OK)
-        return run_fail(err, s, r->g, "loss_D");
-    st->loss_d = tg_plan_loss(r->pd);
-    st->d_real = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_real), B);
-    st->d_fake = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_fake_det), B);
-    st->gnorm_d = grad_norm(r, "D");
-    tg_adam_step(r->ad);
+    if ((w = tg_plan_forward(r->pd)) != TG_OK || (w = tg_plan_backward(r->pd)) != TG_OK)
+        failed(&s, &e, run_fail(&we, w, r->g, "loss_D"), &we);
+    if ((w = dp_avg_wait(r->avg_d, &we)) != TG_OK) failed(&s, &e, w, &we);
+    if (s == TG_OK) {
+        st->loss_d = tg_plan_loss(r->pd);
+        st->d_real = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_real), B);
+        st->d_fake = mean_sigmoid(tg_plan_value(r->pd, r->gg.d_fake_det), B);
+        st->gnorm_d = grad_norm(r, "D");
+        tg_adam_step(r->ad);
+    }
     /* G step, through the updated D */
     if (r->cfg.fresh_z) noise(r, ctx, 1);
-    if ((s = tg_plan_forward(r->pg)) != TG_OK || (s = tg_plan_backward(r->pg)) != TG_OK)
-        return run_fail(err, s, r->g, "loss_G");
-    st->loss_g = tg_plan_loss(r->pg);
-    st->gnorm_g = grad_norm(r, "G");
-    if (r->want_norms && (!isfinite(st->gnorm_g) || !isfinite(st->gnorm_d)))
-        return tg_error_set(err, TG_ERR_NONFINITE, "gradient norm is not finite: training diverged");
+    if (s == TG_OK && ((w = tg_plan_forward(r->pg)) != TG_OK || (w = tg_plan_backward(r->pg)) != TG_OK))
+        failed(&s, &e, run_fail(&we, w, r->g, "loss_G"), &we);
+    if ((w = dp_avg_wait(r->avg_g, &we)) != TG_OK) failed(&s, &e, w, &we);
+    if (s == TG_OK) {
+        st->loss_g = tg_plan_loss(r->pg);
+        st->gnorm_g = grad_norm(r, "G");
+        if (r->want_norms && (!isfinite(st->gnorm_g) || !isfinite(st->gnorm_d)))
+            failed(&s, &e, tg_error_set(&we, TG_ERR_NONFINITE, "gradient norm is not finite: training diverged"),
+                   &we);
+    }
+    /* one process: its outcome; several: the first failing rank's, and the metrics' means */
+    double m[4] = {st->loss_d, st->loss_g, st->d_real, st->d_fake};
+    if ((s = dp_agree(r->dp, s, &e, m, 4, err)) != TG_OK) return s;
+    st->loss_d = m[0] / r->size;
+    st->loss_g = m[1] / r->size;
+    st->d_real = m[2] / r->size;
+    st->d_fake = m[3] / r->size;
     tg_adam_step(r->ag);
     if (r->ema) tg_ema_update(r->ema);
     r->step++;
     return TG_OK;
 }
 
-static size_t zlen(const gan_run *r) { return (size_t)r->cfg.batch * (size_t)r->cfg.spec.G.in_features; }
-
+/* the whole batch's noise, from the stream every rank advances alike; r->z is this rank's rows of it */
 static void noise_rng(gan_run *r, const void *ctx, int second)
 {
     (void)ctx;
     (void)second;
-    tg_rng_fill_normal(&r->noise, r->z, zlen(r), 0, 1);
+    tg_rng_fill_normal(&r->noise, r->zg, (size_t)r->cfg.batch * (size_t)r->cfg.spec.G.in_features, 0, 1);
 }
 
+/* given noise for the global batch: this rank's rows */
 static void noise_given(gan_run *r, const void *ctx, int second)
 {
     const float *const *z = ctx;
-    memcpy(r->z, z[second], zlen(r) * sizeof(float));
+    const size_t n = (size_t)r->rows * (size_t)r->cfg.spec.G.in_features;
+    memcpy(r->z, z[second] + (size_t)r->rank * n, n * sizeof(float));
 }
 
 tg_status gan_step(gan_run *r, gan_stats *st, tg_error *err) { return step(r, noise_rng, NULL, st, err); }

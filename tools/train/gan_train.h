@@ -8,6 +8,7 @@
 #ifndef TG_GAN_TRAIN_H
 #define TG_GAN_TRAIN_H
 
+#include "dp.h"
 #include "tg_models.h"
 
 #include <stddef.h>
@@ -44,14 +45,22 @@ typedef struct gan_stats {
 #define GAN_FIXED 64           /* fixed-noise samples drawn after each epoch */
 
 typedef struct gan_run {
-    gan_cfg cfg;
+    gan_cfg cfg;               /* cfg.batch: the global batch */
     tg_params *ps;
     tg_graph *g;
     tg_pool *pool;
     tg_gan_graph gg;
     tg_plan *pd, *pg;
     tg_adam *ad, *ag;
-    float *z, *x;              /* bound to gg.z, gg.x */
+    float *z, *x;              /* bound to gg.z, gg.x: this rank's rows */
+    float *zg;                 /* the global batch's noise; z is this rank's rows of it */
+    /* data parallel (dp.h): rank `rank` of `size` holds rows rank * rows ..
+     * of each global batch of cfg.batch = size * rows; dp NULL: one process */
+    dp *dp;
+    int rank, size, rows;
+    dp_avg *avg_d, *avg_g;     /* the gradient averagers of the D and G steps */
+    dp_fault_kind fault;       /* tests: fault injected at step fault_step */
+    int64_t fault_step;
     tg_rng noise, shuffle;     /* streams that training advances */
     int64_t step;              /* iterations done */
     int want_norms;            /* compute gradient norms in the next steps (a
@@ -67,9 +76,23 @@ typedef struct gan_run {
 
 /* Build everything and initialize parameters from cfg->seed. */
 tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err);
+/* The same as rank dp_rank(d) of dp_size(d) (d NULL: one process):
+ * cfg.batch must divide by the size (TG_ERR_ARG naming both), the graphs
+ * hold batch / size rows. Parameters are as gan_init makes them; call
+ * gan_dp_start once they are final (after a checkpoint is restored). */
+tg_status gan_init_dp(gan_run *r, const gan_cfg *c, dp *d, tg_error *err);
+/* Collective, on a run of gan_init_dp every rank built (agree on that
+ * first: dp_agree): rank 0's parameters on every rank, the gradient
+ * averagers attached to the D and G steps, the dropout rows and batch norm
+ * set up. One process: nothing. */
+tg_status gan_dp_start(gan_run *r, tg_error *err);
 void gan_free(gan_run *r);
-/* One iteration on a batch already copied into r->x. TG_ERR_NONFINITE on a
- * non-finite loss (parameters are then not updated by that step). */
+/* One iteration on a batch already copied into r->x (this rank's rows).
+ * TG_ERR_NONFINITE on a non-finite loss (parameters are then not updated by
+ * that step). On several ranks it is collective: a rank that fails still
+ * takes part in the step's all-reduces, every rank returns the first
+ * failing rank's status ("rank R: ..."), and st holds the means over the
+ * ranks. */
 tg_status gan_step(gan_run *r, gan_stats *st, tg_error *err);
 /* The same with the noise given: z (batch x zdim) for both steps (ignored
  * for the G step when fresh_z, which then needs z2). For tests that replay
