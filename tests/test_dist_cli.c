@@ -5,8 +5,9 @@
  * another number of ranks, a rank that fails (a NaN loss, a write error on
  * rank 0, SIGKILL: the fault-injection knobs TG_FAULT_RANK, TG_FAULT_STEP,
  * TG_FAULT), and a global batch that does not split. Every mpirun runs on
- * shared memory and loopback under `timeout`. The reference GAN without
- * dropout at batch 4: 2 iterations per epoch, 20 in 10 epochs. */
+ * shared memory and loopback under `timeout`. The reference GAN (dropout
+ * in D) and dcgan (batch_norm in G, convolutions, dropout in D) at batch 4:
+ * 2 iterations per epoch, 20 in 10 epochs. */
 #include "check_main.h"
 #include "run_bin.h"
 #include "safetensors.h"
@@ -77,8 +78,7 @@ static result mpi_run(int ranks, const char *const *env, const char *const *args
     return r;
 }
 
-#define GAN_ARGS "train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--dropout", "0", "--quiet", \
-                 "--log-every", "1"
+#define GAN_ARGS "train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", "--log-every", "1"
 #define MPI_GAN(ranks, env, ...) mpi_run(ranks, env, (const char *const[]){GAN_ARGS, __VA_ARGS__, NULL})
 #define MPI_RUN(ranks, env, ...) mpi_run(ranks, env, (const char *const[]){__VA_ARGS__, NULL})
 
@@ -169,12 +169,16 @@ static double csv_diff(const char *a, const char *b, int c0, int c1)
     return dmax;
 }
 
-/* (a) train-gan: 2 ranks against 1 process, 20 iterations */
+/* (a) train-gan: 2 ranks against 1 process, 20 iterations, the reference
+ * GAN (_i = 0) and dcgan (_i = 1) */
+static const char *const gan_model[] = {"reference", "dcgan"};
+
 START_TEST(test_gan_two_ranks)
 {
-    result r = MPI_GAN(0, NULL, "--epochs", "10", "--out", path("one"));
+    const char *model = gan_model[_i];
+    result r = MPI_GAN(0, NULL, "--model", model, "--epochs", "10", "--out", path("one"));
     ok(&r, "one process");
-    r = MPI_GAN(2, NULL, "--epochs", "10", "--out", path("two"));
+    r = MPI_GAN(2, NULL, "--model", model, "--epochs", "10", "--out", path("two"));
     ck_assert_msg(r.status == 0, "2 ranks: exit %d\n%s", r.status, r.err);
     ck_assert_msg(!strstr(r.err, "rank 1"), "rank 1 spoke: %s", r.err);
     result_free(&r);
@@ -192,8 +196,8 @@ START_TEST(test_gan_two_ranks)
     const double dd = ckpt_diff(path("one/checkpoint.safetensors"), path("two/checkpoint.safetensors"), "D/", wa,
                                 sizeof wa);
     const double d = fmax(dw, dd);
-    printf("train-gan, 2 ranks vs 1 process, 20 iterations: metrics %.2g, weights %.2g (%s)\n", dl, d,
-           dw > dd ? wt : wa);
+    printf("train-gan --model %s, 2 ranks vs 1 process, 20 iterations: metrics %.2g, weights %.2g (%s)\n", model,
+           dl, d, dw > dd ? wt : wa);
     ck_assert_msg(dl < 2e-5, "metrics differ by %g", dl);
     ck_assert_msg(d < 1e-4, "weights differ by %g", d);
 }
@@ -377,7 +381,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("mpirun");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 240);
-    tcase_add_test(t, test_gan_two_ranks);
+    tcase_add_loop_test(t, test_gan_two_ranks, 0, 2);
     tcase_add_test(t, test_classifier_two_ranks);
     tcase_add_test(t, test_resume_other_count);
     tcase_add_test(t, test_fault_nan);

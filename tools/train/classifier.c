@@ -230,7 +230,7 @@ static tg_status train_init(clf *m, tg_error *err)
     tg_status st = train_build(m, &mine);
     if ((st = dp_agree(m->dp, st, &mine, NULL, 0, err)) != TG_OK) return st;
     if (!m->dp) return TG_OK;
-    if ((st = dp_plan_rows(m->dp, m->tp, (int64_t)m->rank * m->rows, m->cfg.spec.dropout > 0, err)) != TG_OK ||
+    if ((st = dp_plan_rows(m->dp, m->tp, (int64_t)m->rank * m->rows, err)) != TG_OK ||
         (st = dp_broadcast_params(m->dp, m->ps, err)) != TG_OK ||
         (st = dp_avg_new(&m->avg, m->dp, m->ps, m->cfg.spec.group, m->tp, err)) != TG_OK)
         return st;

@@ -71,17 +71,13 @@ void dp_avg_free(dp_avg *a);
 #define DP_AGREE_MAX 8
 tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, tg_error *err);
 
-/* ---- the two settings that wait for the engine ----
- * Each is the one place its engine call is made. */
+/* ---- the global batch: what looks across the rows of a batch ---- */
 /* Dropout masks keyed by the global sample: p's batch holds rows row0.. of
- * the global batch. Until the engine has the setting, a model with dropout
- * (has_dropout) on more than one rank is TG_ERR_ARG: the ranks would draw
- * correlated masks. */
-tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, int has_dropout, tg_error *err);
-/* Batch normalization over the global batch (its sums all-reduced).
- * Until the engine has it, a model with batch norm (has_bn) on more than
- * one rank is TG_ERR_ARG. */
-tg_status dp_sync_batch_norm(dp *d, tg_plan *p, int has_bn, tg_error *err);
+ * the global batch (tg_plan_set_row_offset). NULL d or one rank: nothing. */
+tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, tg_error *err);
+/* Training-mode batch normalization in p over the global batch: its sums
+ * all-reduced (tg_dist_sync_batch_norm). NULL d or one rank: nothing. */
+tg_status dp_sync_batch_norm(dp *d, tg_plan *p, tg_error *err);
 
 /* ---- fault injection, for tests only ----
  * TG_FAULT_RANK=R TG_FAULT_STEP=S [TG_FAULT=nan|kill|io]: on rank R (of any

@@ -161,27 +161,17 @@ tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, 
 }
 
 /* ------------------------------------------------------------------
- * The two calls that wait for the engine, one place each. */
+ * The global batch: dropout masks and batch normalization. */
 
-tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, int has_dropout, tg_error *err)
+tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, tg_error *err)
 {
-    (void)p;
-    (void)row0;
-    if (!d || d->size == 1 || !has_dropout) return TG_OK;
-    /* ENGINE: tg_plan_set_row_offset(p, row0), once the engine has it */
-    return tg_error_set(err, TG_ERR_ARG,
-                        "dropout on %d processes is not supported yet (each process would draw the same masks); "
-                        "use a model without dropout (train-gan: --dropout 0)",
-                        d->size);
+    if (!d || d->size == 1) return TG_OK;
+    tg_status st = tg_plan_set_row_offset(p, row0);
+    return st == TG_OK ? TG_OK : tg_error_set(err, st, "row offset %lld refused", (long long)row0);
 }
 
-tg_status dp_sync_batch_norm(dp *d, tg_plan *p, int has_bn, tg_error *err)
+tg_status dp_sync_batch_norm(dp *d, tg_plan *p, tg_error *err)
 {
-    (void)p;
-    if (!d || d->size == 1 || !has_bn) return TG_OK;
-    /* ENGINE: tg_dist_sync_batch_norm(d->dist, p, err), once libtapegrad_mpi has it */
-    return tg_error_set(err, TG_ERR_ARG,
-                        "batch normalization on %d processes is not supported yet (each process would normalize "
-                        "with its own share of the batch); use a model without batch_norm",
-                        d->size);
+    if (!d || d->size == 1) return TG_OK;
+    return tg_dist_sync_batch_norm(d->dist, p, err);
 }

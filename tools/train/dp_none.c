@@ -52,12 +52,12 @@ tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, 
     return st;
 }
 
-tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, int has_dropout, tg_error *err)
+tg_status dp_plan_rows(dp *d, tg_plan *p, int64_t row0, tg_error *err)
 {
-    return (void)d, (void)p, (void)row0, (void)has_dropout, (void)err, TG_OK;
+    return (void)d, (void)p, (void)row0, (void)err, TG_OK;
 }
 
-tg_status dp_sync_batch_norm(dp *d, tg_plan *p, int has_bn, tg_error *err)
+tg_status dp_sync_batch_norm(dp *d, tg_plan *p, tg_error *err)
 {
-    return (void)d, (void)p, (void)has_bn, (void)err, TG_OK;
+    return (void)d, (void)p, (void)err, TG_OK;
 }

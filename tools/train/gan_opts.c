@@ -122,7 +122,7 @@ const set_table gan_opts_table = {
              "On several processes (a tapegrad built with MPI): mpirun -np 2 tapegrad train-gan [options], or "
              "mpirun --hostfile hosts -np 8 ... across machines; --batch is then the global batch, split evenly "
              "over the processes, rank 0 alone prints and writes RUN_DIR, and --resume may use another number of "
-             "processes. Models with dropout or batch_norm train on one process only, for now.",
+             "processes; dropout masks and batch_norm statistics are those of the global batch.",
     .rows = rows,
     .n = (int)(sizeof rows / sizeof rows[0]),
     .epilog = preset_epilog,

@@ -118,16 +118,6 @@ tg_status gan_init_dp(gan_run *r, const gan_cfg *c, dp *d, tg_error *err)
     return TG_OK;
 }
 
-/* a layer of kind k in G or D (dropout with p > 0) */
-static int spec_has(const tg_gan_spec *s, tg_layer_kind k)
-{
-    const tg_seq_spec *net[2] = {&s->G, &s->D};
-    for (int n = 0; n < 2; n++)
-        for (int i = 0; i < net[n]->n; i++)
-            if (net[n]->l[i].kind == k && (k != TG_LAYER_DROPOUT || net[n]->l[i].p > 0)) return 1;
-    return 0;
-}
-
 tg_status gan_dp_start(gan_run *r, tg_error *err)
 {
     if (!r->dp) return TG_OK;
@@ -135,11 +125,10 @@ tg_status gan_dp_start(gan_run *r, tg_error *err)
     if (st != TG_OK) return st;
     /* the same on every rank (one configuration): no agreement needed for these */
     const int64_t row0 = (int64_t)r->rank * r->rows;
-    const int drop = spec_has(&r->cfg.spec, TG_LAYER_DROPOUT), bn = spec_has(&r->cfg.spec, TG_LAYER_BATCH_NORM);
     tg_plan *plans[2] = {r->pd, r->pg};
     for (int k = 0; k < 2; k++)
-        if ((st = dp_plan_rows(r->dp, plans[k], row0, drop, err)) != TG_OK ||
-            (st = dp_sync_batch_norm(r->dp, plans[k], bn, err)) != TG_OK)
+        if ((st = dp_plan_rows(r->dp, plans[k], row0, err)) != TG_OK ||
+            (st = dp_sync_batch_norm(r->dp, plans[k], err)) != TG_OK)
             return st;
     if ((st = dp_avg_new(&r->avg_d, r->dp, r->ps, "D", r->pd, err)) != TG_OK ||
         (st = dp_avg_new(&r->avg_g, r->dp, r->ps, "G", r->pg, err)) != TG_OK)
