@@ -357,6 +357,7 @@ START_TEST(test_preset_flag_errors)
     r = RUN("train-gan", "--model", "tiny-conv", "--data", fixtures(), "--out", path("t"), "--quiet");
     ck_assert_msg(r.status == 1 && strstr(r.err, "images are 28x28 = 784 pixels but D takes 64"), "%s", r.err);
     result_free(&r);
+    ck_assert(!exists(path("t"))); /* refused before the run's folder is made */
 }
 END_TEST
 

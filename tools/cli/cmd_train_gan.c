@@ -178,9 +178,25 @@ static int setup(run_state *s)
         cli_report(CMD, &e);
         goto done;
     }
-    /* the classifier and test set first: a missing one stops before any file is made */
+    /* the classifier and test set, then the data: a missing or unfit one
+     * stops before the run's folder is made */
     if (s->run.eval_every && s->rank == 0 && !(s->ref = eval_ref_new(s->run.classifier, s->run.data, s->cfg.threads, &e))) {
         cli_err("%s: --eval-every: %s", CMD, e.msg);
+        goto done;
+    }
+    if (mnist_load(s->run.data, "train", &s->set, &e) != TG_OK) {
+        cli_err("%s: %s (fetch MNIST with tools/fetch-mnist.sh, or pass --data DIR)", CMD, e.msg);
+        goto done;
+    }
+    const int xd = s->cfg.spec.D.in_features;
+    if (s->set.h * s->set.w != xd) {
+        cli_err("%s: images are %dx%d = %d pixels but D takes %d", CMD, s->set.h, s->set.w, s->set.h * s->set.w, xd);
+        goto done;
+    }
+    s->n = s->run.limit && s->run.limit < s->set.n ? s->run.limit : s->set.n;
+    s->ipe = s->n / s->cfg.batch;
+    if (s->ipe < 1) {
+        cli_err("%s: --batch %d is larger than the %d training images", CMD, s->cfg.batch, s->n);
         goto done;
     }
     if (s->o->resume) {
@@ -199,21 +215,6 @@ static int setup(run_state *s)
             cli_report(CMD, &e);
             goto done;
         }
-    }
-    if (mnist_load(s->run.data, "train", &s->set, &e) != TG_OK) {
-        cli_err("%s: %s (fetch MNIST with tools/fetch-mnist.sh, or pass --data DIR)", CMD, e.msg);
-        goto done;
-    }
-    const int xd = s->cfg.spec.D.in_features;
-    if (s->set.h * s->set.w != xd) {
-        cli_err("%s: images are %dx%d = %d pixels but D takes %d", CMD, s->set.h, s->set.w, s->set.h * s->set.w, xd);
-        goto done;
-    }
-    s->n = s->run.limit && s->run.limit < s->set.n ? s->run.limit : s->set.n;
-    s->ipe = s->n / s->cfg.batch;
-    if (s->ipe < 1) {
-        cli_err("%s: --batch %d is larger than the %d training images", CMD, s->cfg.batch, s->n);
-        goto done;
     }
     rc = CLI_OK;
 done:
