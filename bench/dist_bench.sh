@@ -75,7 +75,7 @@ die() {
 [ -x "$bin" ] || die "no tapegrad at $bin (build it, or set TAPEGRAD)"
 command -v "$mpirun" >/dev/null || die "no $mpirun on PATH (apt-get install openmpi-bin, or set MPIRUN)"
 command -v timeout >/dev/null || die "no timeout (coreutils)"
-mpi=("$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader --mca oob_tcp_if_include lo -np 2)
+mpi=("$mpirun" --allow-run-as-root --oversubscribe --mca btl "self,vader" --mca oob_tcp_if_include lo -np 2)
 
 # steps per repeat for a model and global batch
 steps_for() {
@@ -98,9 +98,9 @@ run() {
         --repeats "$repeats" --json)
     local cmd
     case $tag in
-    1proc) cmd=(timeout -k 10 $limit "$bin" "${args[@]}" --threads 2) ;;
-    2ranks-on) cmd=(timeout -k 10 $limit "${mpi[@]}" --bind-to "$bind" "$bin" "${args[@]}" --threads 1 --overlap on) ;;
-    2ranks-off) cmd=(timeout -k 10 $limit "${mpi[@]}" --bind-to "$bind" "$bin" "${args[@]}" --threads 1 --overlap off) ;;
+    1proc) cmd=(timeout -k 10 "$limit" "$bin" "${args[@]}" --threads 2) ;;
+    2ranks-on) cmd=(timeout -k 10 "$limit" "${mpi[@]}" --bind-to "$bind" "$bin" "${args[@]}" --threads 1 --overlap on) ;;
+    2ranks-off) cmd=(timeout -k 10 "$limit" "${mpi[@]}" --bind-to "$bind" "$bin" "${args[@]}" --threads 1 --overlap off) ;;
     *) die "unknown run $tag" ;;
     esac
     err=$(mktemp)
@@ -117,8 +117,8 @@ run() {
 : >"$out"
 t0=$(date +%s)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
-ver=$("$bin" --version)
-mver=$("$mpirun" --version 2>/dev/null | head -n 1)
+ver=$("$bin" --version) || die "$bin --version failed"
+mver=$("$mpirun" --version 2>/dev/null | head -n 1) || die "$mpirun --version failed"
 printf '{"dist_bench":"machine","nproc":%s,"cpu":"%s","tapegrad":"%s","mpirun":"%s","steps":%s,"repeats":%s,"rounds":%s,"quick":%s}\n' \
     "$(nproc)" "${cpu//\"/}" "${ver//\"/}" "${mver//\"/}" "$steps" "$repeats" "$rounds" "${DIST_BENCH_QUICK:-0}" >>"$out"
 

@@ -25,7 +25,8 @@ static const int default_steps[] = {100, 200, 300, 0, 0, 50};
 static const set_row rows[] = {
     {.arg = "WHAT", .type = &set_choice, .off = O(what), .aux = bench_names,
      .help = "gan-step: one reference GAN iteration (D step on real + fake, G step through D, Adam on both), random "
-             "data in [-1, 1]\n"
+             "data in [-1, 1]; under mpirun with several processes, data parallel as train-gan (--batch is the "
+             "global batch, rank 0 prints)\n"
              "mlp-step: one training step of a 784-512-256-128-10 ReLU classifier, softmax cross-entropy, Adam 1e-3\n"
              "gemm: every GEMM shape of the GAN (forward, weight gradient, input gradient of each layer) with the "
              "engine's kernel and thread split, GFLOP/s\n"
