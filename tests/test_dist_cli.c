@@ -4,11 +4,13 @@
  * (losses in metrics.csv, the final checkpoint's tensors), a run resumed on
  * another number of ranks, a rank that fails (a NaN loss, a write error on
  * rank 0, SIGKILL: the fault-injection knobs TG_FAULT_RANK, TG_FAULT_STEP,
- * TG_FAULT), and a global batch that does not split. Every mpirun runs on
+ * TG_FAULT), a global batch that does not split, and `bench gan-step` on 2
+ * ranks (its all-reduce fields, --overlap on and off). Every mpirun runs on
  * shared memory and loopback under `timeout`. The reference GAN (dropout
  * in D) and dcgan (batch_norm in G, convolutions, dropout in D) at batch 4:
  * 2 iterations per epoch, 20 in 10 epochs. */
 #include "check_main.h"
+#include "gan_train.h"
 #include "run_bin.h"
 #include "safetensors.h"
 
@@ -375,6 +377,87 @@ START_TEST(test_setup_fails_on_one_rank)
 }
 END_TEST
 
+/* (f) `bench gan-step` on 2 ranks: rank 0 alone prints, the data-parallel
+ * fields; --overlap off starts no bucket during backward, on does */
+static long gan_param_count(const char *model)
+{
+    gan_cfg c;
+    tg_error e;
+    tg_rng r;
+    ck_assert_msg(gan_cfg_defaults(&c, model, &e) == TG_OK, "%s", e.msg);
+    tg_params *ps = tg_params_new();
+    tg_rng_seed(&r, 1, 0);
+    ck_assert_msg(tg_gan_params(ps, &c.spec, &r, &e) == TG_OK, "%s", e.msg);
+    long n = 0;
+    for (int i = 0; i < tg_params_count(ps); i++)
+        if (!tg_param_is_state(tg_params_at(ps, i))) n += (long)tg_param_numel(tg_params_at(ps, i));
+    tg_params_free(ps);
+    return n;
+}
+
+/* the number after "key": in line (the line must have it) */
+static double json_num(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(line, k);
+    ck_assert_msg(p, "no %s in %s", key, line);
+    char *end;
+    const double v = strtod(p + strlen(k), &end);
+    ck_assert_msg(end != p + strlen(k), "%s is not a number in %s", key, line);
+    return v;
+}
+
+static const char *const bench_model[] = {"documents", "dcgan"};
+
+START_TEST(test_bench_two_ranks)
+{
+    const char *model = bench_model[_i];
+    const long bytes = 4 * gan_param_count(model);
+    for (int off = 0; off < 2; off++) {
+        result r = MPI_RUN(2, NULL, "bench", "gan-step", "--model", model, "--batch", "8", "--threads", "1", "--steps",
+                           "3", "--repeats", "1", "--json", "--overlap", off ? "off" : "on");
+        ck_assert_msg(r.status == 0, "bench, overlap %s: exit %d\n%s", off ? "off" : "on", r.status, r.err);
+        ck_assert_msg(!strstr(r.err, "rank 1"), "rank 1 spoke: %s", r.err);
+        /* a line for the repeat and the summary, from rank 0 alone */
+        int lines = 0;
+        const char *summary = NULL;
+        for (const char *l = r.out; (l = strstr(l, "{\"bench\":\"gan-step\"")); l++) {
+            lines++;
+            if (strstr(l, "\"repeats\":")) summary = l;
+        }
+        ck_assert_msg(lines == 2 && summary, "%d lines:\n%s", lines, r.out);
+        ck_assert(json_num(summary, "ranks") == 2);
+        ck_assert(json_num(summary, "rows_per_rank") == 4);
+        ck_assert(strstr(summary, off ? "\"overlap\":\"off\"" : "\"overlap\":\"on\""));
+        const double b = json_num(summary, "allreduce_bytes_per_iter"), nb = json_num(summary, "buckets_per_iter");
+        const double early = json_num(summary, "early_buckets_per_iter");
+        const double wait = json_num(summary, "allreduce_wait_ms_per_iter");
+        const double check = json_num(summary, "status_check_ms_per_iter");
+        printf("bench gan-step --model %s on 2 ranks, overlap %s: %.0f bytes in %.0f buckets, %.2f started early, "
+               "wait %.3f ms, check %.3f ms per iteration\n", model, off ? "off" : "on", b, nb, early, wait, check);
+        ck_assert_msg(b == (double)bytes, "%.0f bytes per iteration, the parameters are %ld bytes", b, bytes);
+        ck_assert(nb >= 2); /* D's and G's */
+        if (off) ck_assert_msg(early == 0, "%g buckets started early without overlap", early);
+        else ck_assert_msg(early > 0 && early <= nb, "%g buckets started early of %g", early, nb);
+        ck_assert(wait > 0 && check >= 0 && json_num(summary, "samples_per_s") > 0);
+        result_free(&r);
+    }
+    /* a batch that does not split; a benchmark that runs as one process */
+    result r = MPI_RUN(2, NULL, "bench", "gan-step", "--model", model, "--batch", "7", "--threads", "1");
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_int_ne(r.status, 124);
+    ck_assert_msg(strstr(r.err, "bench gan-step: --batch 7 is the global batch, split evenly over the 2 processes"),
+                  "%s", r.err);
+    ck_assert(!strstr(r.out, "gan-step"));
+    result_free(&r);
+    r = MPI_RUN(2, NULL, "bench", "gemm", "--threads", "1", "--steps", "1");
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_msg(strstr(r.err, "bench gemm runs as one process, not under mpirun"), "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dist_cli");
@@ -389,6 +472,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_fault_kill);
     tcase_add_test(t, test_batch_split);
     tcase_add_test(t, test_setup_fails_on_one_rank);
+    tcase_add_loop_test(t, test_bench_two_ranks, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }

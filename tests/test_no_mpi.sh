@@ -25,6 +25,14 @@ for launcher in OMPI_COMM_WORLD_SIZE PMI_SIZE; do
         [ ! -e "$tmp/x" ] || fail "$launcher=2 $cmd: wrote $tmp/x"
     done
 done
+# bench gan-step splits its batch like train-gan: refused the same way
+out=$(env OMPI_COMM_WORLD_SIZE=2 "$bin" bench gan-step --batch 4 --steps 1 --repeats 1 --threads 1 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] || fail "OMPI_COMM_WORLD_SIZE=2 bench gan-step: exit 0"
+case $out in
+*"started by mpirun with 2 processes, but this tapegrad was built without MPI"*) ;;
+*) fail "OMPI_COMM_WORLD_SIZE=2 bench gan-step: message: $out" ;;
+esac
 OMPI_COMM_WORLD_SIZE=1 "$bin" train-gan --data "$fx" --batch 4 --epochs 1 --threads 1 --quiet --out "$tmp/one" ||
     fail "one process under mpirun -np 1"
 [ -f "$tmp/one/checkpoint.safetensors" ] || fail "one process: no checkpoint"

@@ -99,11 +99,26 @@ static double mlp_flops(const tg_mlp_spec *s, int B)
 }
 
 /* ------------------------------------------------------- timed reporting */
+/* Data parallel (several processes): what the gradient averagers and the
+ * per-iteration status check have done so far, summed over the D and G
+ * steps; run_steps takes differences over each timed repeat. */
+typedef struct dist_count {
+    double wait_s;  /* inside the averagers' waits (dp_avg_stats) */
+    double check_s; /* inside the status check's all-reduce (dp_agree_seconds) */
+    long early;     /* buckets started from backward's hook */
+} dist_count;
+
 typedef struct step_bench {
     const char *name;
     void *ctx;
     tg_status (*step)(void *ctx, int i, tg_error *err); /* one iteration */
-    double flops;                                          /* GEMM FLOPs per iteration */
+    double flops;                                          /* GEMM FLOPs per iteration (all ranks) */
+    /* data parallel: ranks > 1 adds the columns below; quiet on ranks other
+     * than 0, which run every step but print only errors */
+    int ranks, rows, quiet, overlap;
+    int buckets;   /* all-reduces per iteration, D + G */
+    size_t bytes;  /* gradient bytes handed to all-reduce per iteration, D + G */
+    void (*dist)(void *ctx, dist_count *k);
 } step_bench;
 
 /* One more repeat of S steps with the engine's profiler on: a row per op
@@ -126,6 +141,7 @@ static int profile_repeat(const bench_opts *o, const step_bench *sb, int i0)
         }
     double wall = bench_now() - t0;
     tg_profile_enable(0);
+    if (sb->quiet) return 0;
     int n = tg_profile_rows(rows, PROF_MAX);
     if (n > PROF_MAX) n = PROF_MAX;
     /* largest first */
@@ -174,22 +190,44 @@ static int profile_repeat(const bench_opts *o, const step_bench *sb, int i0)
     return 0;
 }
 
+static void dist_now(const step_bench *sb, dist_count *k)
+{
+    *k = (dist_count){0, 0, 0};
+    if (sb->ranks > 1) sb->dist(sb->ctx, k);
+}
+
 static int run_steps(const bench_opts *o, const step_bench *sb, const char *extra_json, const char *extra_text)
 {
     tg_error err;
-    const int warm = o->steps / 5 + 3;
+    const int warm = o->steps / 5 + 3, dist = sb->ranks > 1, say = !sb->quiet;
     for (int i = 0; i < warm; i++)
         if (sb->step(sb->ctx, i, &err) != TG_OK) {
             cli_err("%s %s: %s", CMD, sb->name, err.msg);
             return CLI_FAIL;
         }
-    double best = INFINITY;
-    if (!o->json) {
-        printf("%s  batch %d  threads %d  kernel %s  %s%.4f GFLOP of GEMM per iteration\n", sb->name, o->batch,
-               o->threads, tg_kernel_name(), extra_text, sb->flops * 1e-9);
-        printf("%-8s %6s %10s %12s %9s\n", "repeat", "steps", "ms/iter", "samples/s", "GFLOP/s");
+    /* data parallel: the fixed fields, and per repeat the averagers' wait and
+     * the status check, per iteration */
+    char dj[256] = "", dt[192] = "";
+    if (dist) {
+        snprintf(dj, sizeof dj,
+                 "\"ranks\":%d,\"rows_per_rank\":%d,\"overlap\":\"%s\",\"allreduce_bytes_per_iter\":%zu,"
+                 "\"buckets_per_iter\":%d,",
+                 sb->ranks, sb->rows, sb->overlap ? "on" : "off", sb->bytes, sb->buckets);
+        snprintf(dt, sizeof dt, "ranks %d x %d rows  overlap %s  all-reduce %zu bytes in %d buckets per iteration\n",
+                 sb->ranks, sb->rows, sb->overlap ? "on" : "off", sb->bytes, sb->buckets);
+    }
+    double best = INFINITY, best_wait = 0, best_check = 0;
+    dist_count k0, k1, kfirst;
+    dist_now(sb, &kfirst);
+    if (!o->json && say) {
+        printf("%s  batch %d  threads %d  kernel %s  %s%.4f GFLOP of GEMM per iteration\n%s", sb->name, o->batch,
+               o->threads, tg_kernel_name(), extra_text, sb->flops * 1e-9, dt);
+        printf("%-8s %6s %10s %12s %9s", "repeat", "steps", "ms/iter", "samples/s", "GFLOP/s");
+        if (dist) printf(" %9s %9s", "wait ms", "check ms");
+        printf("\n");
     }
     for (int r = 0; r < o->repeats; r++) {
+        dist_now(sb, &k0);
         double t0 = bench_now();
         for (int i = 0; i < o->steps; i++)
             if (sb->step(sb->ctx, warm + r * o->steps + i, &err) != TG_OK) {
@@ -197,27 +235,57 @@ static int run_steps(const bench_opts *o, const step_bench *sb, const char *extr
                 return CLI_FAIL;
             }
         double s = (bench_now() - t0) / o->steps;
-        if (s < best) best = s;
+        dist_now(sb, &k1);
+        const double wait = (k1.wait_s - k0.wait_s) / o->steps, check = (k1.check_s - k0.check_s) / o->steps;
+        if (s < best) {
+            best = s;
+            best_wait = wait;
+            best_check = check;
+        }
+        if (!say) continue;
+        char rj[128] = "";
+        if (dist)
+            snprintf(rj, sizeof rj, ",\"allreduce_wait_ms_per_iter\":%.6f,\"status_check_ms_per_iter\":%.6f",
+                     wait * 1e3, check * 1e3);
         if (o->json)
-            printf("{\"bench\":\"%s\",%s\"batch\":%d,\"threads\":%d,\"repeat\":%d,\"steps\":%d,"
-                   "\"ms_per_iter\":%.6f,\"samples_per_s\":%.2f,\"gflops\":%.3f}\n",
-                   sb->name, extra_json, o->batch, o->threads, r + 1, o->steps, s * 1e3, o->batch / s,
-                   sb->flops / s * 1e-9);
-        else
-            printf("%-8d %6d %10.4f %12.1f %9.1f\n", r + 1, o->steps, s * 1e3, o->batch / s, sb->flops / s * 1e-9);
+            printf("{\"bench\":\"%s\",%s%s\"batch\":%d,\"threads\":%d,\"repeat\":%d,\"steps\":%d,"
+                   "\"ms_per_iter\":%.6f,\"samples_per_s\":%.2f,\"gflops\":%.3f%s}\n",
+                   sb->name, extra_json, dj, o->batch, o->threads, r + 1, o->steps, s * 1e3, o->batch / s,
+                   sb->flops / s * 1e-9, rj);
+        else {
+            printf("%-8d %6d %10.4f %12.1f %9.1f", r + 1, o->steps, s * 1e3, o->batch / s, sb->flops / s * 1e-9);
+            if (dist) printf(" %9.4f %9.4f", wait * 1e3, check * 1e3);
+            printf("\n");
+        }
         fflush(stdout);
     }
+    dist_now(sb, &k1);
+    const double early = (double)(k1.early - kfirst.early) / ((double)o->repeats * o->steps);
     long rss = bench_peak_rss_kb();
     if (o->profile && profile_repeat(o, sb, warm + o->repeats * o->steps)) return CLI_FAIL;
+    if (!say) return CLI_OK;
+    char sj[192] = "";
+    if (dist)
+        snprintf(sj, sizeof sj,
+                 ",\"early_buckets_per_iter\":%.3f,\"allreduce_wait_ms_per_iter\":%.6f,"
+                 "\"status_check_ms_per_iter\":%.6f",
+                 early, best_wait * 1e3, best_check * 1e3);
     if (o->json)
-        printf("{\"bench\":\"%s\",%s\"batch\":%d,\"threads\":%d,\"repeats\":%d,\"steps\":%d,\"kernel\":\"%s\","
+        printf("{\"bench\":\"%s\",%s%s\"batch\":%d,\"threads\":%d,\"repeats\":%d,\"steps\":%d,\"kernel\":\"%s\","
                "\"gflop_per_iter\":%.6f,\"gflops\":%.3f,\"peak_rss_kb\":%ld,"
-               "\"ms_per_iter\":%.6f,\"samples_per_s\":%.2f}\n",
-               sb->name, extra_json, o->batch, o->threads, o->repeats, o->steps, tg_kernel_name(), sb->flops * 1e-9,
-               sb->flops / best * 1e-9, rss, best * 1e3, o->batch / best);
-    else
-        printf("%-8s %6s %10.4f %12.1f %9.1f\npeak RSS %.1f MiB\n", "best", "", best * 1e3, o->batch / best,
-               sb->flops / best * 1e-9, rss / 1024.0);
+               "\"ms_per_iter\":%.6f,\"samples_per_s\":%.2f%s}\n",
+               sb->name, extra_json, dj, o->batch, o->threads, o->repeats, o->steps, tg_kernel_name(),
+               sb->flops * 1e-9, sb->flops / best * 1e-9, rss, best * 1e3, o->batch / best, sj);
+    else {
+        printf("%-8s %6s %10.4f %12.1f %9.1f", "best", "", best * 1e3, o->batch / best, sb->flops / best * 1e-9);
+        if (dist) printf(" %9.4f %9.4f", best_wait * 1e3, best_check * 1e3);
+        printf("\npeak RSS %.1f MiB%s\n", rss / 1024.0, dist ? " (rank 0)" : "");
+        if (dist)
+            printf("buckets started during backward: %.2f of %d per iteration; wait: ms per iteration inside the "
+                   "gradient averagers' waits (not hidden by backward); check: the per-iteration status "
+                   "all-reduce\n",
+                   early, sb->buckets);
+    }
     return CLI_OK;
 }
 
@@ -233,30 +301,78 @@ static tg_status gan_one(void *ctx, int i, tg_error *err)
     return gan_step(&c->r, &st, err);
 }
 
+static void gan_dist(void *ctx, dist_count *k)
+{
+    gan_ctx *c = ctx;
+    dp_stats d, g;
+    dp_avg_stats(c->r.avg_d, &d);
+    dp_avg_stats(c->r.avg_g, &g);
+    k->wait_s = d.wait_seconds + g.wait_seconds;
+    k->early = d.early_buckets + g.early_buckets;
+    k->check_s = dp_agree_seconds(c->r.dp, NULL);
+}
+
+/* Under mpirun with several processes, data parallel as train-gan runs it
+ * (gan_init_dp, gan_dp_start: the batch split, dropout rows, synchronized
+ * batch_norm, gradient averaging): --batch is the global batch, rank 0
+ * alone prints. */
 int bench_gan(const bench_opts *o)
 {
     gan_cfg cfg;
     gan_ctx c;
-    tg_error err;
+    tg_error err, e;
     const char *model = bench_models[o->model];
     memset(&c, 0, sizeof c);
     if (gan_cfg_defaults(&cfg, model, &err) != TG_OK) {
         cli_err("%s gan-step: %s", CMD, err.msg);
         return CLI_USAGE;
     }
+    dp *d;
+    if (dp_join(&d, &err) != TG_OK) {
+        cli_err("%s gan-step: %s", CMD, err.msg);
+        return CLI_FAIL;
+    }
+    const int rank = dp_rank(d), size = dp_size(d);
+    cli_set_rank(rank);
+    if (o->batch % size) {
+        cli_err("%s gan-step: --batch %d is the global batch, split evenly over the %d processes, and %d does not "
+                "divide by %d: give a multiple of %d", CMD, o->batch, size, o->batch, size, size);
+        dp_free(d);
+        return CLI_USAGE;
+    }
     cfg.batch = o->batch;
     cfg.threads = o->threads;
     int status = CLI_FAIL;
-    c.xlen = (size_t)o->batch * cfg.spec.D.in_features;
+    c.xlen = (size_t)(o->batch / size) * cfg.spec.D.in_features; /* this rank's rows */
     c.data = malloc(BENCH_NDATA * c.xlen * sizeof(float));
-    if (!c.data || gan_init(&c.r, &cfg, &err) != TG_OK) {
-        cli_err("%s gan-step: %s", CMD, c.data ? err.msg : "out of memory");
+    tg_status st = c.data ? gan_init_dp(&c.r, &cfg, d, &err) : tg_error_set(&err, TG_ERR_NOMEM, "out of memory");
+    /* every rank built its run (else all stop, naming the rank), then the collective start */
+    if (st != TG_OK) cli_err("%s gan-step: %s", CMD, err.msg);
+    if (dp_agree(d, st, &err, NULL, 0, &e) != TG_OK) {
+        if (st == TG_OK) cli_err("%s gan-step: %s", CMD, e.msg);
+        goto done;
+    }
+    c.r.no_overlap = o->overlap == 1;
+    if (gan_dp_start(&c.r, &err) != TG_OK) {
+        cli_err("%s gan-step: %s", CMD, err.msg);
         goto done;
     }
     tg_rng rng;
-    tg_rng_seed(&rng, 7, 0);
+    tg_rng_seed(&rng, 7, (uint64_t)rank);
     tg_rng_fill_uniform(&rng, c.data, BENCH_NDATA * c.xlen, -1.0f, 1.0f);
-    step_bench sb = {"gan-step", &c, gan_one, gan_flops(&cfg)};
+    step_bench sb = {.name = "gan-step", .ctx = &c, .step = gan_one, .flops = gan_flops(&cfg)};
+    if (size > 1) {
+        dp_stats sd, sg;
+        dp_avg_stats(c.r.avg_d, &sd);
+        dp_avg_stats(c.r.avg_g, &sg);
+        sb.ranks = size;
+        sb.rows = c.r.rows;
+        sb.quiet = rank != 0;
+        sb.overlap = !c.r.no_overlap;
+        sb.buckets = sd.buckets + sg.buckets;
+        sb.bytes = sd.bytes_per_step + sg.bytes_per_step;
+        sb.dist = gan_dist;
+    }
     char ej[64], et[64];
     snprintf(ej, sizeof ej, "\"model\":\"%s\",", model);
     snprintf(et, sizeof et, "model %s  ", model);
@@ -264,6 +380,7 @@ int bench_gan(const bench_opts *o)
 done:
     gan_free(&c.r);
     free(c.data);
+    dp_free(d);
     return status;
 }
 
@@ -328,7 +445,7 @@ int bench_mlp(const bench_opts *o)
         cli_err("%s mlp-step: %s", CMD, c.plan ? "adam" : tg_graph_error(g));
         goto done;
     }
-    step_bench sb = {"mlp-step", &c, mlp_one, mlp_flops(&s, B)};
+    step_bench sb = {.name = "mlp-step", .ctx = &c, .step = mlp_one, .flops = mlp_flops(&s, B)};
     status = run_steps(o, &sb, "\"model\":\"784-512-256-128-10\",", "model 784-512-256-128-10  ");
 done:
     tg_adam_free(c.adam);

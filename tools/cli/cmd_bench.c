@@ -8,6 +8,7 @@
  * warm-up: on a shared machine the minimum time is the one least disturbed. */
 #include "bench.h"
 #include "cli.h"
+#include "dp.h"
 #include "opts.h"
 
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 const char *const bench_names[] = {"gan-step", "mlp-step", "gemm", "ops", "peak", "conv", NULL};
 const char *const bench_models[] = {"reference", "documents", "dcgan", "keras-d", NULL};
+const char *const bench_overlap[] = {"on", "off", NULL};
 /* each benchmark's --steps when it is not given (ops and peak size their own) */
 static const int default_steps[] = {100, 200, 300, 0, 0, 50};
 
@@ -23,7 +25,8 @@ static const int default_steps[] = {100, 200, 300, 0, 0, 50};
 static const set_row rows[] = {
     {.arg = "WHAT", .type = &set_choice, .off = O(what), .aux = bench_names,
      .help = "gan-step: one reference GAN iteration (D step on real + fake, G step through D, Adam on both), random "
-             "data in [-1, 1]\n"
+             "data in [-1, 1]; under mpirun with several processes, data parallel as train-gan (--batch is the "
+             "global batch, rank 0 prints)\n"
              "mlp-step: one training step of a 784-512-256-128-10 ReLU classifier, softmax cross-entropy, Adam 1e-3\n"
              "gemm: every GEMM shape of the GAN (forward, weight gradient, input gradient of each layer) with the "
              "engine's kernel and thread split, GFLOP/s\n"
@@ -44,6 +47,10 @@ static const set_row rows[] = {
      .help = "repeats"},
     {.flag = "--model", .type = &set_choice, .off = O(model), .aux = bench_models, .def = "reference", .arg = "M",
      .help = "gan-step's preset"},
+    {.flag = "--overlap", .type = &set_choice, .off = O(overlap), .aux = bench_overlap, .def = "on", .arg = "on|off",
+     .help = "gan-step on several processes (mpirun): on, the gradients' all-reduces start during backward, as "
+             "train-gan runs them; off, they start after backward (the communication backward did not hide). One "
+             "process: no effect"},
     {.flag = "--profile", .type = &set_switch, .off = O(profile),
      .help = "gan-step, mlp-step: after the timed repeats, one more repeat with the engine's profiler on: wall time "
              "per op and pass (forward, backward, optimizer step), ms per iteration, then each GEMM job by shape "
@@ -89,6 +96,14 @@ int cmd_bench(int argc, char **argv)
     bench_opts o;
     int rc = cmd_bench_parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
+    /* under mpirun with several processes (main.c lets bench through):
+     * gan-step splits the batch over them; the others would run as copies */
+    const int procs = dp_launched();
+    if ((procs > 1 || procs < 0) && strcmp(bench_names[o.what], "gan-step")) {
+        cli_err("bench %s runs as one process, not under mpirun (only bench gan-step runs on several processes)",
+                bench_names[o.what]);
+        return CLI_USAGE;
+    }
     static int (*const run[])(const bench_opts *) = {bench_gan, bench_mlp, bench_gemm, bench_ops, bench_peak,
                                                       bench_conv};
     return run[o.what](&o);

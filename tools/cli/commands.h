@@ -86,9 +86,11 @@ int cmd_demo_parse(int argc, char **argv, demo_opts *o);
 
 extern const char *const bench_names[];  /* "gan-step", "mlp-step", "gemm", "ops", "peak", "conv" */
 extern const char *const bench_models[]; /* "reference", "documents", "dcgan", "keras-d" */
+extern const char *const bench_overlap[]; /* "on", "off" */
 typedef struct bench_opts {
     int what, model;  /* indexes into bench_names and bench_models */
     int batch, threads, steps, repeats, json, profile;
+    int overlap;      /* index into bench_overlap: 0 "on", 1 "off" (gan-step on several processes) */
     int steps_set;    /* --steps was given (else steps is the benchmark's default, or 0) */
     unsigned char given[SET_MAX_ROWS];
 } bench_opts;

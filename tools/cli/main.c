@@ -97,11 +97,14 @@ int main(int argc, char **argv)
             return CLI_OK;
         }
     /* under mpirun with several processes: the training commands split the
-     * work; any other would run as that many copies writing the same files */
+     * work, and so does `bench gan-step` (cmd_bench.c refuses the other
+     * benchmarks); any other would run as that many copies writing the same
+     * files */
     const int procs = dp_launched();
-    if ((procs > 1 || procs < 0) && strcmp(c->name, "train-gan") && strcmp(c->name, "train-classifier")) {
-        cli_err("%s runs as one process, not under mpirun (only train-gan and train-classifier train on several "
-                "processes)", c->name);
+    if ((procs > 1 || procs < 0) && strcmp(c->name, "train-gan") && strcmp(c->name, "train-classifier") &&
+        strcmp(c->name, "bench")) {
+        cli_err("%s runs as one process, not under mpirun (only train-gan, train-classifier and bench gan-step run "
+                "on several processes)", c->name);
         return CLI_USAGE;
     }
     return c->run(argc - 1, argv + 1);

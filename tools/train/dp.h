@@ -53,7 +53,10 @@ tg_status dp_broadcast_params(dp *d, tg_params *ps, tg_error *err);
 tg_status dp_broadcast_blob(dp *d, void **buf, size_t *len, tg_status st0, tg_error *err);
 
 /* Gradient averaging: the averager of `group`'s gradients, attached to plan
- * p (its all-reduces start from p's backward). NULL d: *out = NULL. */
+ * p (its all-reduces start from p's backward). p NULL: not attached, every
+ * all-reduce starts in dp_avg_wait, after backward (the same averages; the
+ * benchmarks use it to time the communication that backward hides). NULL
+ * d: *out = NULL. */
 typedef struct dp_avg dp_avg;
 tg_status dp_avg_new(dp_avg **out, dp *d, tg_params *ps, const char *group, tg_plan *p, tg_error *err);
 /* After p's backward, or in its place when this rank's step failed (the
@@ -61,6 +64,16 @@ tg_status dp_avg_new(dp_avg **out, dp *d, tg_params *ps, const char *group, tg_p
  * are the averages over the ranks. NULL: TG_OK. No allocation. */
 tg_status dp_avg_wait(dp_avg *a, tg_error *err);
 void dp_avg_free(dp_avg *a);
+/* What an averager has done so far (counters since dp_avg_new; a benchmark
+ * takes differences). NULL a, or a build without MPI: all zero. */
+typedef struct dp_stats {
+    int buckets;           /* all-reduces per step */
+    size_t bytes_per_step; /* gradient bytes this rank hands to all-reduce per step */
+    long steps;            /* completed waits */
+    long early_buckets;    /* buckets started from backward's hook (the rest started in the wait) */
+    double wait_seconds;   /* total time inside dp_avg_wait: the communication backward did not hide */
+} dp_stats;
+void dp_avg_stats(const dp_avg *a, dp_stats *st);
 
 /* The collective check, once per iteration (and after each step of setup
  * or an epoch's outputs): x[0..n) (n <= DP_AGREE_MAX) are this rank's
@@ -70,6 +83,9 @@ void dp_avg_free(dp_avg *a);
  * <its message>" (one process: st and mine, unchanged). No allocation. */
 #define DP_AGREE_MAX 8
 tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, tg_error *err);
+/* Total seconds this rank spent in dp_agree's all-reduce (waiting for the
+ * slowest rank included), and how many calls; NULL d: 0. */
+double dp_agree_seconds(const dp *d, long *calls);
 
 /* ---- the global batch: what looks across the rows of a batch ---- */
 /* Dropout masks keyed by the global sample: p's batch holds rows row0.. of

@@ -20,6 +20,8 @@ struct dp {
     tg_dist *dist;
     MPI_Comm comm;
     int rank, size;
+    double agree_seconds; /* in dp_agree's all-reduce */
+    long agrees;
 };
 
 struct dp_avg {
@@ -108,7 +110,7 @@ tg_status dp_avg_new(dp_avg **out, dp *d, tg_params *ps, const char *group, tg_p
     dp_avg *a = calloc(1, sizeof *a);
     if (!a) return tg_error_set(err, TG_ERR_NOMEM, "out of memory");
     tg_status st = tg_dist_avg_new(&a->avg, d->dist, ps, group, NULL, err);
-    if (st == TG_OK) st = tg_dist_avg_attach(a->avg, p, err);
+    if (st == TG_OK && p) st = tg_dist_avg_attach(a->avg, p, err);
     if (st != TG_OK) {
         dp_avg_free(a);
         return st;
@@ -126,6 +128,22 @@ void dp_avg_free(dp_avg *a)
     free(a);
 }
 
+void dp_avg_stats(const dp_avg *a, dp_stats *st)
+{
+    tg_dist_stats t;
+    if (!a || tg_dist_avg_stats(a->avg, &t) != TG_OK) {
+        *st = (dp_stats){0, 0, 0, 0, 0};
+        return;
+    }
+    *st = (dp_stats){t.buckets, t.bytes_per_step, t.steps, t.early_buckets, t.wait_seconds};
+}
+
+double dp_agree_seconds(const dp *d, long *calls)
+{
+    if (calls) *calls = d ? d->agrees : 0;
+    return d ? d->agree_seconds : 0;
+}
+
 tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, tg_error *err)
 {
     if (!d) {
@@ -136,7 +154,10 @@ tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, 
     double v[DP_AGREE_MAX + 1];
     for (int i = 0; i < n; i++) v[i] = st == TG_OK ? x[i] : 0;
     v[n] = st != TG_OK;
+    const double t0 = MPI_Wtime();
     int rc = MPI_Allreduce(MPI_IN_PLACE, v, n + 1, MPI_DOUBLE, MPI_SUM, d->comm);
+    d->agree_seconds += MPI_Wtime() - t0;
+    d->agrees++;
     if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "checking the ranks' status");
     for (int i = 0; i < n; i++) x[i] = v[i];
     if (v[n] == 0) return TG_OK;

@@ -45,6 +45,19 @@ tg_status dp_avg_new(dp_avg **out, dp *d, tg_params *ps, const char *group, tg_p
 tg_status dp_avg_wait(dp_avg *a, tg_error *err) { return (void)a, (void)err, TG_OK; }
 void dp_avg_free(dp_avg *a) { (void)a; }
 
+void dp_avg_stats(const dp_avg *a, dp_stats *st)
+{
+    (void)a;
+    *st = (dp_stats){0, 0, 0, 0, 0};
+}
+
+double dp_agree_seconds(const dp *d, long *calls)
+{
+    (void)d;
+    if (calls) *calls = 0;
+    return 0;
+}
+
 tg_status dp_agree(dp *d, tg_status st, const tg_error *mine, double *x, int n, tg_error *err)
 {
     (void)d, (void)x, (void)n;

@@ -130,8 +130,8 @@ tg_status gan_dp_start(gan_run *r, tg_error *err)
         if ((st = dp_plan_rows(r->dp, plans[k], row0, err)) != TG_OK ||
             (st = dp_sync_batch_norm(r->dp, plans[k], err)) != TG_OK)
             return st;
-    if ((st = dp_avg_new(&r->avg_d, r->dp, r->ps, "D", r->pd, err)) != TG_OK ||
-        (st = dp_avg_new(&r->avg_g, r->dp, r->ps, "G", r->pg, err)) != TG_OK)
+    if ((st = dp_avg_new(&r->avg_d, r->dp, r->ps, "D", r->no_overlap ? NULL : r->pd, err)) != TG_OK ||
+        (st = dp_avg_new(&r->avg_g, r->dp, r->ps, "G", r->no_overlap ? NULL : r->pg, err)) != TG_OK)
         return st;
     return TG_OK;
 }

@@ -59,6 +59,9 @@ typedef struct gan_run {
     dp *dp;
     int rank, size, rows;
     dp_avg *avg_d, *avg_g;     /* the gradient averagers of the D and G steps */
+    int no_overlap;            /* set before gan_dp_start: the averagers are not attached to
+                                  the plans, every all-reduce starts after backward (benchmarks:
+                                  the communication backward hides); 0 (gan_init_dp's) for training */
     dp_fault_kind fault;       /* tests: fault injected at step fault_step */
     int64_t fault_step;
     tg_rng noise, shuffle;     /* streams that training advances */
@@ -83,8 +86,8 @@ tg_status gan_init(gan_run *r, const gan_cfg *c, tg_error *err);
 tg_status gan_init_dp(gan_run *r, const gan_cfg *c, dp *d, tg_error *err);
 /* Collective, on a run of gan_init_dp every rank built (agree on that
  * first: dp_agree): rank 0's parameters on every rank, the gradient
- * averagers attached to the D and G steps, the dropout rows and batch norm
- * set up. One process: nothing. */
+ * averagers attached to the D and G steps (not attached with r->no_overlap),
+ * the dropout rows and batch norm set up. One process: nothing. */
 tg_status gan_dp_start(gan_run *r, tg_error *err);
 void gan_free(gan_run *r);
 /* One iteration on a batch already copied into r->x (this rank's rows).
