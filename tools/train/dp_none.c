@@ -13,7 +13,7 @@ tg_status dp_join(dp **out, tg_error *err)
         if (n > 1)
             return tg_error_set(err, TG_ERR_STATE,
                                 "started by mpirun with %d processes, but this tapegrad was built without MPI: each "
-                                "would train alone and write the same files. Build it with Open MPI installed "
+                                "would run alone, as a copy of the others. Build it with Open MPI installed "
                                 "(meson setup -Dmpi=enabled), or run it without mpirun",
                                 n);
         return tg_error_set(err, TG_ERR_STATE,
