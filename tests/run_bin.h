@@ -39,17 +39,11 @@ static char *slurp(int fd)
     return s;
 }
 
-/* Run TAPEGRAD_BIN with the NULL-terminated arguments, in folder cwd (NULL:
- * this process's). */
-static result run_in(const char *cwd, const char *const *args)
+/* Run argv[0] (a path, or a program on $PATH) with the NULL-terminated
+ * argv, in folder cwd (NULL: this process's), with env's "VAR=value"
+ * strings (NULL-terminated, may be NULL) added to its environment. */
+static result run_argv(const char *const *argv, const char *cwd, const char *const *env)
 {
-    const char *bin = getenv("TAPEGRAD_BIN");
-    ck_assert_msg(bin && *bin, "TAPEGRAD_BIN is not set");
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = (char *)bin;
-    for (; args[argc - 1] && argc < 31; argc++) argv[argc] = (char *)args[argc - 1];
-    argv[argc] = NULL;
     char po[] = "/tmp/tg_cli_outXXXXXX", pe[] = "/tmp/tg_cli_errXXXXXX";
     int fo = mkstemp(po), fe = mkstemp(pe);
     ck_assert(fo >= 0 && fe >= 0);
@@ -62,13 +56,36 @@ static result run_in(const char *cwd, const char *const *args)
         dup2(fo, 1);
         dup2(fe, 2);
         if (cwd && chdir(cwd) != 0) _exit(126);
-        execv(bin, argv);
+        for (int i = 0; env && env[i]; i++) {
+            char kv[128];
+            snprintf(kv, sizeof kv, "%s", env[i]);
+            char *eq = strchr(kv, '=');
+            if (eq) {
+                *eq = 0;
+                setenv(kv, eq + 1, 1);
+            }
+        }
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     int st;
     ck_assert(waitpid(pid, &st, 0) == pid);
     result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(fo), slurp(fe)};
     return r;
+}
+
+/* Run TAPEGRAD_BIN with the NULL-terminated arguments, in folder cwd (NULL:
+ * this process's). */
+static result run_in(const char *cwd, const char *const *args)
+{
+    const char *bin = getenv("TAPEGRAD_BIN");
+    ck_assert_msg(bin && *bin, "TAPEGRAD_BIN is not set");
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = bin;
+    for (; args[argc - 1] && argc < 31; argc++) argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    return run_argv(argv, cwd, NULL);
 }
 
 static result run(const char *const *args) { return run_in(NULL, args); }

@@ -49,35 +49,8 @@ static result mpi_run(int ranks, const char *const *env, const char *const *args
     a[n++] = bin;
     for (int i = 0; args[i] && n < 62; i++) a[n++] = args[i];
     a[n] = NULL;
-    /* fork and exec (the environment for one process: putenv in the child) */
-    char po[] = "/tmp/tg_dist_outXXXXXX", pe[] = "/tmp/tg_dist_errXXXXXX";
-    int fo = mkstemp(po), fe = mkstemp(pe);
-    ck_assert(fo >= 0 && fe >= 0);
-    unlink(po);
-    unlink(pe);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
-        if (ranks == 0)
-            for (int i = 0; env && env[i]; i++) {
-                char kv[128];
-                snprintf(kv, sizeof kv, "%s", env[i]);
-                char *eq = strchr(kv, '=');
-                if (eq) {
-                    *eq = 0;
-                    setenv(kv, eq + 1, 1);
-                }
-            }
-        execvp(a[0], (char *const *)a);
-        _exit(127);
-    }
-    int st;
-    ck_assert(waitpid(pid, &st, 0) == pid);
-    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(fo), slurp(fe)};
-    return r;
+    /* the environment: mpirun exports it with -x; one process gets it directly */
+    return run_argv(a, NULL, ranks == 0 ? env : NULL);
 }
 
 #define GAN_ARGS "train-gan", "--data", fixtures(), "--batch", "4", "--threads", "1", "--quiet", "--log-every", "1"
