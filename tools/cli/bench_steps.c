@@ -79,8 +79,8 @@ static double mlp_macs_from(const tg_mlp_spec *s, int k0)
  * where F(net, from k) = 2 B (the multiply-adds of layers k.. per sample,
  * macs_from). Reference GAN, B = 64:
  * 0.697 GFLOP. PyTorch's standard idiom also computes D's weight gradients in
- * the G step (D's parameters require grad), +F(D): 0.769 GFLOP, the 0.77 that
- * REFERENCE.md quotes. dcgan at B = 64: 9.027 GFLOP (its layer k of G's
+ * the G step (D's parameters require grad), +F(D): 0.769 GFLOP, PyTorch's count.
+ * dcgan at B = 64: 9.027 GFLOP (its layer k of G's
  * "from 1" is the first conv_t: batch_norm is numbered but does no product). */
 static double gan_flops(const gan_cfg *c)
 {
