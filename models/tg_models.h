@@ -143,6 +143,10 @@ typedef struct tg_gan_spec {
  *            leaky_relu 0.2, flatten, dense 256, leaky_relu 0.2, dropout 0.5,
  *            dense 1 (the Keras discriminator); init normal (DCGAN: weights
  *            N(0, 0.02), biases 0, batch_norm gamma N(1, 0.02), beta 0).
+ *   "dcgan-tuned": dcgan with G twice as wide (dense 12544 nobias,
+ *            batch_norm, relu, reshape 256x7x7, conv_t 128 4 s2 p1 nobias, ...)
+ *            and D with dropout 0.3 after each convolution's leaky_relu too;
+ *            init as dcgan. (tools/ halve D's learning rate for it.)
  *   "keras-d": reference's G (an MLP) and the Keras discriminator, Xavier.
  *   "tiny-conv": dcgan's kinds of layers in miniature (G 4 -> 2x2x2 -> 2x4x4
  *            -> 1x8x8, D 1x8x8 -> 2x4x4 ('same', 1 before, 2 after) -> 3x2x2
@@ -154,7 +158,7 @@ tg_status tg_gan_mlp_preset(const char *name, tg_gan_mlp *out, tg_error *err);
 const char *const *tg_gan_preset_names(void); /* NULL-terminated */
 /* Which networks of preset `name` are the MLPs of its tg_gan_mlp_preset (so
  * that MLP settings may edit them): TG_GAN_NET_G | TG_GAN_NET_D for the MLP
- * presets, TG_GAN_NET_G for keras-d, 0 for dcgan; -1 for an unknown name. */
+ * presets, TG_GAN_NET_G for keras-d, 0 for dcgan and dcgan-tuned; -1 for an unknown name. */
 #define TG_GAN_NET_G 1
 #define TG_GAN_NET_D 2
 int tg_gan_preset_mlp_nets(const char *name);

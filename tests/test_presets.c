@@ -65,8 +65,20 @@ START_TEST(test_dcgan_layers)
     ck_assert_int_eq(tg_gan_preset_mlp_nets("keras-d"), TG_GAN_NET_G);
     ck_assert_int_eq(tg_gan_preset_mlp_nets("reference"), TG_GAN_NET_G | TG_GAN_NET_D);
     ck_assert_int_eq(tg_gan_preset_mlp_nets("nope"), -1);
+    /* dcgan-tuned: dcgan with G twice as wide and dropout after D's convolutions */
+    ck_assert_msg(tg_gan_preset("dcgan-tuned", &s, &e) == TG_OK, "%s", e.msg);
+    ck_assert_int_eq(tg_seq_format(&s.G, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, "in 100, dense 12544 nobias, batch_norm, relu, reshape 256x7x7, conv_t 128 4 s2 p1 nobias, "
+                          "batch_norm, relu, conv_t 1 4 s2 p1, tanh");
+    ck_assert_int_eq(tg_seq_format(&s.D, buf, sizeof buf), TG_OK);
+    ck_assert_str_eq(buf, "in 1x28x28, conv 64 5 s2 same, leaky_relu 0.2, dropout 0.3, conv 128 5 s2, leaky_relu 0.2, "
+                          "dropout 0.3, flatten, dense 256, leaky_relu 0.2, dropout 0.5, dense 1");
+    ck_assert(s.init == TG_INIT_NORMAL && s.sigma == 0.02f);
+    ck_assert_int_eq(tg_gan_check(&s, &zd, &xd, &e), TG_OK);
+    ck_assert(zd == 100 && xd == 784);
+    ck_assert_int_eq(tg_gan_preset_mlp_nets("dcgan-tuned"), 0);
     ck_assert_int_eq(tg_gan_preset("nope", &s, &e), TG_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(e.msg, "known: reference, documents, tiny, dcgan, keras-d, tiny-conv"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "known: reference, documents, tiny, dcgan, dcgan-tuned, keras-d, tiny-conv"));
 }
 END_TEST
 
@@ -300,6 +312,11 @@ START_TEST(test_preset_defaults)
     ck_assert_int_eq(PARSE(&c, "--model", "dcgan"), 0);
     ck_assert(c.lr_g == 2e-4f && c.lr_d == 2e-4f && c.beta1 == 0.5f && c.beta2 == 0.999f);
     ck_assert(c.real_label == 0.9f && c.batch == 64 && c.ema == 0);
+    ck_assert_int_eq(PARSE(&c, "--model", "dcgan-tuned"), 0);
+    ck_assert(c.lr_g == 2e-4f && c.lr_d == 1e-4f && c.beta1 == 0.5f && c.beta2 == 0.999f);
+    ck_assert(c.real_label == 0.9f && c.batch == 64 && c.ema == 0.999f);
+    ck_assert_int_eq(PARSE(&c, "--model", "dcgan-tuned", "--ema", "0"), 0);
+    ck_assert(c.ema == 0 && c.lr_d == 1e-4f);
     ck_assert_int_eq(PARSE(&c, "--model", "tiny-conv"), 0);
     ck_assert(c.batch == 4 && c.lr_g == 1e-3f && c.lr_d == 1e-3f && c.beta1 == 0.5f);
     /* a flag given wins */
@@ -475,6 +492,35 @@ START_TEST(test_dcgan_resume)
 }
 END_TEST
 
+/* dcgan-tuned end to end with its own defaults (batch aside: the fixture
+ * has 10 images): the checkpoint records them, keeps G's moving average,
+ * and --resume goes on with them */
+START_TEST(test_tuned_run)
+{
+    result r = RUN("train-gan", "--model", "dcgan-tuned", "--data", fixtures(), "--batch", "4", "--quiet", "--out",
+                   path("t"), "--epochs", "1", "--threads", "2");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    r = RUN("train-gan", "--resume", path("t"), "--epochs", "2", "--quiet");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+    st_file *f;
+    tg_error e;
+    ck_assert_int_eq(st_open(path("t/checkpoint.safetensors"), &f, &e), TG_OK);
+    ck_assert_str_eq(st_meta(f, "model"), "dcgan-tuned");
+    ck_assert_str_eq(st_meta(f, "lr_d"), "9.99999975e-05");
+    ck_assert_str_eq(st_meta(f, "ema"), "0.999000013");
+    ck_assert_ptr_nonnull(strstr(st_meta(f, "model_spec"), "reshape 256x7x7"));
+    ck_assert_ptr_nonnull(strstr(st_meta(f, "model_spec"), "leaky_relu 0.2, dropout 0.3, conv 128"));
+    ck_assert(st_find(f, "ema/G/l0.w") != NULL && st_find(f, "ema/G/l1.mean") != NULL);
+    ck_assert_str_eq(st_meta(f, "step"), "4");
+    st_close(f);
+    r = RUN("sample", "--checkpoint", path("t/checkpoint.safetensors"), "--n", "3", "--out", path("t.png"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 /* sample, graph, gradcheck and bench with dcgan */
 START_TEST(test_dcgan_commands)
 {
@@ -557,6 +603,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_preset_flag_errors);
     tcase_add_loop_test(tc, test_dcgan_resume, 0, 2);
     tcase_add_test(tc, test_dcgan_commands);
+    tcase_add_test(tc, test_tuned_run);
     suite_add_tcase(s, tc);
     return s;
 }

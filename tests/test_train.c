@@ -461,7 +461,7 @@ START_TEST(test_bad_flags)
         {"--lr-g", "-1", "--lr-g"},
         {"--g-loss", "wasserstein", "not nonsaturating or saturating"},
         {"--init", "he", "not pytorch, xavier or normal"},
-        {"--model", "huge", "--model: 'huge' is not reference, documents, tiny, dcgan, keras-d or tiny-conv"},
+        {"--model", "huge", "--model: 'huge' is not reference, documents, tiny, dcgan, dcgan-tuned, keras-d or tiny-conv"},
         {"--ema", "nan", "--ema: 'nan' is not a finite number"},
         {"--ema", "1", "--ema: 1 is out of range (0 <= x < 1)"},
         {"--ema", "-0.5", "--ema: -0.5 is out of range"},

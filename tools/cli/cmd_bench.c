@@ -15,7 +15,7 @@
 #include <string.h>
 
 const char *const bench_names[] = {"gan-step", "mlp-step", "gemm", "ops", "peak", "conv", NULL};
-const char *const bench_models[] = {"reference", "documents", "dcgan", "keras-d", NULL};
+const char *const bench_models[] = {"reference", "documents", "dcgan", "dcgan-tuned", "keras-d", NULL};
 const char *const bench_overlap[] = {"on", "off", NULL};
 /* each benchmark's --steps when it is not given (ops and peak size their own) */
 static const int default_steps[] = {100, 200, 300, 0, 0, 50};

@@ -85,7 +85,7 @@ void cmd_demo_help(FILE *out);
 int cmd_demo_parse(int argc, char **argv, demo_opts *o);
 
 extern const char *const bench_names[];  /* "gan-step", "mlp-step", "gemm", "ops", "peak", "conv" */
-extern const char *const bench_models[]; /* "reference", "documents", "dcgan", "keras-d" */
+extern const char *const bench_models[]; /* "reference", "documents", "dcgan", "dcgan-tuned", "keras-d" */
 extern const char *const bench_overlap[]; /* "on", "off" */
 typedef struct bench_opts {
     int what, model;  /* indexes into bench_names and bench_models */

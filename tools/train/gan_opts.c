@@ -179,6 +179,11 @@ static const struct preset_default {
     /* DCGAN's recipe: Adam 2e-4 (0.5, 0.999) for both nets, real label 0.9, batch 64 */
     {"dcgan", "--lr-g", "2e-4"}, {"dcgan", "--lr-d", "2e-4"}, {"dcgan", "--beta1", "0.5"},
     {"dcgan", "--beta2", "0.999"}, {"dcgan", "--real-label", "0.9"}, {"dcgan", "--batch", "64"},
+    /* dcgan-tuned: dcgan's recipe with D's learning rate halved, and G's
+     * moving average for samples and evaluation */
+    {"dcgan-tuned", "--lr-g", "2e-4"}, {"dcgan-tuned", "--lr-d", "1e-4"}, {"dcgan-tuned", "--beta1", "0.5"},
+    {"dcgan-tuned", "--beta2", "0.999"}, {"dcgan-tuned", "--real-label", "0.9"}, {"dcgan-tuned", "--batch", "64"},
+    {"dcgan-tuned", "--ema", "0.999"},
     /* a test preset: small batches, a larger step */
     {"tiny-conv", "--batch", "4"}, {"tiny-conv", "--lr-g", "1e-3"}, {"tiny-conv", "--lr-d", "1e-3"},
 };
